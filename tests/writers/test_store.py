@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from zarrscribe.writers import (
+    WriterError,
+    ZarrWriter,
+    read_store_attributes,
+    store_path,
+    to_jsonable,
+    update_store_attributes,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_update_merges_top_level_keys_and_keeps_arrays(tmp_path: Path) -> None:
+    w = ZarrWriter()
+    w.set_uri(str(tmp_path / "s.zarr"))
+    w.register("cam", np.uint8, (2, 2))
+    w.open("cam")
+    w.write_frame("cam", np.ones((2, 2), np.uint8))
+    w.close()
+    update_store_attributes(w.uri or "", {"a": 1})
+    update_store_attributes(w.uri or "", {"b": {"c": np.int64(2)}})
+    assert read_store_attributes(w.uri or "") == {"metadata": {}, "a": 1, "b": {"c": 2}}
+    assert not list((tmp_path / "s.zarr").glob(".zarr.json.*"))  # no temp file left
+
+
+def test_damaged_metadata_is_not_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "d.zarr").mkdir()
+    (tmp_path / "d.zarr" / "zarr.json").write_text("{not json")
+    with pytest.raises(WriterError, match="not valid JSON"):
+        update_store_attributes(tmp_path / "d.zarr", {"a": 1})
+    assert (tmp_path / "d.zarr" / "zarr.json").read_text() == "{not json"
+
+
+def test_missing_store(tmp_path: Path) -> None:
+    with pytest.raises(WriterError, match="no Zarr v3 store"):
+        update_store_attributes(tmp_path / "none.zarr", {"a": 1})
+    update_store_attributes(tmp_path / "new.zarr", {"a": 1}, create=True)
+    doc = json.loads((tmp_path / "new.zarr" / "zarr.json").read_text())
+    assert doc["node_type"] == "group"
+    assert doc["attributes"] == {"a": 1}
+
+
+def test_store_path_accepts_uris_and_paths(tmp_path: Path) -> None:
+    assert store_path((tmp_path / "x y.zarr").as_uri()) == tmp_path / "x y.zarr"
+    assert store_path(str(tmp_path / "x.zarr")) == tmp_path / "x.zarr"
+    with pytest.raises(WriterError, match="scheme 's3'"):
+        store_path("s3://bucket/x.zarr")
+
+
+def test_to_jsonable_converts_numpy() -> None:
+    value = {"a": np.arange(3), "b": np.float64("nan"), "c": {1, 2}, 3: (np.bool_(True),)}
+    assert to_jsonable(value) == {"a": [0, 1, 2], "b": None, "c": [1, 2], "3": [True]}

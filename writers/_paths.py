@@ -1,0 +1,144 @@
+"""Where each run's stores go: `SessionPathProvider` and `PathInfo`."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import WriterError
+
+__all__ = ["PathInfo", "SessionPathProvider", "sanitize_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_STORE_SUFFIX = ".zarr"
+
+
+def sanitize_name(name: str, *, what: str = "name") -> str:
+    """Return ``name`` reduced to a single safe path component.
+
+    Anything but letters, digits, ``.``, ``_`` and ``-`` becomes ``_``; leading
+    dots and separators are dropped, so no name can climb out of its folder.
+    """
+    if not isinstance(name, str):
+        raise WriterError(f"{what} {name!r} must be a string")
+    safe = _UNSAFE.sub("_", name).strip("._-")
+    if not safe:
+        raise WriterError(
+            f"{what} {name!r} has no letters or digits to name a folder with; "
+            "use a name such as 'count' or 'default'"
+        )
+    return safe
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """Where one group's store of one run goes."""
+
+    store_uri: str
+    """``file://`` URI of the store (a ``.zarr`` folder that does not exist yet)."""
+    store_path: Path
+    """The same location as a local path."""
+    run_dir: Path
+    """Folder of the run: every group's store and the run's document log."""
+    plan_name: str
+    """Sanitised plan name."""
+    group: str
+    """Sanitised writer group name."""
+    counter: int
+    """Run number of this plan within the session."""
+
+
+class SessionPathProvider:
+    """Auto-incrementing store locations for one session.
+
+    Layout: ``base_dir / session / <plan>_<NNNNN> / <group>.zarr``. The counter
+    is per plan name and only grows. On construction the session folder is
+    scanned and every name of the form ``<plan>_<NNNNN>`` (a run folder, or a
+    store ``<plan>_<NNNNN>[-anything].zarr``) bumps that plan's counter past it,
+    so a restarted session never reuses a number. A location that exists is
+    never returned.
+
+    Calls that pass the same ``run_key`` (the presenter passes the RunStart uid)
+    share one run folder, one store per group; each call without one gets a new
+    run folder.
+    """
+
+    def __init__(self, base_dir: str | Path, session: str = "default", *, digits: int = 5) -> None:
+        self._base_dir = Path(base_dir).expanduser().absolute()
+        self._session = sanitize_name(session, what="session name")
+        self._digits = digits
+        self._pattern = re.compile(rf"^(?P<plan>.+)_(?P<count>\d{{{digits},}})(?:-.*)?$")
+        self._counters: dict[str, int] = {}
+        self._runs: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        self._scan_existing()
+
+    @property
+    def session_dir(self) -> Path:
+        """Folder holding every run of the session."""
+        return self._base_dir / self._session
+
+    @property
+    def base_dir(self) -> Path:
+        """Base folder of every session."""
+        return self._base_dir
+
+    def next_counter(self, plan_name: str) -> int:
+        """The number the next new run of ``plan_name`` gets."""
+        return self._counters.get(sanitize_name(plan_name, what="plan name"), 0)
+
+    def _scan_existing(self) -> None:
+        if not self.session_dir.is_dir():
+            return
+        for entry in self.session_dir.iterdir():
+            name = entry.name
+            if name.endswith(_STORE_SUFFIX):
+                name = name[: -len(_STORE_SUFFIX)]
+            match = self._pattern.match(name)
+            if match is not None:
+                self._bump(match["plan"], int(match["count"]) + 1)
+
+    def _bump(self, plan: str, next_count: int) -> None:
+        if next_count > self._counters.get(plan, 0):
+            self._counters[plan] = next_count
+
+    def _new_run_dir(self, plan: str) -> tuple[Path, int]:
+        while True:
+            count = self._counters.get(plan, 0)
+            self._counters[plan] = count + 1
+            run_dir = self.session_dir / f"{plan}_{count:0{self._digits}d}"
+            if (
+                not run_dir.exists()
+                and not run_dir.with_name(run_dir.name + _STORE_SUFFIX).exists()
+            ):
+                return run_dir, count
+
+    def __call__(
+        self, plan_name: str, group: str = "default", *, run_key: str | None = None
+    ) -> PathInfo:
+        """Return the location of ``group``'s store for a run of ``plan_name``."""
+        plan = sanitize_name(plan_name, what="plan name")
+        safe_group = sanitize_name(group, what="group name")
+        with self._lock:
+            run_dir = self._runs.get(run_key) if run_key is not None else None
+            if run_dir is None:
+                run_dir, _ = self._new_run_dir(plan)
+                if run_key is not None:
+                    self._runs[run_key] = run_dir
+            store = run_dir / f"{safe_group}{_STORE_SUFFIX}"
+            if store.exists():
+                raise WriterError(
+                    f"store {str(store)!r} already exists; group {group!r} was already "
+                    f"given a store for run {run_key!r}"
+                )
+            count = int(run_dir.name.rsplit("_", 1)[1])
+        return PathInfo(
+            store_uri=store.as_uri(),
+            store_path=store,
+            run_dir=run_dir,
+            plan_name=plan,
+            group=safe_group,
+            counter=count,
+        )
