@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 import acquire_zarr as az
 import numpy as np
-from _common import scratch, table, timed
+
 from zarrscribe.writers import ZarrLayout, ZarrWriter, default_layout
+
+from _common import scratch, table, timed
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -195,9 +195,16 @@ class ZarrWriter:
 
         ``capacity`` is the number of frames the array holds (0: unbounded).
         ``layout`` overrides the default chunking/sharding/compression.
-        Registering an existing name replaces its registration.
+        Registering an existing name replaces its registration. Sources may be
+        registered after others were opened, up to the first frame: the store's
+        arrays are created then.
         """
-        self._require_closed(f"register {name!r}")
+        if self._stream is not None:
+            raise WriterError(
+                f"cannot register {name!r}: writer {self._group!r} already streams frames to "
+                f"{self._uri!r}, whose arrays are fixed; register every source before the "
+                "first frame, or close() first"
+            )
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise WriterError(
                 f"source name {name!r} cannot name an array; use a non-empty name "

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+
 from zarrscribe.writers import DataWriter, ZarrWriter, get_available_writers
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
 from zarrscribe.writers import (
     WriterError,
     ZarrWriter,

@@ -8,6 +8,7 @@ import event_model
 import numpy as np
 import pytest
 import zarr
+
 from zarrscribe.writers import (
     METADATA_KEY,
     Compression,
@@ -239,8 +240,10 @@ def test_set_uri_or_register_while_open(writer: ZarrWriter, tmp_path: Path) -> N
     _opened(writer)
     with pytest.raises(WriterError, match="while writer 'default' is open"):
         writer.set_uri(str(tmp_path / "other.zarr"))
-    with pytest.raises(WriterError, match="cannot register 'cam2' while writer"):
-        writer.register("cam2", np.uint16, (2, 2))
+    writer.register("cam2", np.uint16, (2, 2))  # allowed until the first frame
+    writer.write_frame("cam1", frames(1)[0])
+    with pytest.raises(WriterError, match=r"cannot register 'cam3': .* already streams frames"):
+        writer.register("cam3", np.uint16, (2, 2))
     with pytest.raises(WriterError, match="cannot clear sources"):
         writer.clear_sources()
     writer.close()
