@@ -115,6 +115,25 @@ class SessionPathProvider:
             ):
                 return run_dir, count
 
+    def run_dir(self, plan_name: str, *, run_key: str) -> Path:
+        """The folder of run ``run_key`` (a new one at the first call for that key)."""
+        plan = sanitize_name(plan_name, what="plan name")
+        with self._lock:
+            return self._run_dir(plan, run_key)
+
+    def _run_dir(self, plan: str, run_key: str | None) -> Path:
+        run_dir = self._runs.get(run_key) if run_key is not None else None
+        if run_dir is None:
+            run_dir, _ = self._new_run_dir(plan)
+            if run_key is not None:
+                self._runs[run_key] = run_dir
+        return run_dir
+
+    def forget_run(self, run_key: str) -> None:
+        """Drop the memory of run ``run_key`` (its folder is kept on disk)."""
+        with self._lock:
+            self._runs.pop(run_key, None)
+
     def __call__(
         self, plan_name: str, group: str = "default", *, run_key: str | None = None
     ) -> PathInfo:
@@ -122,11 +141,7 @@ class SessionPathProvider:
         plan = sanitize_name(plan_name, what="plan name")
         safe_group = sanitize_name(group, what="group name")
         with self._lock:
-            run_dir = self._runs.get(run_key) if run_key is not None else None
-            if run_dir is None:
-                run_dir, _ = self._new_run_dir(plan)
-                if run_key is not None:
-                    self._runs[run_key] = run_dir
+            run_dir = self._run_dir(plan, run_key)
             store = run_dir / f"{safe_group}{_STORE_SUFFIX}"
             if store.exists():
                 raise WriterError(

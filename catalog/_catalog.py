@@ -1,0 +1,294 @@
+"""`Catalog`: the Tiled side — an embedded SQLite catalog, or any Tiled server."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._consolidator import install_zarr_consolidator
+from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+
+__all__ = ["Catalog", "RunSummary"]
+
+_METADATA_KEY = "zarrscribe"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a query returns it."""
+
+    uid: str
+    scan_id: int | None
+    plan_name: str | None
+    start_time: float
+    exit_status: str
+    devices: tuple[str, ...]
+    stores: tuple[str, ...]
+    num_events: dict[str, int]
+
+    @property
+    def started(self) -> datetime:
+        return datetime.fromtimestamp(self.start_time)
+
+
+def _summary(uid: str, metadata: Any) -> RunSummary:
+    start = metadata.get("start") or {}
+    stop = metadata.get("stop") or {}
+    ours = metadata.get(_METADATA_KEY) or {}
+    return RunSummary(
+        uid=uid,
+        scan_id=start.get("scan_id"),
+        plan_name=start.get("plan_name"),
+        start_time=float(start.get("time", 0.0)),
+        exit_status=str(ours.get("exit_status") or stop.get("exit_status") or "incomplete"),
+        devices=tuple(ours.get("devices", ())),
+        stores=tuple(ours.get("stores", ())),
+        num_events=dict(stop.get("num_events") or {}),
+    )
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
+
+
+class Catalog:
+    """A Tiled catalog of runs: registration, queries, reading arrays back.
+
+    Build one with :meth:`embedded` (SQLite file and data folder, in-process, no
+    server) or :meth:`from_uri` (any Tiled server). The Tiled client is exposed
+    as :attr:`client` for anything this small API does not cover.
+    """
+
+    def __init__(self, client: Any, *, description: str) -> None:
+        install_zarr_consolidator()
+        self._client = client
+        self._description = description
+        self._lock = threading.RLock()
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def embedded(cls, directory: str | Path, *, readable: Sequence[str | Path]) -> Catalog:
+        """An in-process catalog in ``directory`` (``catalog.db``, ``tables.sqlite``, ``data/``).
+
+        ``readable`` are the folders whose stores it may serve (external data must
+        lie under one of them). Created on first use; reopening is fast.
+        """
+        from tiled.catalog import from_uri
+        from tiled.client import from_context
+        from tiled.client.context import Context
+        from tiled.server.app import build_app
+
+        directory = Path(directory).absolute()
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        adapter = from_uri(
+            f"sqlite:///{directory / 'catalog.db'}",
+            writable_storage=[str(directory / "data"), f"sqlite:///{directory / 'tables.sqlite'}"],
+            readable_storage=[str(Path(p).absolute()) for p in readable],
+            init_if_not_exists=True,
+            specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+        )
+        app = build_app(adapter, serialization_registry=_serialization_registry())
+        with warnings.catch_warnings():
+            # Tiled's in-process transport imports starlette's TestClient, which
+            # warns about httpx; nothing for a user to act on.
+            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
+            context = Context.from_app(app)
+        return cls(from_context(context), description=f"embedded catalog in {directory}")
+
+    @classmethod
+    def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
+        """A catalog on a Tiled server, e.g. ``http://host:8000/api/v1/metadata/raw``."""
+        from tiled.client import from_uri
+
+        try:
+            client = from_uri(uri, api_key=api_key)
+        except Exception as e:
+            if _is_unreachable(e):
+                raise CatalogUnavailableError(
+                    f"Tiled server {uri!r} cannot be reached ({e}); check that it runs"
+                ) from e
+            raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
+        return cls(client, description=f"Tiled server {uri}")
+
+    @property
+    def client(self) -> Any:
+        """The Tiled client of the catalog root (a ``CatalogOfBlueskyRuns`` when so tagged)."""
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"Catalog({self._description})"
+
+    # ---------------------------------------------------------------- registration
+    def _node(self, uid: str) -> Any:
+        """The run node keyed exactly ``uid`` (no partial-uid or scan-id lookup)."""
+        from tiled.client.container import Container
+
+        return Container.__getitem__(self._client, uid)
+
+    def __contains__(self, uid: object) -> bool:
+        if not isinstance(uid, str):
+            return False
+        with self._lock:
+            try:
+                self._node(uid)
+            except KeyError:
+                return False
+        return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._client)
+
+    def delete_run(self, uid: str) -> None:
+        """Remove run ``uid``'s entry (its stores on disk are not touched)."""
+        with self._lock:
+            self._client.delete_contents([uid], recursive=True, external_only=False)
+
+    def register_run(
+        self, documents: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]
+    ) -> str:
+        """Register a run from its documents, replacing any earlier entry of it.
+
+        The documents go through bluesky-tiled-plugins' ``TiledWriter`` (so
+        databroker and ``BlueskyRun`` clients read the entry), each device's
+        array as external Zarr data; ``metadata`` is then merged into the run's
+        metadata. Raises :class:`CatalogUnavailableError` if the catalog is down.
+        """
+        from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+
+        uid = ""
+        try:
+            with self._lock:
+                writer = TiledWriter(self._client)
+                for name, doc in documents:
+                    if name == "start":
+                        uid = doc["uid"]
+                        if uid in self:
+                            self.delete_run(uid)
+                    writer(name, doc)
+                if not uid:
+                    raise CatalogError("no start document among the documents to register")
+                self._node(uid).update_metadata(metadata=metadata, drop_revision=True)
+        except CatalogError:
+            raise
+        except Exception as e:
+            if _is_unreachable(e):
+                raise CatalogUnavailableError(
+                    f"{self._description} is unreachable while registering run {uid!r}: {e}"
+                ) from e
+            raise CatalogError(
+                f"registering run {uid!r} in {self._description} failed: {e}"
+            ) from e
+        return uid
+
+    # ---------------------------------------------------------------- queries
+    def search(
+        self,
+        *,
+        plan_name: str | None = None,
+        scan_id: int | None = None,
+        exit_status: str | None = None,
+        device: str | None = None,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
+        uid: str | None = None,
+        limit: int | None = None,
+        **start_keys: Any,
+    ) -> list[RunSummary]:
+        """Runs matching every filter given, newest first.
+
+        ``uid`` matches a full uid or a prefix; ``device`` any device that took
+        part; ``since``/``until`` bound the start time (epoch seconds or datetime);
+        other keywords match start-document keys exactly (``sample="Si"``).
+        """
+        from tiled.queries import Comparison, Eq, KeyPresent, Like
+
+        queries: list[Any] = []
+        if plan_name is not None:
+            queries.append(Eq("start.plan_name", plan_name))
+        if scan_id is not None:
+            queries.append(Eq("start.scan_id", int(scan_id)))
+        if exit_status is not None:
+            queries.append(Eq(f"{_METADATA_KEY}.exit_status", exit_status))
+        if device is not None:
+            queries.append(KeyPresent(f"{_METADATA_KEY}.device_set.{device}"))
+        if since is not None:
+            queries.append(Comparison("ge", "start.time", _epoch(since)))
+        if until is not None:
+            queries.append(Comparison("le", "start.time", _epoch(until)))
+        if uid:
+            queries.append(Like("start.uid", f"{uid}%"))
+        for key, value in start_keys.items():
+            queries.append(Eq(f"start.{key}", value))
+        from tiled.client.container import Container
+
+        with self._lock:
+            results = self._client
+            for query in queries:
+                # Container.search, not CatalogOfBlueskyRuns.search: the latter
+                # rewrites every key outside start/stop into "start.<key>".
+                results = Container.search(results, query)
+            results = results.sort(("start.time", -1))
+            out: list[RunSummary] = []
+            for key, node in results.items():
+                out.append(_summary(key, node.metadata))
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def run(self, uid: str) -> Any:
+        """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""
+        if uid in self:
+            with self._lock:
+                return self._node(uid)
+        matches = self.search(uid=uid, limit=2)
+        if not matches:
+            raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
+        if len(matches) > 1:
+            raise RunNotFoundError(
+                f"uid prefix {uid!r} is ambiguous: {matches[0].uid}, {matches[1].uid}, ...; "
+                "give more characters"
+            )
+        with self._lock:
+            return self._node(matches[0].uid)
+
+    def read_array(self, uid: str, key: str, *, stream: str | None = None) -> np.ndarray:
+        """Read array ``key`` (a device's data key) of run ``uid`` through Tiled."""
+        run = self.run(uid)
+        with self._lock:
+            streams = [stream] if stream else list(run)
+            for name in streams:
+                node = run[name]
+                if key in node:
+                    return np.asarray(node[key].read())
+        raise RunNotFoundError(
+            f"run {uid!r} has no array {key!r} in stream(s) {streams}; "
+            f"see Catalog.run({uid!r}) for what it has"
+        )
+
+
+def _epoch(value: float | datetime) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _serialization_registry() -> Any:
+    """Tiled's default serializers plus bluesky-tiled-plugins' JSON-seq document exporter."""
+    from tiled.media_type_registration import default_serialization_registry
+
+    try:
+        from bluesky_tiled_plugins.exporters import json_seq_exporter
+    except ImportError:  # pragma: no cover - older plugin versions
+        return default_serialization_registry
+    default_serialization_registry.register(
+        "BlueskyRun", "application/json-seq", json_seq_exporter
+    )
+    return default_serialization_registry

@@ -1,0 +1,150 @@
+"""`Pipeline`: the wiring a user touches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from event_model.documents import RunStart
+
+from zarrscribe.callbacks import (
+    DocumentLog,
+    Finisher,
+    MetadataCallback,
+    Presenter,
+    RunWriters,
+    read_document_log,
+)
+from zarrscribe.catalog import Catalog, RegistrationQueue
+from zarrscribe.writers import SessionPathProvider
+
+__all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
+
+logger = logging.getLogger(__name__)
+
+STATE_DIR = ".zarrscribe"
+"""Folder under the base directory for the embedded catalog and pending registrations."""
+
+
+def embedded_catalog(base_dir: str | Path) -> Catalog:
+    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``."""
+    base = Path(base_dir).absolute()
+    return Catalog.embedded(base / STATE_DIR / "catalog", readable=[base])
+
+
+def _plan_name(doc: RunStart) -> str:
+    return str(doc.get("plan_name") or "run")
+
+
+class Pipeline:
+    """Devices push frames; this one callback decides everything else from the documents.
+
+    Subscribed to a RunEngine (:meth:`subscribe`), it runs, in this order, for
+    every document: the document log (source of truth), the presenter (store
+    URIs at RunStart), the metadata callback (descriptor configuration into the
+    writers) and the finisher (close, attributes, catalog registration at
+    RunStop). Every stage sees every document even if an earlier one failed;
+    the first failure is then raised so the RunEngine stops the plan.
+
+    Parameters
+    ----------
+    devices:
+        The device registry, by name (or an iterable of devices with ``.name``).
+    base_dir:
+        Root of all data: ``<base_dir>/<session>/<plan>_<NNNNN>/<group>.zarr``.
+    session:
+        Session name (a folder under ``base_dir``).
+    catalog:
+        ``"embedded"`` (default: SQLite under ``<base_dir>/.zarrscribe``), a
+        Tiled server URI, a :class:`Catalog`, or ``None`` for no catalog (runs
+        are queued until a pipeline with a catalog opens the same ``base_dir``).
+    api_key:
+        API key for a Tiled server URI.
+    """
+
+    def __init__(
+        self,
+        devices: Mapping[str, Any] | Iterable[Any],
+        *,
+        base_dir: str | Path,
+        session: str = "default",
+        catalog: Catalog | str | None = "embedded",
+        api_key: str | None = None,
+    ) -> None:
+        self.devices: dict[str, Any] = (
+            dict(devices)
+            if isinstance(devices, Mapping)
+            else {str(getattr(d, "name", d)): d for d in devices}
+        )
+        self.base_dir = Path(base_dir).absolute()
+        self.paths = SessionPathProvider(self.base_dir, session)
+        run_writers = RunWriters()
+        self.log = DocumentLog(self._run_dir_for)
+        self.presenter = Presenter(self.devices, self._store_uri_for, run_writers)
+        self.metadata = MetadataCallback(self.devices)
+        connect: Any
+        if catalog == "embedded":
+            connect = lambda: embedded_catalog(self.base_dir)  # noqa: E731
+        elif isinstance(catalog, str):
+            uri = catalog
+            connect = lambda: Catalog.from_uri(uri, api_key=api_key)  # noqa: E731
+        else:
+            connect = catalog
+        self.registrations = RegistrationQueue(
+            connect, self.base_dir / STATE_DIR / "pending", read_document_log
+        )
+        self.finisher = Finisher(run_writers, self.log.path_for, self.registrations)
+        self._stages = (self.log, self.presenter, self.metadata, self.finisher)
+
+    # ------------------------------------------------------------------ RunEngine side
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        first_error: BaseException | None = None
+        for stage in self._stages:
+            try:
+                stage(name, doc)
+            except Exception as e:
+                logger.exception("%s failed on a %s document", type(stage).__name__, name)
+                if first_error is None:
+                    first_error = e
+        if name == "stop":
+            self.paths.forget_run(doc["run_start"])
+        if first_error is not None:
+            raise first_error
+
+    def subscribe(self, run_engine: Any) -> int:
+        """Subscribe to ``run_engine``; keep this pipeline referenced while it is used."""
+        token: int = run_engine.subscribe(self)
+        return token
+
+    @property
+    def catalog(self) -> Catalog | None:
+        """The catalog, once connected (the first registration connects)."""
+        return self.registrations.catalog
+
+    def connect_catalog(self) -> Catalog:
+        """Connect to the catalog now (for queries) and return it."""
+        return self.registrations.connect()
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every finished run is registered; ``False`` if some are still pending."""
+        return self.registrations.flush(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish pending registrations (up to ``timeout`` s) and close the logs."""
+        self.registrations.close(timeout)
+        self.log.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ paths
+    def _run_dir_for(self, doc: RunStart) -> Path:
+        return self.paths.run_dir(_plan_name(doc), run_key=doc["uid"])
+
+    def _store_uri_for(self, doc: RunStart, group: str) -> str:
+        return self.paths(_plan_name(doc), group, run_key=doc["uid"]).store_uri

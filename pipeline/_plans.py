@@ -1,0 +1,54 @@
+"""Plans the demo uses beside bluesky's own ``count`` and ``scan``."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.utils import Msg
+
+from zarrscribe.writers import PrepareInfo
+
+__all__ = ["fly_scan"]
+
+
+def fly_scan(
+    detectors: Sequence[Any],
+    num_frames: int,
+    *,
+    collect_every: float = 0.05,
+    md: dict[str, Any] | None = None,
+) -> Generator[Msg, Any, None]:
+    """Prepare, kick off and collect ``detectors`` for ``num_frames`` frames each.
+
+    Stream documents are collected while the detectors run, so a run that is
+    stopped mid-way has documents for every frame that reached the store.
+    """
+    _md = {
+        "plan_name": "fly_scan",
+        "detectors": [d.name for d in detectors],
+        "num_points": num_frames,
+        "plan_args": {"detectors": [repr(d) for d in detectors], "num_frames": num_frames},
+        **(md or {}),
+    }
+
+    def inner() -> Generator[Msg, Any, None]:
+        for det in detectors:
+            yield from bps.prepare(det, PrepareInfo(capacity=num_frames), wait=True)
+        yield from bps.declare_stream(*detectors, name="primary", collect=True)
+        for det in detectors:
+            yield from bps.kickoff(det, wait=True)
+        statuses = []
+        for det in detectors:
+            statuses.append((yield from bps.complete(det, wait=False)))
+        while not all(s.done for s in statuses):
+            yield from bps.collect(*detectors)
+            yield from bps.sleep(collect_every)
+        for status in statuses:
+            if not status.success:
+                raise RuntimeError(f"a detector failed during the fly scan: {status.exception()}")
+        yield from bps.collect(*detectors)
+
+    yield from bpp.stage_wrapper(bpp.run_wrapper(inner(), md=_md), detectors)

@@ -1,0 +1,90 @@
+"""Shared fixtures: a simulated rig whose cameras remember every frame they pushed."""
+
+from __future__ import annotations
+
+import os
+
+# Tiled's client retries a refused connection for ~30 s by default; the tests that
+# take a catalog down want the failure at once (read by tiled at import).
+os.environ.setdefault("TILED_RETRY_ATTEMPTS", "1")
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+
+from zarrscribe.pipeline import SimCamera, SimLight, SimMotor
+from zarrscribe.writers import ZarrWriter
+
+
+class RecordingCamera(SimCamera):
+    """A SimCamera that keeps a copy of every frame it pushed, per run."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pushed: list[np.ndarray] = []
+
+    def stage(self) -> Any:
+        self.pushed = []
+        return super().stage()
+
+    def make_frame(self) -> np.ndarray:
+        frame = super().make_frame()
+        self.pushed.append(frame.copy())
+        return frame
+
+
+class Rig:
+    """Two cameras sharing the 'default' store, one in 'side', a motor and a light."""
+
+    def __init__(self) -> None:
+        self.default = ZarrWriter("default")
+        self.side = ZarrWriter("side")
+        self.cam1 = RecordingCamera("cam1", self.default, shape=(32, 40), exposure=0.0, seed=1)
+        self.cam2 = RecordingCamera("cam2", self.default, shape=(24, 24), exposure=0.0, seed=2)
+        self.cam3 = RecordingCamera("cam3", self.side, shape=(16, 16), exposure=0.0, seed=3)
+        self.motor = SimMotor("m1", velocity=3.0)
+        self.light = SimLight("light", wavelength_nm=561.0)
+
+    @property
+    def cameras(self) -> list[RecordingCamera]:
+        return [self.cam1, self.cam2, self.cam3]
+
+    @property
+    def devices(self) -> list[Any]:
+        return [*self.cameras, self.motor, self.light]
+
+
+class DocumentCollector:
+    """Every document the RunEngine emitted, by run uid."""
+
+    def __init__(self) -> None:
+        self.by_run: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        self._current = ""
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        if name == "start":
+            self._current = doc["uid"]
+        self.by_run[self._current].append((name, doc))
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return Rig()
+
+
+@pytest.fixture
+def RE() -> Iterator[RunEngine]:
+    engine = RunEngine({}, call_returns_result=True)
+    yield engine
+    if engine.state != "idle":
+        engine.halt()
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
