@@ -163,23 +163,25 @@ class Catalog:
         array as external Zarr data; ``metadata`` is then merged into the run's
         metadata. Raises :class:`CatalogUnavailableError` if the catalog is down.
         """
-        from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
-
-        uid = ""
+        docs = list(documents)
+        starts = [doc for name, doc in docs if name == "start"]
+        if len(starts) != 1:
+            raise CatalogError(
+                f"a run is registered from exactly one start document; got {len(starts)}"
+            )
+        uid = str(starts[0]["uid"])
         try:
             with self._lock:
-                writer = TiledWriter(self._client)
-                for name, doc in documents:
-                    if name == "start":
-                        uid = doc["uid"]
-                        if uid in self:
-                            self.delete_run(uid)
-                    writer(name, doc)
-                if not uid:
-                    raise CatalogError("no start document among the documents to register")
+                try:
+                    self._write_run(docs)
+                except Exception as e:
+                    if getattr(getattr(e, "response", None), "status_code", None) != 409:
+                        raise
+                    # Registered before (a replay, or a retry after a partial attempt):
+                    # replace the entry. Checking first would cost a request per run.
+                    self.delete_run(uid)
+                    self._write_run(docs)
                 self._node(uid).update_metadata(metadata=metadata, drop_revision=True)
-        except CatalogError:
-            raise
         except Exception as e:
             if _is_unreachable(e):
                 raise CatalogUnavailableError(
@@ -189,6 +191,13 @@ class Catalog:
                 f"registering run {uid!r} in {self._description} failed: {e}"
             ) from e
         return uid
+
+    def _write_run(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+
+        writer = TiledWriter(self._client)
+        for name, doc in docs:
+            writer(name, doc)
 
     # ---------------------------------------------------------------- queries
     def search(

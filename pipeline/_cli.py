@@ -180,7 +180,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    catalog = _open_catalog(args)
     extra = {}
     for item in args.key or []:
         key, sep, value = item.partition("=")
@@ -190,13 +189,15 @@ def _runs(args: argparse.Namespace) -> int:
             extra[key] = json.loads(value)
         except json.JSONDecodeError:
             extra[key] = value
-    runs = catalog.search(
+    since = _parse_time(args.since) if args.since else None
+    until = _parse_time(args.until) if args.until else None
+    runs = _open_catalog(args).search(
         plan_name=args.plan,
         scan_id=args.scan_id,
         exit_status=args.status,
         device=args.device,
-        since=_parse_time(args.since) if args.since else None,
-        until=_parse_time(args.until) if args.until else None,
+        since=since,
+        until=until,
         uid=args.uid,
         limit=args.limit,
         **extra,

@@ -1,0 +1,228 @@
+"""Cost of the pipeline: callbacks per event and per run, catalog registration and queries.
+
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--events 2000] [--runs 1000]``.
+Every number is a ratio to a baseline measured in the same run: the bare
+RunEngine for the callbacks, raw Tiled client calls for the catalog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _runs import small_run
+from bluesky import RunEngine
+from bluesky import plans as bp
+
+from zarrscribe.callbacks import catalog_metadata
+from zarrscribe.callbacks._projection import RunRecord
+from zarrscribe.catalog import Catalog
+from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
+from zarrscribe.writers import ZarrWriter
+
+from _common import scratch, table
+
+
+def _progress(label: str, i: int, n: int) -> None:
+    if i % max(1, n // 20) == 0 or i == n:
+        print(f"\r  {label}: {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class _BareWriterHandling:
+    """The least any system must do for a camera: a URI per run, close at stop."""
+
+    def __init__(self, writer: ZarrWriter, root: Path) -> None:
+        self._writer, self._root = writer, root
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        if name == "start":
+            self._writer.set_uri(str(self._root / f"{doc['uid']}.zarr"))
+        elif name == "stop":
+            self._writer.close()
+            self._writer.clear_sources()
+
+
+def bench_callbacks(n_events: int, n_runs: int) -> list[list[str]]:
+    rows = []
+    light, motor = SimLight("light"), SimMotor("m1")
+    with scratch("zs-bench-cb-") as d:
+        # --- per event: a long count of a light and a motor position
+        bare = RunEngine({})
+        t_bare = _time(lambda: bare(bp.scan([light], motor, 0, 1, n_events)))
+        RE = RunEngine({})
+        pipeline = Pipeline([light, motor], base_dir=d / "events", catalog=None)
+        pipeline.subscribe(RE)
+        t_pipe = _time(lambda: RE(bp.scan([light], motor, 0, 1, n_events)))
+        pipeline.close(0.1)
+        rows.append(
+            [
+                f"per event ({n_events} events, light + motor)",
+                f"{t_bare / n_events * 1e6:.0f} µs",
+                f"{t_pipe / n_events * 1e6:.0f} µs",
+                f"+{(t_pipe - t_bare) / n_events * 1e6:.0f} µs",
+                f"{t_pipe / t_bare:.2f}x",
+            ]
+        )
+
+        # --- per run, no camera: log, fsyncs, projection, registration job
+        def many(engine: RunEngine) -> float:
+            start = time.perf_counter()
+            for i in range(n_runs):
+                engine(bp.count([light], num=1))
+                _progress("short runs", i + 1, n_runs)
+            return time.perf_counter() - start
+
+        t_bare = many(RunEngine({}))
+        RE = RunEngine({})
+        pipeline = Pipeline([light, motor], base_dir=d / "runs", catalog=None)
+        pipeline.subscribe(RE)
+        t_pipe = many(RE)
+        pipeline.close(0.1)
+        rows.append(
+            [
+                f"per run ({n_runs} runs, no camera)",
+                f"{t_bare / n_runs * 1e3:.2f} ms",
+                f"{t_pipe / n_runs * 1e3:.2f} ms",
+                f"+{(t_pipe - t_bare) / n_runs * 1e3:.2f} ms",
+                f"{t_pipe / t_bare:.2f}x",
+            ]
+        )
+
+        # --- per run with a camera: against the minimum writer handling
+        writer = ZarrWriter()
+        cam = SimCamera("cam", writer, shape=(64, 64), exposure=0.0)
+        bare = RunEngine({})
+        bare.subscribe(_BareWriterHandling(writer, d / "bare"))
+        t_bare = many(_with_camera(bare, cam))
+        RE = RunEngine({})
+        pipeline = Pipeline([cam], base_dir=d / "cam", catalog=None)
+        pipeline.subscribe(RE)
+        t_pipe = many(_with_camera(RE, cam))
+        pipeline.close(0.1)
+        rows.append(
+            [
+                f"per run ({n_runs} runs, one camera, 1 frame)",
+                f"{t_bare / n_runs * 1e3:.2f} ms",
+                f"{t_pipe / n_runs * 1e3:.2f} ms",
+                f"+{(t_pipe - t_bare) / n_runs * 1e3:.2f} ms",
+                f"{t_pipe / t_bare:.2f}x",
+            ]
+        )
+    return rows
+
+
+class _with_camera:
+    """A RunEngine stand-in whose call runs ``count([cam], num=1)``."""
+
+    def __init__(self, engine: RunEngine, cam: SimCamera) -> None:
+        self._engine, self._cam = engine, cam
+
+    def __call__(self, _plan: Any) -> Any:
+        _plan.close()
+        return self._engine(bp.count([self._cam], num=1))
+
+
+def bench_catalog(n_runs: int, n_queries: int) -> list[list[str]]:
+    rows = []
+    with scratch("zs-bench-cat-") as d:
+        ours = Catalog.embedded(d / "ours", readable=[d])
+        raw = Catalog.embedded(d / "raw", readable=[d]).client
+        reg, raw_reg = [], []
+        uids: list[str] = []
+        for i in range(n_runs):
+            docs = small_run(i, (d / f"run{i}.zarr").as_uri())
+            record = RunRecord(docs[0][1])  # type: ignore[arg-type]
+            for name, doc in docs[1:]:
+                record.add(name, doc)
+            metadata = catalog_metadata(record, log=str(d / f"run{i}.jsonl"))
+            reg.append(_time(lambda docs=docs, md=metadata: ours.register_run(docs, md)))
+            start = docs[0][1]
+            raw_reg.append(
+                _time(lambda s=start: raw.create_container(key=s["uid"], metadata={"start": s}))
+            )
+            uids.append(start["uid"])
+            _progress("registering", i + 1, n_runs)
+        rows.append(
+            [
+                f"registration, {n_runs} runs (median)",
+                f"{statistics.median(raw_reg) * 1e3:.1f} ms",
+                f"{statistics.median(reg) * 1e3:.1f} ms",
+                f"{statistics.median(reg) / statistics.median(raw_reg):.1f}x",
+            ]
+        )
+
+        from tiled.queries import Eq, Like
+
+        def raw_first10(results: Any) -> list[Any]:
+            return [node.metadata for _, node in results.sort(("start.time", -1)).items()[:10]]
+
+        from tiled.client.container import Container
+
+        cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+            (
+                "query plan_name, newest 10",
+                lambda: ours.search(plan_name="scan", limit=10),
+                lambda: raw_first10(Container.search(raw, Eq("start.plan_name", "scan"))),
+            ),
+            (
+                "query start key sample, newest 10",
+                lambda: ours.search(sample="s3", limit=10),
+                lambda: raw_first10(Container.search(raw, Eq("start.sample", "s3"))),
+            ),
+            (
+                "query uid prefix",
+                lambda: ours.search(uid=uids[n_runs // 2][:8]),
+                lambda: raw_first10(
+                    Container.search(raw, Like("start.uid", uids[n_runs // 2][:8] + "%"))
+                ),
+            ),
+            (
+                "query device, newest 10",
+                lambda: ours.search(device="cam", limit=10),
+                lambda: raw_first10(raw),
+            ),
+        ]
+        for label, mine, theirs in cases:
+            t_ours = statistics.median(_time(mine) for _ in range(n_queries))
+            t_raw = statistics.median(_time(theirs) for _ in range(n_queries))
+            rows.append(
+                [
+                    f"{label} ({n_runs} runs)",
+                    f"{t_raw * 1e3:.1f} ms",
+                    f"{t_ours * 1e3:.1f} ms",
+                    f"{t_ours / t_raw:.2f}x",
+                ]
+            )
+        assert np.isfinite(len(ours))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--short-runs", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=1000, help="runs in the catalog")
+    parser.add_argument("--queries", type=int, default=20)
+    args = parser.parse_args(argv)
+    cb = bench_callbacks(args.events, args.short_runs)
+    print(table([["callbacks", "bare RunEngine", "with Pipeline", "added", "ratio"], *cb]))
+    print()
+    cat = bench_catalog(args.runs, args.queries)
+    print(table([["catalog", "raw Tiled", "zarrscribe", "ratio"], *cat]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Run every benchmark in turn: ``make bench`` (each prints ratios measured side by side)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHMARKS = ["bench_writers.py", "bench_pipeline.py", "bench_replay.py"]
+
+
+def main() -> int:
+    status = 0
+    for name in BENCHMARKS:
+        if not (HERE / name).exists():
+            continue
+        print(f"\n=== {name} ===", flush=True)
+        status |= subprocess.call([sys.executable, str(HERE / name)])
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
