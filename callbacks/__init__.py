@@ -17,6 +17,7 @@ from ._projection import (
     catalog_metadata,
     store_attributes,
     without_written_at,
+    writer_metadata,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "read_document_log",
     "store_attributes",
     "without_written_at",
+    "writer_metadata",
 ]

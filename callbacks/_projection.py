@@ -21,6 +21,7 @@ __all__ = [
     "catalog_metadata",
     "store_attributes",
     "without_written_at",
+    "writer_metadata",
 ]
 
 ATTRIBUTES_KEY = "zarrscribe"
@@ -38,6 +39,11 @@ class _Array:
     stream: str
     frames: int = 0
 
+    @property
+    def key(self) -> str:
+        """Array key in the store (the data key unless the resource names another)."""
+        return str(self.resource.get("parameters", {}).get("array_key", self.resource["data_key"]))
+
 
 @dataclass
 class RunRecord:
@@ -47,7 +53,8 @@ class RunRecord:
     stop: RunStop | None = None
     descriptors: dict[str, EventDescriptor] = field(default_factory=dict)
     resources: dict[str, _Array] = field(default_factory=dict)
-    _resource_stream: dict[str, str] = field(default_factory=dict)
+    frames_on_disk: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Frames readable per (store URI, array key), when a crashed run was recovered."""
 
     @property
     def uid(self) -> str:
@@ -77,6 +84,12 @@ class RunRecord:
         """URIs of the stores the run's stream resources point at, in order of appearance."""
         return list(dict.fromkeys(a.resource["uri"] for a in self.resources.values()))
 
+    def readable_frames(self, resource_uid: str) -> int:
+        """Frames of a stream resource that can be read back (fewer after a crash)."""
+        array = self.resources[resource_uid]
+        on_disk = self.frames_on_disk.get((array.resource["uri"], array.key))
+        return array.frames if on_disk is None else min(array.frames, on_disk)
+
     def devices(self) -> list[str]:
         """Every device that took part (object keys of all descriptors), sorted."""
         names: set[str] = set()
@@ -96,19 +109,19 @@ class RunRecord:
     def arrays(self, uri: str | None = None) -> dict[str, dict[str, Any]]:
         """Arrays (one per stream resource) of the store ``uri``, or of every store."""
         out: dict[str, dict[str, Any]] = {}
-        for array in self.resources.values():
+        for resource_uid, array in self.resources.items():
             res = array.resource
             if uri is not None and res["uri"] != uri:
                 continue
             params = res.get("parameters", {})
-            key = str(params.get("array_key", res["data_key"]))
             data_key = self._data_key(res["data_key"])
             frame_shape = list(data_key.get("shape", []))
-            out[key] = {
+            frames = self.readable_frames(resource_uid)
+            out[array.key] = {
                 "data_key": res["data_key"],
                 "stream": array.stream,
                 "uri": res["uri"],
-                "shape": [array.frames, *frame_shape],
+                "shape": [frames, *frame_shape],
                 "dtype": data_key.get("dtype_numpy", ""),
                 "chunk_shape": params.get("chunk_shape"),
                 "shard_shape": params.get("shard_shape"),
@@ -153,6 +166,16 @@ def store_attributes(record: RunRecord, uri: str) -> dict[str, Any]:
             "written_at": _now(),
         }
     }
+
+
+def writer_metadata(record: RunRecord, uri: str) -> dict[str, Any]:
+    """What ``handle_descriptor_metadata`` gave the writer of store ``uri`` during the run:
+    the configuration of each device with an array in it. Used to restore the
+    writer's ``metadata`` attribute when it is lost (not what was given to the
+    writer directly with ``update_metadata``, which no document records)."""
+    configuration = record.configuration()
+    devices = {str(a["data_key"]) for a in record.arrays(uri).values()}
+    return {d: configuration[d] for d in sorted(devices) if d in configuration}
 
 
 def catalog_metadata(record: RunRecord, *, log: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._consolidator import install_zarr_consolidator
+from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 
 __all__ = ["Catalog", "RunSummary"]
@@ -52,6 +52,17 @@ def _summary(uid: str, metadata: Any) -> RunSummary:
         stores=tuple(ours.get("stores", ())),
         num_events=dict(stop.get("num_events") or {}),
     )
+
+
+def _status_code(error: BaseException) -> int | None:
+    """HTTP status of ``error`` or of what caused it (RunRouter wraps callback errors)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        code = getattr(getattr(seen, "response", None), "status_code", None)
+        if isinstance(code, int):
+            return code
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _is_unreachable(error: BaseException) -> bool:
@@ -119,6 +130,14 @@ class Catalog:
             raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
         return cls(client, description=f"Tiled server {uri}")
 
+    def close(self) -> None:
+        """Release the catalog: for the embedded one, shut the in-process app down
+        (its database connections with it). The catalog cannot be used afterwards."""
+        with self._lock:
+            context = getattr(self._client, "context", None)
+            if context is not None and hasattr(context, "close"):
+                context.close()
+
     @property
     def client(self) -> Any:
         """The Tiled client of the catalog root (a ``CatalogOfBlueskyRuns`` when so tagged)."""
@@ -175,7 +194,7 @@ class Catalog:
                 try:
                     self._write_run(docs)
                 except Exception as e:
-                    if getattr(getattr(e, "response", None), "status_code", None) != 409:
+                    if _status_code(e) != 409:
                         raise
                     # Registered before (a replay, or a retry after a partial attempt):
                     # replace the entry. Checking first would cost a request per run.
@@ -269,6 +288,26 @@ class Catalog:
             )
         with self._lock:
             return self._node(matches[0].uid)
+
+    def documents(self, uid: str) -> list[tuple[str, dict[str, Any]]]:
+        """The documents of run ``uid`` as the catalog holds them.
+
+        Stream datums come consolidated (one per array); stream resources get
+        back the URI and parameters the run gave them.
+        """
+        run = self.run(uid)
+        with self._lock:
+            docs = [(str(name), dict(doc)) for name, doc in run.documents()]
+            originals: dict[str, Any] = {}
+            for stream in run:
+                for key, node in run[stream].items():
+                    saved = node.metadata.get(STREAM_RESOURCE_KEY)
+                    if saved:
+                        originals[key] = saved
+        for name, doc in docs:
+            if name == "stream_resource" and doc["data_key"] in originals:
+                doc.update(originals[doc["data_key"]])
+        return docs
 
     def read_array(self, uid: str, key: str, *, stream: str | None = None) -> np.ndarray:
         """Read array ``key`` (a device's data key) of run ``uid`` through Tiled."""

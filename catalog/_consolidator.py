@@ -11,9 +11,12 @@ from typing import Any
 
 from bluesky_tiled_plugins.writing.consolidators import CONSOLIDATOR_REGISTRY, ConsolidatorBase
 
-__all__ = ["ZarrConsolidator", "install_zarr_consolidator"]
+__all__ = ["STREAM_RESOURCE_KEY", "ZarrConsolidator", "install_zarr_consolidator"]
 
 ZARR_MIMETYPE = "application/x-zarr"
+
+STREAM_RESOURCE_KEY = "zarrscribe_stream_resource"
+"""Metadata key, on each array node, holding the StreamResource's URI and parameters."""
 
 
 class ZarrConsolidator(ConsolidatorBase):  # type: ignore[misc]
@@ -27,6 +30,12 @@ class ZarrConsolidator(ConsolidatorBase):  # type: ignore[misc]
         asset = self.assets[0]
         asset.data_uri = f"{stream_resource['uri'].rstrip('/')}/{array_key}"
         asset.is_directory = True
+        # Kept on the array's node, so documents read back from the catalog can
+        # restore the StreamResource as it was (its exporter only knows the asset).
+        self.metadata[STREAM_RESOURCE_KEY] = {
+            "uri": stream_resource["uri"],
+            "parameters": dict(stream_resource["parameters"]),
+        }
 
 
 def install_zarr_consolidator() -> None:

@@ -120,6 +120,10 @@ class RegistrationQueue:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
+        with self._connect_lock:
+            if self._catalog is not None and self._connect is not None:
+                self._catalog.close()  # we opened it, we close it
+                self._catalog = None
 
     # ---------------------------------------------------------------- worker
     def _job_files(self) -> list[Path]:

@@ -235,6 +235,46 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    query: dict[str, Any] = {}
+    if args.plan:
+        query["plan_name"] = args.plan
+    if args.status:
+        query["exit_status"] = args.status
+    if args.targets and query:
+        raise SystemExit("give runs to replay, or query filters, not both")
+    if not args.targets and not query and not args.all:
+        raise SystemExit("say what to replay: UID, run folder, --plan/--status, or --all")
+    out = sys.stdout
+    verb = "checking" if args.check else "replaying"
+    out.write(f"{verb} runs under {args.base_dir.absolute()} ...\n")
+
+    def progress(i: int, n: int, report: Any) -> None:
+        out.write(f"[{i}/{n}] {report.line()}\n")
+        if args.check:
+            for difference in report.differences[:5]:
+                out.write(f"        {difference}\n")
+        out.flush()
+
+    pipeline = Pipeline(
+        [], base_dir=args.base_dir, catalog=args.catalog or "embedded", api_key=args.api_key
+    )
+    try:
+        reports = pipeline.replay(
+            args.targets or None, check=args.check, progress=progress, **query
+        )
+        pipeline.flush(30)
+    finally:
+        pipeline.close(1.0)
+    errors = sum(1 for r in reports if not r.ok)
+    changed = sum(1 for r in reports if r.ok and r.changed)
+    word = "differ" if args.check else "changed"
+    out.write(f"{len(reports)} runs: {changed} {word}, {errors} errors\n")
+    if errors:
+        return 2
+    return 1 if args.check and changed else 0
+
+
 def _parse_time(text: str) -> float:
     try:
         return float(text)
@@ -279,6 +319,16 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--key", action="append", help="start-document KEY=VALUE (repeatable)")
     runs.add_argument("--limit", type=int, default=50)
     runs.set_defaults(func=_runs)
+
+    replay = sub.add_parser(
+        "replay", parents=[common], help="regenerate attributes and catalog entries from documents"
+    )
+    replay.add_argument("targets", nargs="*", help="uid, uid prefix, run folder or log file")
+    replay.add_argument("--all", action="store_true", help="every run under --base-dir")
+    replay.add_argument("--plan", help="runs of this plan (from the catalog)")
+    replay.add_argument("--status", help="runs with this exit status (from the catalog)")
+    replay.add_argument("--check", action="store_true", help="report differences, write nothing")
+    replay.set_defaults(func=_replay)
 
     show = sub.add_parser("show", parents=[common], help="a run's metadata and arrays")
     show.add_argument("uid", help="uid or unambiguous uid prefix")

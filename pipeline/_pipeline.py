@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ from zarrscribe.callbacks import (
     RunWriters,
     read_document_log,
 )
-from zarrscribe.catalog import Catalog, RegistrationQueue
+from zarrscribe.catalog import Catalog, CatalogError, RegistrationQueue
 from zarrscribe.writers import SessionPathProvider
+
+from ._replay import ReplayReport, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
 
@@ -141,6 +143,54 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ replay
+    def replay(
+        self,
+        target: str | Path | Iterable[str | Path] | None = None,
+        *,
+        check: bool = False,
+        progress: Callable[[int, int, ReplayReport], None] | None = None,
+        **query: Any,
+    ) -> list[ReplayReport]:
+        """Regenerate store attributes and catalog entries from stored documents.
+
+        ``target`` is a run (uid, uid prefix, run folder or log file) or several;
+        with ``query`` filters (as :meth:`Catalog.search`) the runs the catalog
+        finds; with neither, every run logged under ``base_dir``. Documents come
+        from each run's log, or from the catalog where the log is gone. A run
+        that never stopped is recovered (``exit_status`` ``incomplete``). With
+        ``check=True`` nothing is written and the reports say what differs.
+        Replaying twice changes nothing the second time.
+        """
+        try:
+            catalog: Catalog | None = self.connect_catalog()
+        except CatalogError as e:
+            logger.warning("replay without a catalog (%s); registrations are queued", e)
+            catalog = None
+        if target is None and query:
+            if catalog is None:
+                raise CatalogError("a query needs the catalog, which cannot be reached")
+            targets: list[str | Path] = [r.uid for r in catalog.search(**query)]
+        elif target is None:
+            targets = list(find_logs(self.base_dir).values())
+        elif isinstance(target, str | Path):
+            targets = [target]
+        else:
+            targets = list(target)
+        reports: list[ReplayReport] = []
+        runs = replay_runs(
+            targets,
+            base_dir=self.base_dir,
+            catalog=catalog,
+            check=check,
+            queue=self.registrations.submit,
+        )
+        for i, report in enumerate(runs, start=1):
+            reports.append(report)
+            if progress is not None:
+                progress(i, len(targets), report)
+        return reports
 
     # ------------------------------------------------------------------ paths
     def _run_dir_for(self, doc: RunStart) -> Path:

@@ -15,7 +15,7 @@ from ._protocols import (
     HasWriterLogic,
     PrepareInfo,
 )
-from ._store import read_store_attributes, store_path, update_store_attributes
+from ._store import read_store_attributes, recover_store, store_path, update_store_attributes
 from ._zarr import METADATA_KEY, ZARR_MIMETYPE, SourceInfo, ZarrWriter
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "default_layout",
     "get_available_writers",
     "read_store_attributes",
+    "recover_store",
     "sanitize_name",
     "store_path",
     "to_jsonable",

@@ -15,7 +15,7 @@ from ._jsonable import to_jsonable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["read_store_attributes", "store_path", "update_store_attributes"]
+__all__ = ["read_store_attributes", "recover_store", "store_path", "update_store_attributes"]
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -118,3 +118,28 @@ def update_store_attributes(
     document.setdefault("attributes", {}).update(plain)
     _write_json_atomic(node, document)
     return root
+
+
+def recover_store(uri: str | os.PathLike[str]) -> dict[str, int]:
+    """Make a store left by a killed writer readable; return frames on disk per array.
+
+    acquire-zarr writes an array's metadata each time a shard is complete and the
+    root group's only at close, so after a crash the root ``zarr.json`` may be
+    missing and the last, partial shard of each array is not readable. This
+    creates the root group if needed and reports, per array, the frames its
+    metadata covers (the frames that can be read back). Nothing is deleted.
+    """
+    root = store_path(uri)
+    if not root.is_dir():
+        return {}
+    if not (root / "zarr.json").exists():
+        update_store_attributes(root, {}, create=True)
+    frames: dict[str, int] = {}
+    for node in sorted(root.glob("*/zarr.json")):
+        try:
+            document = json.loads(node.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # half-written array metadata: nothing of it can be read
+        if document.get("node_type") == "array" and document.get("shape"):
+            frames[node.parent.name] = int(document["shape"][0])
+    return frames
