@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _runs import small_run
 from bluesky import RunEngine
 from bluesky import plans as bp
 
@@ -27,6 +26,7 @@ from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
 from zarrscribe.writers import ZarrWriter
 
 from _common import scratch, table
+from _runs import small_run
 
 
 def _progress(label: str, i: int, n: int) -> None:

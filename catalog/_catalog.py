@@ -266,12 +266,10 @@ class Catalog:
                 # rewrites every key outside start/stop into "start.<key>".
                 results = Container.search(results, query)
             results = results.sort(("start.time", -1))
-            out: list[RunSummary] = []
-            for key, node in results.items():
-                out.append(_summary(key, node.metadata))
-                if limit is not None and len(out) >= limit:
-                    break
-        return out
+            items = results.items()
+            if limit is not None:
+                items = items[:limit]  # fetches only that many from the server
+            return [_summary(key, node.metadata) for key, node in items]
 
     def run(self, uid: str) -> Any:
         """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""

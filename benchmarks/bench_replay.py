@@ -1,0 +1,122 @@
+"""Replay throughput for many small runs (runs per second), against reading the logs alone.
+
+Run: ``.venv/bin/python benchmarks/bench_replay.py [--runs 1000] [--catalog-runs 1000]``.
+Makes ``--runs`` small runs on disk (a document log and a real Zarr store each),
+then times, in one process: reading every log (the floor), ``--check``,
+regenerating every store's attributes, and rebuilding a lost catalog (against
+one raw Tiled ``create_container`` per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zarrscribe.callbacks import LOG_NAME, read_document_log
+from zarrscribe.catalog import Catalog
+from zarrscribe.pipeline._replay import find_logs, replay_runs
+from zarrscribe.writers import ZarrWriter
+
+from _common import scratch, table
+from _runs import small_run
+
+
+def _progress(label: str, i: int, n: int) -> None:
+    if i % max(1, n // 20) == 0 or i == n:
+        end = "" if i < n else "\n"
+        print(f"\r  {label}: {i}/{n}", end=end, file=sys.stderr, flush=True)
+
+
+def make_runs(base: Path, n: int) -> list[Path]:
+    writer = ZarrWriter()
+    logs = []
+    for i in range(n):
+        run_dir = base / "bench" / f"count_{i:05d}"
+        run_dir.mkdir(parents=True)
+        store = run_dir / "default.zarr"
+        writer.set_uri(str(store))
+        writer.register("cam", np.uint16, (8, 8))
+        writer.open("cam")
+        for f in range(3):
+            writer.write_frame("cam", np.full((8, 8), f, np.uint16))
+        writer.close()
+        writer.clear_sources()
+        docs = small_run(i, store.as_uri())
+        with open(run_dir / LOG_NAME, "w", encoding="utf-8") as f:
+            for name, doc in docs:
+                f.write(json.dumps({"name": name, "doc": doc}) + "\n")
+        logs.append(run_dir / LOG_NAME)
+        _progress("making runs", i + 1, n)
+    return logs
+
+
+def _rate(label: str, n: int, seconds: float, floor: float) -> list[str]:
+    return [label, str(n), f"{seconds:.2f} s", f"{n / seconds:,.0f}", f"{seconds / floor:.1f}x"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--catalog-runs", type=int, default=1000)
+    args = parser.parse_args(argv)
+    rows = [["what", "runs", "time", "runs/s", "vs reading the logs"]]
+    with scratch("zs-bench-replay-") as d:
+        logs = make_runs(d, args.runs)
+
+        start = time.perf_counter()
+        for log in logs:
+            for _ in read_document_log(log):
+                pass
+        floor = time.perf_counter() - start
+        rows.append(_rate("read every log (floor)", len(logs), floor, floor))
+
+        def replay(
+            label: str, targets: list[Path], catalog: Catalog | None, check: bool = False
+        ) -> float:
+            start = time.perf_counter()
+            for i, report in enumerate(
+                replay_runs(targets, base_dir=d, catalog=catalog, check=check), start=1
+            ):
+                assert report.ok, report.error
+                _progress(label, i, len(targets))
+            return time.perf_counter() - start
+
+        targets = list(find_logs(d).values())
+        t = replay("attributes", targets, None)
+        rows.append(_rate("replay: write every store's attributes", len(targets), t, floor))
+        t = replay("idempotent", targets, None)
+        rows.append(_rate("replay again (nothing to write)", len(targets), t, floor))
+        t = replay("check", targets, None, check=True)
+        rows.append(_rate("replay --check", len(targets), t, floor))
+
+        subset = targets[: args.catalog_runs]
+        catalog = Catalog.embedded(d / "catalog", readable=[d])
+        t_cat = replay("catalog rebuild", subset, catalog)
+        raw = Catalog.embedded(d / "raw", readable=[d]).client
+        start = time.perf_counter()
+        for log in subset:
+            first = next(iter(read_document_log(log)))[1]
+            raw.create_container(key=first["uid"], metadata={"start": first})
+        t_raw = time.perf_counter() - start
+        rows.append(_rate("replay into an empty catalog", len(subset), t_cat, floor))
+        rows.append(
+            [
+                "  raw Tiled create_container per run",
+                str(len(subset)),
+                f"{t_raw:.2f} s",
+                f"{len(subset) / t_raw:,.0f}",
+                f"catalog rebuild = {t_cat / t_raw:.1f}x raw",
+            ]
+        )
+        catalog.close()
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
