@@ -37,7 +37,6 @@ def frames_for(shape: tuple[int, int], n_distinct: int = 8) -> list[np.ndarray]:
 
 
 def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrLayout) -> float:
-    h, w = frames[0].shape
     dims = [
         az.Dimension(
             name="t",
@@ -45,22 +44,20 @@ def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrL
             array_size_px=0,
             chunk_size_px=1,
             shard_size_chunks=layout.frames_per_shard,
-        ),
-        az.Dimension(
-            name="y",
-            kind=az.DimensionType.SPACE,
-            array_size_px=h,
-            chunk_size_px=layout.chunk_shape[0],
-            shard_size_chunks=layout.chunks_per_shard[0],
-        ),
-        az.Dimension(
-            name="x",
-            kind=az.DimensionType.SPACE,
-            array_size_px=w,
-            chunk_size_px=layout.chunk_shape[1],
-            shard_size_chunks=layout.chunks_per_shard[1],
-        ),
+        )
     ]
+    for axis, size, chunk, per in zip(
+        "yx", frames[0].shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
+    ):
+        dims.append(
+            az.Dimension(
+                name=axis,
+                kind=az.DimensionType.SPACE,
+                array_size_px=size,
+                chunk_size_px=chunk,
+                shard_size_chunks=per,
+            )
+        )
     settings = az.StreamSettings(
         store_path=str(path),
         arrays=[az.ArraySettings(output_key="cam", data_type=np.uint16, dimensions=dims)],

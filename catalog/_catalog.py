@@ -127,6 +127,11 @@ class Catalog:
                 raise CatalogUnavailableError(
                     f"Tiled server {uri!r} cannot be reached ({e}); check that it runs"
                 ) from e
+            if _status_code(e) in (401, 403):
+                raise CatalogError(
+                    f"Tiled server {uri!r} refused the API key (HTTP {_status_code(e)}); "
+                    "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
+                ) from e
             raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
         return cls(client, description=f"Tiled server {uri}")
 
