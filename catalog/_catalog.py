@@ -118,11 +118,16 @@ class Catalog:
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
         """A catalog on a Tiled server, e.g. ``http://host:8000/api/v1/metadata/raw``."""
-        from tiled.client import from_uri
+        from tiled.client import from_context
+        from tiled.client.context import Context
 
+        context = None
         try:
-            client = from_uri(uri, api_key=api_key)
+            context, node_path_parts = Context.from_any_uri(uri, api_key=api_key)
+            client = from_context(context, node_path_parts=node_path_parts)
         except Exception as e:
+            if context is not None:
+                context.close()  # do not leak the connection of a refused client
             if _is_unreachable(e):
                 raise CatalogUnavailableError(
                     f"Tiled server {uri!r} cannot be reached ({e}); check that it runs"

@@ -24,8 +24,8 @@ from zarrscribe.catalog import Catalog, CatalogError, CatalogUnavailableError, R
 from zarrscribe.writers import (
     METADATA_KEY,
     WriterError,
+    frames_on_disk,
     read_store_attributes,
-    recover_store,
     update_store_attributes,
 )
 
@@ -180,60 +180,21 @@ def _replay_one(
 ) -> ReplayReport:
     record = _record(docs)
     report = ReplayReport(uid=record.uid, source=source, exit_status=record.exit_status)
-    if record.stop is None:
+    if record.stop is None:  # the process died: count what can be read back
         for uri in record.store_uris():
-            for key, n in recover_store(uri).items():
+            for key, n in frames_on_disk(uri).items():
                 record.frames_on_disk[(uri, key)] = n
                 report.recovered[key] = n
     for uri in record.store_uris():
-        new = store_attributes(record, uri)
-        try:
-            current = read_store_attributes(uri)
-        except WriterError:
-            current = {}
-        if METADATA_KEY not in current:  # the writer's metadata is lost: restore it
-            new[METADATA_KEY] = writer_metadata(record, uri)
-        old = {k: current.get(k) for k in new}
-        if without_written_at(old) == without_written_at(new):
-            report.stores[uri] = "unchanged"
-            continue
-        report.differences += _diff(
-            f"{Path(uri).name}", without_written_at(old), without_written_at(new)
-        )
-        if check:
-            report.stores[uri] = "differs"
-        else:
-            update_store_attributes(uri, new, create=True)
-            report.stores[uri] = "written"
+        _replay_attributes(record, uri, report, check=check)
     metadata = catalog_metadata(record, log=str(log) if log else "")
     if catalog is None:
         if queue is not None and log is not None and log.exists() and not check:
             queue(record.uid, log, metadata)
             report.catalog = "queued"
         return report
-    tiled_docs = _for_catalog(docs, record)
-    stop = next((doc for name, doc in reversed(tiled_docs) if name == "stop"), None)
-    expected = {"start": record.start, "stop": stop, **without_written_at(metadata)}
     try:
-        if record.uid in catalog:
-            current = dict(catalog.run(record.uid).metadata)
-            existing = {
-                "start": current.get("start"),
-                "stop": current.get("stop"),
-                **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
-            }
-            differences = _diff("catalog", existing, expected)
-            if not differences:
-                report.catalog = "unchanged"
-                return report
-            report.differences += differences
-            report.catalog = "differs"
-        else:
-            report.catalog = "missing"
-            report.differences.append("catalog: no entry")
-        if not check:
-            catalog.register_run(tiled_docs, metadata)
-            report.catalog = "registered"
+        _replay_entry(docs, record, metadata, catalog, report, check=check)
     except CatalogUnavailableError as e:
         if queue is None or log is None or not log.exists() or check:
             raise
@@ -241,6 +202,61 @@ def _replay_one(
         report.catalog = "queued"
         report.differences.append(f"catalog unreachable, registration queued: {e}")
     return report
+
+
+def _replay_attributes(record: RunRecord, uri: str, report: ReplayReport, *, check: bool) -> None:
+    """Compare the store's attributes with the documents' projection; write if they differ."""
+    new = store_attributes(record, uri)
+    try:
+        current = read_store_attributes(uri)
+    except WriterError:
+        current = {}  # no root group (a crashed run) or no store: written below
+    if METADATA_KEY not in current:  # the writer's metadata is lost: restore it
+        new[METADATA_KEY] = writer_metadata(record, uri)
+    old = without_written_at({k: current.get(k) for k in new})
+    if old == without_written_at(new):
+        report.stores[uri] = "unchanged"
+        return
+    report.differences += _diff(Path(uri).name, old, without_written_at(new))
+    if check:
+        report.stores[uri] = "differs"
+    else:
+        update_store_attributes(uri, new, create=True)
+        report.stores[uri] = "written"
+
+
+def _replay_entry(
+    docs: Documents,
+    record: RunRecord,
+    metadata: dict[str, Any],
+    catalog: Catalog,
+    report: ReplayReport,
+    *,
+    check: bool,
+) -> None:
+    """Compare the run's catalog entry with the documents' projection; register if needed."""
+    tiled_docs = _for_catalog(docs, record)
+    stop = next((doc for name, doc in reversed(tiled_docs) if name == "stop"), None)
+    expected = {"start": record.start, "stop": stop, **without_written_at(metadata)}
+    if record.uid in catalog:
+        current = dict(catalog.run(record.uid).metadata)
+        existing = {
+            "start": current.get("start"),
+            "stop": current.get("stop"),
+            **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
+        }
+        differences = _diff("catalog", existing, expected)
+        if not differences:
+            report.catalog = "unchanged"
+            return
+        report.differences += differences
+        report.catalog = "differs"
+    else:
+        report.catalog = "missing"
+        report.differences.append("catalog: no entry")
+    if not check:
+        catalog.register_run(tiled_docs, metadata)
+        report.catalog = "registered"
 
 
 def replay_runs(

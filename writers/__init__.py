@@ -15,7 +15,7 @@ from ._protocols import (
     HasWriterLogic,
     PrepareInfo,
 )
-from ._store import read_store_attributes, recover_store, store_path, update_store_attributes
+from ._store import frames_on_disk, read_store_attributes, store_path, update_store_attributes
 from ._zarr import METADATA_KEY, ZARR_MIMETYPE, SourceInfo, ZarrWriter
 
 __all__ = [
@@ -36,9 +36,9 @@ __all__ = [
     "ZarrLayout",
     "ZarrWriter",
     "default_layout",
+    "frames_on_disk",
     "get_available_writers",
     "read_store_attributes",
-    "recover_store",
     "sanitize_name",
     "store_path",
     "to_jsonable",

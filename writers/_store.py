@@ -15,7 +15,7 @@ from ._jsonable import to_jsonable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["read_store_attributes", "recover_store", "store_path", "update_store_attributes"]
+__all__ = ["frames_on_disk", "read_store_attributes", "store_path", "update_store_attributes"]
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -120,20 +120,16 @@ def update_store_attributes(
     return root
 
 
-def recover_store(uri: str | os.PathLike[str]) -> dict[str, int]:
-    """Make a store left by a killed writer readable; return frames on disk per array.
+def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
+    """Frames readable per array of a store, from each array's metadata. Reads only.
 
-    acquire-zarr writes an array's metadata each time a shard is complete and the
-    root group's only at close, so after a crash the root ``zarr.json`` may be
-    missing and the last, partial shard of each array is not readable. This
-    creates the root group if needed and reports, per array, the frames its
-    metadata covers (the frames that can be read back). Nothing is deleted.
+    acquire-zarr rewrites an array's metadata each time a shard is complete, and
+    the root group's only at close. After a crash the root ``zarr.json`` may be
+    missing and the last, partial shard of each array cannot be read; the frames
+    the array metadata covers can. (Writing the root group's attributes with
+    ``update_store_attributes(..., create=True)`` makes the store a group again.)
     """
     root = store_path(uri)
-    if not root.is_dir():
-        return {}
-    if not (root / "zarr.json").exists():
-        update_store_attributes(root, {}, create=True)
     frames: dict[str, int] = {}
     for node in sorted(root.glob("*/zarr.json")):
         try:

@@ -228,6 +228,10 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
     assert not (store / "zarr.json").exists()  # acquire-zarr never closed the store
 
     with Pipeline([], base_dir=base_dir, session="crash") as pipeline:
+        (checked,) = pipeline.replay(check=True)
+        assert checked.exit_status == INCOMPLETE
+        assert checked.catalog == "missing"
+        assert not (store / "zarr.json").exists()  # --check wrote nothing
         (report,) = pipeline.replay()
         assert report.ok, report.error
         assert report.exit_status == INCOMPLETE
