@@ -64,8 +64,6 @@ class Finisher(DocumentRouter):
         self._registry = registry
         self._records: dict[str, RunRecord] = {}
         self._current: str | None = None
-        self.finished: list[RunRecord] = []
-        """Records of the runs this finisher saw stop, oldest first."""
 
     def _record(self) -> RunRecord | None:
         return self._records.get(self._current) if self._current else None
@@ -95,7 +93,7 @@ class Finisher(DocumentRouter):
         self.finish(record)
 
     def finish(self, record: RunRecord) -> None:
-        """Close, write attributes, register: also used to finish a run with no stop."""
+        """Close the run's writers, write each store's attributes, submit the registration."""
         errors: list[str] = []
         writers = self._run_writers.pop(record.uid) if self._run_writers else []
         for writer in writers:
@@ -111,7 +109,6 @@ class Finisher(DocumentRouter):
                 errors.append(f"attributes of {uri}: {e}")
         for writer in writers:
             writer.clear_sources()
-        self.finished.append(record)
         if self._registry is not None:
             log = self._log_for(record.uid)
             self._registry.submit(record.uid, log, catalog_metadata(record, log=str(log)))
@@ -120,7 +117,3 @@ class Finisher(DocumentRouter):
                 f"run {record.uid!r} finished with errors (its documents are logged and "
                 f"frames flushed before the failure are readable): {'; '.join(errors)}"
             )
-
-    def unfinished(self) -> list[RunRecord]:
-        """Runs that started and never stopped."""
-        return list(self._records.values())

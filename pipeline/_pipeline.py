@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,13 @@ class Pipeline:
         self.log = DocumentLog(self._run_dir_for)
         self.presenter = Presenter(self.devices, self._store_uri_for, run_writers)
         self.metadata = MetadataCallback(self.devices)
-        connect: Any
+        # The catalog is connected lazily by the registration worker (or by
+        # connect_catalog), so a catalog that is down never delays a run.
+        connect: Catalog | Callable[[], Catalog] | None
         if catalog == "embedded":
-            connect = lambda: embedded_catalog(self.base_dir)  # noqa: E731
+            connect = partial(embedded_catalog, self.base_dir)
         elif isinstance(catalog, str):
-            uri = catalog
-            connect = lambda: Catalog.from_uri(uri, api_key=api_key)  # noqa: E731
+            connect = partial(Catalog.from_uri, catalog, api_key=api_key)
         else:
             connect = catalog
         self.registrations = RegistrationQueue(
