@@ -254,3 +254,19 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         # and a second replay changes nothing
         (again,) = pipeline.replay()
         assert not again.changed, again.differences
+
+
+def test_replay_without_catalog_queues_the_registrations(lab: Lab) -> None:
+    lab.pipeline.close(1.0)
+    offline = Pipeline([], base_dir=lab.base_dir, session="lab", catalog=None)
+    try:
+        reports = offline.replay()
+        assert [r.catalog for r in reports] == ["queued"] * 3
+        assert not any(o != "unchanged" for r in reports for o in r.stores.values())
+        assert offline.registrations.pending() == sorted(lab.uids)
+    finally:
+        offline.close(0.1)
+    with lab.reopen() as pipeline:  # a pipeline with the catalog takes them over
+        assert pipeline.flush(120), pipeline.registrations.failures
+        assert pipeline.registrations.pending() == []
+        assert sorted(r.uid for r in pipeline.connect_catalog().search()) == sorted(lab.uids)
