@@ -300,7 +300,11 @@ def _parser() -> argparse.ArgumentParser:
         help="data folder (default: ./zarrscribe-data or $ZARRSCRIBE_BASE_DIR)",
     )
     common.add_argument("--catalog", help="Tiled server URI (default: embedded SQLite catalog)")
-    common.add_argument("--api-key", default=os.environ.get("TILED_API_KEY"))
+    common.add_argument(
+        "--api-key",
+        default=os.environ.get("TILED_API_KEY"),
+        help="API key of the Tiled server (default: $TILED_API_KEY)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", parents=[common], help="run count, scan and fly plans")
