@@ -283,9 +283,11 @@ class Catalog:
 
     def run(self, uid: str) -> Any:
         """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""
-        if uid in self:
-            with self._lock:
-                return self._node(uid)
+        with self._lock:
+            try:
+                return self._node(uid)  # one request when the uid is exact
+            except KeyError:
+                pass
         matches = self.search(uid=uid, limit=2)
         if not matches:
             raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")

@@ -238,8 +238,11 @@ def _replay_entry(
     tiled_docs = _for_catalog(docs, record)
     stop = next((doc for name, doc in reversed(tiled_docs) if name == "stop"), None)
     expected = {"start": record.start, "stop": stop, **without_written_at(metadata)}
-    if record.uid in catalog:
-        current = dict(catalog.run(record.uid).metadata)
+    try:
+        current: dict[str, Any] | None = dict(catalog.run(record.uid).metadata)
+    except RunNotFoundError:
+        current = None
+    if current is not None:
         existing = {
             "start": current.get("start"),
             "stop": current.get("stop"),
