@@ -146,6 +146,13 @@ def test_bluesky_tiled_plugins_clients_read_the_runs(session: Session) -> None:
     np.testing.assert_array_equal(np.asarray(table["cam1"]), session.pushed["scan"]["cam1"])
 
 
+def test_databroker_v2_api_reads_the_runs(session: Session) -> None:
+    run = session.catalog.client.v2[session.uids["scan"]]
+    dataset = run.primary.read()  # an xarray Dataset, as databroker users know it
+    np.testing.assert_array_equal(dataset["cam2"].values, session.pushed["scan"]["cam2"])
+    np.testing.assert_allclose(dataset["m1"].values, [0.0, 1 / 3, 2 / 3, 1.0])
+
+
 def _meta(md: Any) -> dict[str, Any]:
     return {k: md[k] for k in ("start", "stop")}
 
