@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,13 @@ class Catalog:
     def __init__(self, client: Any, *, description: str) -> None:
         install_zarr_consolidator()
         self._client = client
+        # Our own view of the same node, whose runs are always BlueskyRun v3
+        # clients: bluesky-tiled-plugins' CatalogOfBlueskyRuns.v2 rebinds
+        # "BlueskyRun" in the structure-client map it shares with every default
+        # client of the process (2.0.12), which would change what we read.
+        self._runs = type(client)(
+            client.context, item=client.item, structure_clients=_pinned_structure_clients()
+        )
         self._description = description
         self._lock = threading.RLock()
 
@@ -161,7 +169,7 @@ class Catalog:
         """The run node keyed exactly ``uid`` (no partial-uid or scan-id lookup)."""
         from tiled.client.container import Container
 
-        return Container.__getitem__(self._client, uid)
+        return Container.__getitem__(self._runs, uid)
 
     def __contains__(self, uid: object) -> bool:
         if not isinstance(uid, str):
@@ -175,12 +183,12 @@ class Catalog:
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._client)
+            return len(self._runs)
 
     def delete_run(self, uid: str) -> None:
         """Remove run ``uid``'s entry (its stores on disk are not touched)."""
         with self._lock:
-            self._client.delete_contents([uid], recursive=True, external_only=False)
+            self._runs.delete_contents([uid], recursive=True, external_only=False)
 
     def register_run(
         self, documents: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]
@@ -224,7 +232,7 @@ class Catalog:
     def _write_run(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
-        writer = TiledWriter(self._client)
+        writer = TiledWriter(self._runs)
         for name, doc in docs:
             writer(name, doc)
 
@@ -270,7 +278,7 @@ class Catalog:
         from tiled.client.container import Container
 
         with self._lock:
-            results = self._client
+            results = self._runs
             for query in queries:
                 # Container.search, not CatalogOfBlueskyRuns.search: the latter
                 # rewrites every key outside start/stop into "start.<key>".
@@ -332,6 +340,21 @@ class Catalog:
             f"run {uid!r} has no array {key!r} in stream(s) {streams}; "
             f"see Catalog.run({uid!r}) for what it has"
         )
+
+
+def _pinned_structure_clients() -> Any:
+    """Tiled's default structure clients, with ``BlueskyRun`` fixed to ``BlueskyRunV3``."""
+    from bluesky_tiled_plugins.clients.bluesky_run import BlueskyRunV3
+    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
+    from tiled.utils import OneShotCachedMap
+
+    Container.discover_clients_from_entrypoints()
+    defaults = DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]
+    lazy: dict[str, Callable[[], Any]] = {
+        key: partial(defaults.__getitem__, key) for key in defaults
+    }
+    lazy["BlueskyRun"] = lambda: BlueskyRunV3
+    return OneShotCachedMap(lazy)
 
 
 def _epoch(value: float | datetime) -> float:

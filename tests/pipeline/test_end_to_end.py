@@ -151,6 +151,10 @@ def test_databroker_v2_api_reads_the_runs(session: Session) -> None:
     dataset = run.primary.read()  # an xarray Dataset, as databroker users know it
     np.testing.assert_array_equal(dataset["cam2"].values, session.pushed["scan"]["cam2"])
     np.testing.assert_allclose(dataset["m1"].values, [0.0, 1 / 3, 2 / 3, 1.0])
+    # .v2 rebinds BlueskyRun process-wide (bluesky-tiled-plugins 2.0.12); ours is unaffected
+    np.testing.assert_array_equal(
+        session.catalog.read_array(session.uids["scan"], "cam2"), session.pushed["scan"]["cam2"]
+    )
 
 
 def _meta(md: Any) -> dict[str, Any]:
