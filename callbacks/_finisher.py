@@ -16,7 +16,7 @@ from event_model.documents import (
     StreamResource,
 )
 
-from zarrscribe.writers import WriterError, update_store_attributes
+from zarrscribe.writers import ZARR_MIMETYPE, WriterError, update_store_attributes
 
 from ._errors import CallbackError
 from ._presenter import RunWriters
@@ -101,7 +101,9 @@ class Finisher(DocumentRouter):
                 writer.close()
             except WriterError as e:
                 errors.append(str(e))
-        uris = list(dict.fromkeys([*(w.uri for w in writers if w.uri), *record.store_uris()]))
+        # Attributes go into Zarr stores; stores of other formats are left as they are.
+        zarr_writers = [w.uri for w in writers if w.uri and w.mimetype == ZARR_MIMETYPE]
+        uris = list(dict.fromkeys([*zarr_writers, *record.store_uris(ZARR_MIMETYPE)]))
         for uri in uris:
             try:
                 update_store_attributes(uri, store_attributes(record, uri), create=True)

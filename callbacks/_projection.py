@@ -80,9 +80,16 @@ class RunRecord:
         elif name == "stop":
             self.stop = doc
 
-    def store_uris(self) -> list[str]:
-        """URIs of the stores the run's stream resources point at, in order of appearance."""
-        return list(dict.fromkeys(a.resource["uri"] for a in self.resources.values()))
+    def store_uris(self, mimetype: str | None = None) -> list[str]:
+        """URIs of the stores the run's stream resources point at (of ``mimetype``, if
+        given), in order of appearance."""
+        return list(
+            dict.fromkeys(
+                a.resource["uri"]
+                for a in self.resources.values()
+                if mimetype is None or a.resource["mimetype"] == mimetype
+            )
+        )
 
     def readable_frames(self, resource_uid: str) -> int:
         """Frames of a stream resource that can be read back (fewer after a crash)."""

@@ -23,6 +23,7 @@ from zarrscribe.callbacks import (
 from zarrscribe.catalog import Catalog, CatalogError, CatalogUnavailableError, RunNotFoundError
 from zarrscribe.writers import (
     METADATA_KEY,
+    ZARR_MIMETYPE,
     WriterError,
     frames_on_disk,
     read_store_attributes,
@@ -181,11 +182,11 @@ def _replay_one(
     record = _record(docs)
     report = ReplayReport(uid=record.uid, source=source, exit_status=record.exit_status)
     if record.stop is None:  # the process died: count what can be read back
-        for uri in record.store_uris():
+        for uri in record.store_uris(ZARR_MIMETYPE):
             for key, n in frames_on_disk(uri).items():
                 record.frames_on_disk[(uri, key)] = n
                 report.recovered[key] = n
-    for uri in record.store_uris():
+    for uri in record.store_uris(ZARR_MIMETYPE):
         _replay_attributes(record, uri, report, check=check)
     metadata = catalog_metadata(record, log=str(log) if log else "")
     if catalog is None:
