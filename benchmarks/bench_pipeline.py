@@ -19,8 +19,7 @@ import numpy as np
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from zarrscribe.callbacks import catalog_metadata
-from zarrscribe.callbacks._projection import RunRecord
+from zarrscribe.callbacks import RunRecord, catalog_metadata
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
 from zarrscribe.writers import ZarrWriter
@@ -143,9 +142,7 @@ def bench_catalog(n_runs: int, n_queries: int) -> list[list[str]]:
         uids: list[str] = []
         for i in range(n_runs):
             docs = small_run(i, (d / f"run{i}.zarr").as_uri())
-            record = RunRecord(docs[0][1])  # type: ignore[arg-type]
-            for name, doc in docs[1:]:
-                record.add(name, doc)
+            record = RunRecord.from_documents(docs)
             metadata = catalog_metadata(record, log=str(d / f"run{i}.jsonl"))
             reg.append(_time(lambda docs=docs, md=metadata: ours.register_run(docs, md)))
             start = docs[0][1]

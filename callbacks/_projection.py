@@ -8,11 +8,14 @@ same values, apart from the explicit ``written_at`` field.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from event_model.documents import EventDescriptor, RunStart, RunStop, StreamResource
+
+from ._errors import CallbackError
 
 __all__ = [
     "ATTRIBUTES_KEY",
@@ -55,6 +58,16 @@ class RunRecord:
     resources: dict[str, _Array] = field(default_factory=dict)
     frames_on_disk: dict[tuple[str, str], int] = field(default_factory=dict)
     """Frames readable per (store URI, array key), when a crashed run was recovered."""
+
+    @classmethod
+    def from_documents(cls, docs: Sequence[tuple[str, Any]]) -> RunRecord:
+        """The record of a whole run's documents, which must begin with its start."""
+        if not docs or docs[0][0] != "start":
+            raise CallbackError("the documents do not begin with a start document")
+        record = cls(docs[0][1])
+        for name, doc in docs[1:]:
+            record.add(name, doc)
+        return record
 
     @property
     def uid(self) -> str:

@@ -111,15 +111,6 @@ def _diff(prefix: str, old: Any, new: Any) -> list[str]:
     return [f"{prefix}: {json.dumps(old)[:80]} -> {json.dumps(new)[:80]}"]
 
 
-def _record(docs: Documents) -> RunRecord:
-    if not docs or docs[0][0] != "start":
-        raise CallbackError("the documents do not begin with a start document")
-    record = RunRecord(docs[0][1])  # type: ignore[arg-type]
-    for name, doc in docs[1:]:
-        record.add(name, doc)
-    return record
-
-
 def _for_catalog(docs: Documents, record: RunRecord) -> Documents:
     """The documents to register. For a run that never stopped: only the frames that
     are readable, and a stop document (deterministic, so replay stays idempotent)."""
@@ -179,7 +170,7 @@ def _replay_one(
     check: bool,
     queue: Callable[[str, Path, dict[str, Any]], None] | None,
 ) -> ReplayReport:
-    record = _record(docs)
+    record = RunRecord.from_documents(docs)
     report = ReplayReport(uid=record.uid, source=source, exit_status=record.exit_status)
     if record.stop is None:  # the process died: count what can be read back
         for uri in record.store_uris(ZARR_MIMETYPE):
