@@ -1,42 +1,55 @@
 """Callbacks: every decision about a run's data is taken from its documents.
 
-Each callback is an :class:`event_model.DocumentRouter`; they know writers only
-through the protocols in :mod:`zarrscribe.writers`.
+Each stage is an :class:`event_model.DocumentRouter` made for one run
+(:class:`PerRunRouter` sends each document to its own run's stages); they know
+writers only through the protocols in :mod:`zarrscribe.writers`, and write a
+run's attributes and catalog entry only through one compare-then-write step
+(:func:`sync_store`, :func:`sync_entry`) shared with replay.
 """
 
 from ._descriptor import handle_descriptor_metadata
 from ._errors import CallbackError, DocumentLogError
 from ._finisher import Finisher, RunRegistry
-from ._log import LOG_NAME, DocumentLog, read_document_log
+from ._log import LOG_NAME, DocumentLog, LoggedRun, read_document_log
 from ._metadata import MetadataCallback
-from ._presenter import Presenter, RunWriters
-from ._projection import (
-    ATTRIBUTES_KEY,
-    INCOMPLETE,
-    RunRecord,
-    catalog_metadata,
-    store_attributes,
-    without_written_at,
-    writer_metadata,
+from ._presenter import Presenter, WriterLeases
+from ._router import PerRunRouter, Stage
+from ._sync import (
+    LoadedRun,
+    Outcome,
+    Synced,
+    inside_base,
+    load_run,
+    loaded_run,
+    read_on_disk,
+    register_logged_run,
+    sync_entry,
+    sync_store,
 )
 
 __all__ = [
-    "ATTRIBUTES_KEY",
-    "INCOMPLETE",
     "LOG_NAME",
     "CallbackError",
     "DocumentLog",
     "DocumentLogError",
     "Finisher",
+    "LoadedRun",
+    "LoggedRun",
     "MetadataCallback",
+    "Outcome",
+    "PerRunRouter",
     "Presenter",
-    "RunRecord",
     "RunRegistry",
-    "RunWriters",
-    "catalog_metadata",
+    "Stage",
+    "Synced",
+    "WriterLeases",
     "handle_descriptor_metadata",
+    "inside_base",
+    "load_run",
+    "loaded_run",
     "read_document_log",
-    "store_attributes",
-    "without_written_at",
-    "writer_metadata",
+    "read_on_disk",
+    "register_logged_run",
+    "sync_entry",
+    "sync_store",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from event_model.documents import EventDescriptor
 
-from zarrscribe.writers import HasMetadata, HasWriterLogic
+from ..writers import HasMetadata, HasWriterLogic
 
 __all__ = ["handle_descriptor_metadata"]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ..writers.model import ZarrscribeError
+
 __all__ = ["CallbackError", "DocumentLogError"]
 
 
-class CallbackError(RuntimeError):
+class CallbackError(ZarrscribeError, RuntimeError):
     """Root of every error raised by the callbacks; says which run and what to do."""
 
 
 class DocumentLogError(CallbackError, ValueError):
-    """A document log is unreadable: the message names the file and line."""
+    """A document log cannot be read at all: the message names the file (and line)."""

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from event_model import DocumentRouter
 from event_model.documents import (
+    Event,
     EventDescriptor,
+    EventPage,
     RunStart,
     RunStop,
     StreamDatum,
     StreamResource,
 )
 
-from zarrscribe.writers import ZARR_MIMETYPE, WriterError, update_store_attributes
-
+from ..writers import WriterError
+from ..writers.model import ZARR_MIMETYPE, RunProjection, RunRecord
 from ._errors import CallbackError
-from ._presenter import RunWriters
-from ._projection import RunRecord, catalog_metadata, store_attributes
+from ._presenter import WriterLeases
+from ._sync import read_on_disk, sync_store
 
 __all__ = ["Finisher", "RunRegistry"]
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 class RunRegistry(Protocol):
     """Where finished runs go to be registered in a catalog."""
 
-    def submit(self, run_uid: str, log: Path, metadata: dict[str, Any]) -> None:
+    def submit(self, run_uid: str, log: Path) -> None:
         """Register run ``run_uid`` from its document ``log``; must not block on the catalog."""
         ...
 
@@ -38,82 +39,98 @@ class RunRegistry(Protocol):
 class Finisher(DocumentRouter):
     """At RunStop: close every writer the run used, write each store's attributes, register.
 
-    The order matters: acquire-zarr rewrites ``zarr.json`` when it closes, so the
-    attributes (a projection of the run's documents) are written after, atomically.
-    Registration is handed to ``registry``, which must not block or fail the run.
+    One per run. acquire-zarr rewrites ``zarr.json`` when it closes, so the
+    attributes (a :class:`RunProjection` of the run's documents and of the frames
+    readable on disk) are written after, atomically, and only where they differ.
+    Only stores the run used get attributes: a writer group none of its devices
+    opened leaves nothing on disk. Registration is handed to ``registry``, which
+    must not block or fail the run.
 
     Parameters
     ----------
-    run_writers:
-        The writers each run set a URI on (``None`` when replaying: no writers).
-    log_for:
-        The document log path of a run.
+    log:
+        The run's document log.
+    base_dir:
+        The data folder: nothing outside it is written.
+    leases:
+        The writers lent to each open run (``None`` for none).
     registry:
         Takes finished runs for catalog registration; ``None`` for none.
     """
 
     def __init__(
         self,
-        run_writers: RunWriters | None,
-        log_for: Callable[[str], Path],
+        *,
+        log: Path,
+        base_dir: Path,
+        leases: WriterLeases | None,
         registry: RunRegistry | None,
     ) -> None:
         super().__init__()
-        self._run_writers = run_writers
-        self._log_for = log_for
+        self._log = log
+        self._base_dir = base_dir
+        self._leases = leases
         self._registry = registry
-        self._records: dict[str, RunRecord] = {}
-        self._current: str | None = None
+        self.record: RunRecord | None = None
 
-    def _record(self) -> RunRecord | None:
-        return self._records.get(self._current) if self._current else None
+    def _add(self, name: str, doc: Any) -> None:
+        if self.record is not None:
+            self.record.add(name, doc)
 
     def start(self, doc: RunStart) -> None:
-        self._records[doc["uid"]] = RunRecord(doc)
-        self._current = doc["uid"]
+        self.record = RunRecord(doc)
 
     def descriptor(self, doc: EventDescriptor) -> None:
-        if (record := self._record()) is not None:
-            record.add("descriptor", doc)
+        self._add("descriptor", doc)
+
+    def event(self, doc: Event) -> Event:
+        self._add("event", doc)
+        return doc
+
+    def event_page(self, doc: EventPage) -> EventPage:
+        self._add("event_page", doc)
+        return doc
 
     def stream_resource(self, doc: StreamResource) -> None:
-        if (record := self._record()) is not None:
-            record.add("stream_resource", doc)
+        self._add("stream_resource", doc)
 
     def stream_datum(self, doc: StreamDatum) -> None:
-        if (record := self._record()) is not None:
-            record.add("stream_datum", doc)
+        self._add("stream_datum", doc)
 
     def stop(self, doc: RunStop) -> None:
-        record = self._records.pop(doc["run_start"], None)
-        self._current = None
-        if record is None:
-            raise CallbackError(f"stop document for unknown run {doc['run_start']!r}")
-        record.add("stop", doc)
-        self.finish(record)
+        if self.record is None:
+            raise CallbackError(f"stop document for run {doc['run_start']!r}, never started")
+        self.record.add("stop", doc)
+        self.finish(self.record)
 
     def finish(self, record: RunRecord) -> None:
         """Close the run's writers, write each store's attributes, submit the registration."""
         errors: list[str] = []
-        writers = self._run_writers.pop(record.uid) if self._run_writers else []
-        for writer in writers:
+        writers = self._leases.release(record.uid) if self._leases else []
+        used = [w for w in writers if w.is_open]
+        for writer in used:
             try:
                 writer.close()
             except WriterError as e:
                 errors.append(str(e))
         # Attributes go into Zarr stores; stores of other formats are left as they are.
-        zarr_writers = [w.uri for w in writers if w.uri and w.mimetype == ZARR_MIMETYPE]
-        uris = list(dict.fromkeys([*zarr_writers, *record.store_uris(ZARR_MIMETYPE)]))
-        for uri in uris:
-            try:
-                update_store_attributes(uri, store_attributes(record, uri), create=True)
-            except (WriterError, OSError) as e:
-                errors.append(f"attributes of {uri}: {e}")
+        uris = [w.uri for w in used if w.uri and w.mimetype == ZARR_MIMETYPE]
+        uris = list(dict.fromkeys([*uris, *record.store_uris(ZARR_MIMETYPE)]))
+        try:
+            on_disk = read_on_disk(uris, self._base_dir)
+            projection = RunProjection(record, on_disk, base_dir=self._base_dir)
+            for uri in uris:
+                try:
+                    sync_store(projection, uri, base_dir=self._base_dir)
+                except (WriterError, CallbackError, OSError) as e:
+                    errors.append(f"attributes of {uri}: {e}")
+        except CallbackError as e:
+            errors.append(str(e))
         for writer in writers:
-            writer.clear_sources()
+            if not writer.is_open:
+                writer.clear_sources()
         if self._registry is not None:
-            log = self._log_for(record.uid)
-            self._registry.submit(record.uid, log, catalog_metadata(record, log=str(log)))
+            self._registry.submit(record.uid, self._log)
         if errors:
             raise CallbackError(
                 f"run {record.uid!r} finished with errors (its documents are logged and "

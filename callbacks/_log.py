@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from event_model import DocumentRouter
-from event_model.documents import RunStart
 
+from ..writers.model import LOG_NAME, Documents
 from ._errors import CallbackError, DocumentLogError
 
-__all__ = ["LOG_NAME", "DocumentLog", "read_document_log"]
-
-LOG_NAME = "documents.jsonl"
-"""File name of a run's document log, in the run's folder beside its stores."""
+__all__ = ["LOG_NAME", "DocumentLog", "LoggedRun", "read_document_log"]
 
 _SYNC_ON = frozenset({"start", "descriptor", "stream_resource", "stop"})
 
@@ -30,98 +27,98 @@ def _default(value: Any) -> Any:
 
 
 class DocumentLog(DocumentRouter):
-    """Append every document of a run to ``<run folder>/documents.jsonl``.
+    """Append every document of ONE run to ``<run folder>/documents.jsonl``.
 
-    One line per document: ``{"name": ..., "doc": ...}``. Each line is flushed
-    as it is written; the file is fsync'd after the start, each descriptor and
-    stream resource, and the stop, so a crash loses at most the last events.
+    One line per document: ``{"name": ..., "doc": ...}``. Each line is flushed as
+    it is written; the file is fsync'd after the start, each descriptor and stream
+    resource, and the stop, so a crash loses at most the last events. The pipeline
+    makes one per run (documents are routed by run, so overlapping runs each get
+    their own log).
 
     Parameters
     ----------
-    run_dir_for:
-        Gives the run's folder for its start document.
+    run_dir:
+        The run's folder (created if missing).
     """
 
-    def __init__(self, run_dir_for: Callable[[RunStart], Path]) -> None:
+    def __init__(self, run_dir: Path) -> None:
         super().__init__()
-        self._run_dir_for = run_dir_for
-        self._files: dict[str, IO[str]] = {}
-        self._paths: dict[str, Path] = {}
-        self._current: str | None = None
-
-    def path_for(self, run_uid: str) -> Path:
-        """Log file of run ``run_uid`` (known from its start document on)."""
-        return self._paths[run_uid]
+        self.path = run_dir / LOG_NAME
+        self._file: IO[str] | None = None
 
     def __call__(self, name: str, doc: Any, validate: bool = False) -> Any:
         if name == "start":
-            self._open(doc)
-        uid = self._run_uid(name, doc)
-        f = self._files.get(uid) if uid else None
-        if uid is None or f is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        if self._file is None:
             raise CallbackError(
-                f"{name} document {doc.get('uid', '')!r} arrived for no open run; "
-                "subscribe the pipeline before the run starts"
+                f"{name} document {doc.get('uid', '')!r} arrived after the log {self.path} "
+                "was closed (or before the run's start)"
             )
-        f.write(json.dumps({"name": name, "doc": doc}, default=_default) + "\n")
-        f.flush()
+        try:
+            line = json.dumps({"name": name, "doc": doc}, default=_default)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise CallbackError(
+                f"the {name} document of the run logged in {self.path} cannot be written as "
+                f"JSON ({e}); give metadata as numbers, strings, lists and dicts"
+            ) from e
+        self._file.write(line + "\n")
+        self._file.flush()
         if name in _SYNC_ON:
-            os.fsync(f.fileno())
+            os.fsync(self._file.fileno())
         if name == "stop":
-            f.close()
-            del self._files[uid]
-            self._current = None
+            self.close()
         return super().__call__(name, doc, validate)
 
-    def _open(self, doc: RunStart) -> None:
-        run_dir = self._run_dir_for(doc)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / LOG_NAME
-        self._files[doc["uid"]] = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        self._paths[doc["uid"]] = path
-        self._current = doc["uid"]
-
-    def _run_uid(self, name: str, doc: Any) -> str | None:
-        if name == "start":
-            return str(doc["uid"])
-        if name in ("stop", "descriptor", "stream_resource"):
-            uid = doc.get("run_start") or self._current
-            return str(uid) if uid else None
-        return self._current
-
     def close(self) -> None:
-        """Close every open log file (runs that never stopped stay as they are)."""
-        for f in self._files.values():
-            f.close()
-        self._files.clear()
+        """Close the file (a run that never stopped keeps what was written)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
-def read_document_log(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(name, doc)`` from a document log, in order.
+@dataclass
+class LoggedRun:
+    """A run's documents as read back from its log, and where the log is damaged."""
 
-    A truncated last line (a process killed mid-write) is skipped; any other
-    malformed line raises :class:`DocumentLogError` naming the file and line.
-    """
+    path: Path
+    documents: Documents = field(default_factory=list)
+    damage: list[str] = field(default_factory=list)
+    """One ``file:line: what`` per line that could not be read (left out)."""
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.damage)
+
+
+def read_document_log(path: str | os.PathLike[str]) -> LoggedRun:
+    """Read a document log; every line that is not a document record is left out and
+    reported in :attr:`LoggedRun.damage` with ``file:line`` (a last line cut short
+    by a crash, invalid UTF-8, a line that is not JSON). Raises
+    :class:`DocumentLogError` only when the file cannot be read at all."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DocumentLogError(f"document log {str(path)!r} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise DocumentLogError(f"document log {str(path)!r} is not UTF-8 text: {e}") from e
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    except OSError as e:
+        raise DocumentLogError(f"document log {str(path)!r} cannot be read: {e}") from e
+    run = LoggedRun(path)
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
+        cut_short = number == len(lines)  # no newline after it: the writer stopped mid-line
         try:
-            record = json.loads(line)
+            record = json.loads(raw.decode("utf-8"))
             name, doc = record["name"], record["doc"]
             if not isinstance(name, str) or not isinstance(doc, dict):
                 raise TypeError("'name' must be a string and 'doc' an object")
+        except UnicodeDecodeError as e:
+            run.damage.append(f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start})")
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            if number == len(lines) and not line.endswith("\n"):
-                return  # the writer died mid-line: everything before it is intact
-            raise DocumentLogError(
-                f"{path}:{number}: not a document record ({e}); the log is damaged "
-                "at this line. Repair or remove the line, then replay again"
-            ) from e
-        yield name, doc
+            what = "cut short" if cut_short else "not a document record"
+            run.damage.append(f"{path}:{number}: {what} ({e})")
+        else:
+            run.documents.append((name, doc))
+    return run

@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE
 from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 
 __all__ = ["Catalog", "RunSummary"]
-
-_METADATA_KEY = "zarrscribe"
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,7 @@ class RunSummary:
     exit_status: str
     devices: tuple[str, ...]
     stores: tuple[str, ...]
+    """Store paths (absolute where the catalog knows its data folder)."""
     num_events: dict[str, int]
 
     @property
@@ -39,18 +39,21 @@ class RunSummary:
         return datetime.fromtimestamp(self.start_time)
 
 
-def _summary(uid: str, metadata: Any) -> RunSummary:
+def _summary(uid: str, metadata: Any, base_dir: Path | None) -> RunSummary:
     start = metadata.get("start") or {}
     stop = metadata.get("stop") or {}
-    ours = metadata.get(_METADATA_KEY) or {}
+    ours = metadata.get(ATTRIBUTES_KEY) or {}
     return RunSummary(
         uid=uid,
         scan_id=start.get("scan_id"),
         plan_name=start.get("plan_name"),
         start_time=float(start.get("time", 0.0)),
-        exit_status=str(ours.get("exit_status") or stop.get("exit_status") or "incomplete"),
+        exit_status=str(ours.get("exit_status") or stop.get("exit_status") or INCOMPLETE),
         devices=tuple(ours.get("devices", ())),
-        stores=tuple(ours.get("stores", ())),
+        stores=tuple(
+            str(base_dir / s) if base_dir is not None and not Path(s).is_absolute() else s
+            for s in ours.get("stores", ())
+        ),
         num_events=dict(stop.get("num_events") or {}),
     )
 
@@ -80,7 +83,9 @@ class Catalog:
     as :attr:`client` for anything this small API does not cover.
     """
 
-    def __init__(self, client: Any, *, description: str) -> None:
+    def __init__(
+        self, client: Any, *, description: str, base_dir: str | Path | None = None
+    ) -> None:
         install_zarr_consolidator()
         self._client = client
         # Our own view of the same node, whose runs are always BlueskyRun v3
@@ -91,6 +96,8 @@ class Catalog:
             client.context, item=client.item, structure_clients=_pinned_structure_clients()
         )
         self._description = description
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        """The data folder that store paths in the entries are relative to, where known."""
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- construction
@@ -121,7 +128,11 @@ class Catalog:
             # warns about httpx; nothing for a user to act on.
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
             context = Context.from_app(app)
-        return cls(from_context(context), description=f"embedded catalog in {directory}")
+        return cls(
+            from_context(context),
+            description=f"embedded catalog in {directory}",
+            base_dir=Path(readable[0]).absolute() if readable else None,
+        )
 
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
@@ -264,9 +275,9 @@ class Catalog:
         if scan_id is not None:
             queries.append(Eq("start.scan_id", int(scan_id)))
         if exit_status is not None:
-            queries.append(Eq(f"{_METADATA_KEY}.exit_status", exit_status))
+            queries.append(Eq(f"{ATTRIBUTES_KEY}.exit_status", exit_status))
         if device is not None:
-            queries.append(KeyPresent(f"{_METADATA_KEY}.device_set.{device}"))
+            queries.append(KeyPresent(f"{ATTRIBUTES_KEY}.device_set.{device}"))
         if since is not None:
             queries.append(Comparison("ge", "start.time", _epoch(since)))
         if until is not None:
@@ -287,7 +298,7 @@ class Catalog:
             items = results.items()
             if limit is not None:
                 items = items[:limit]  # fetches only that many from the server
-            return [_summary(key, node.metadata) for key, node in items]
+            return [_summary(key, node.metadata, self.base_dir) for key, node in items]
 
     def run(self, uid: str) -> Any:
         """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""

@@ -11,9 +11,9 @@ from typing import Any
 
 from bluesky_tiled_plugins.writing.consolidators import CONSOLIDATOR_REGISTRY, ConsolidatorBase
 
-__all__ = ["STREAM_RESOURCE_KEY", "ZarrConsolidator", "install_zarr_consolidator"]
+from ..writers.model import ZARR_MIMETYPE
 
-ZARR_MIMETYPE = "application/x-zarr"
+__all__ = ["STREAM_RESOURCE_KEY", "ZarrConsolidator", "install_zarr_consolidator"]
 
 STREAM_RESOURCE_KEY = "zarrscribe_stream_resource"
 """Metadata key, on each array node, holding the StreamResource's URI and parameters."""

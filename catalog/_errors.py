@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..writers.model import ZarrscribeError
+
 __all__ = ["CatalogError", "CatalogUnavailableError", "RunNotFoundError"]
 
 
-class CatalogError(RuntimeError):
+class CatalogError(ZarrscribeError, RuntimeError):
     """Root of every error raised by the catalog side."""
 
 

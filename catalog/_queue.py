@@ -13,11 +13,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from ..writers.model import ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
 
@@ -25,7 +25,8 @@ __all__ = ["RegistrationQueue"]
 
 logger = logging.getLogger(__name__)
 
-LoadDocuments = Callable[[Path], Iterable[tuple[str, dict[str, Any]]]]
+Register = Callable[[Catalog, Path], None]
+"""Registers the run logged in a document log in a catalog (compare, then write)."""
 
 
 @dataclass
@@ -33,7 +34,6 @@ class _Job:
     path: Path
     uid: str
     log: Path
-    metadata: dict[str, Any]
 
 
 class RegistrationQueue:
@@ -47,8 +47,8 @@ class RegistrationQueue:
         ``None`` keeps every job pending.
     pending_dir:
         Folder of job files; jobs found there at start are resumed.
-    load_documents:
-        Reads a run's documents from its log.
+    register:
+        Registers one run from its document log (the pipeline's projection of it).
     retry_initial, retry_max:
         Back-off bounds in seconds while the catalog is unreachable.
     """
@@ -57,7 +57,7 @@ class RegistrationQueue:
         self,
         catalog: Catalog | Callable[[], Catalog] | None,
         pending_dir: str | Path,
-        load_documents: LoadDocuments,
+        register: Register,
         *,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
@@ -66,7 +66,7 @@ class RegistrationQueue:
         self._connect = None if isinstance(catalog, Catalog) else catalog
         self._pending_dir = Path(pending_dir)
         self._pending_dir.mkdir(parents=True, exist_ok=True)
-        self._load = load_documents
+        self._register_run = register
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._cond = threading.Condition()
@@ -82,10 +82,10 @@ class RegistrationQueue:
         self._thread.start()
 
     # ---------------------------------------------------------------- public
-    def submit(self, run_uid: str, log: Path, metadata: dict[str, Any]) -> None:
+    def submit(self, run_uid: str, log: Path) -> None:
         """Queue run ``run_uid``; returns at once (the job is on disk first)."""
         path = self._pending_dir / f"{run_uid}.json"
-        record = {"uid": run_uid, "log": str(log), "metadata": metadata}
+        record = {"uid": run_uid, "log": str(log)}
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(record, f)
@@ -94,7 +94,7 @@ class RegistrationQueue:
         os.replace(tmp, path)
         with self._cond:
             self._jobs = [j for j in self._jobs if j.uid != run_uid]
-            self._jobs.append(_Job(path, run_uid, Path(log), metadata))
+            self._jobs.append(_Job(path, run_uid, Path(log)))
             self._cond.notify_all()
 
     def pending(self) -> list[str]:
@@ -132,7 +132,7 @@ class RegistrationQueue:
     def _read_job(self, path: Path) -> _Job | None:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            return _Job(path, record["uid"], Path(record["log"]), record["metadata"])
+            return _Job(path, record["uid"], Path(record["log"]))
         except (OSError, ValueError, KeyError) as e:
             logger.error("pending registration %s is unreadable (%s); left in place", path, e)
             return None
@@ -186,12 +186,12 @@ class RegistrationQueue:
             logger.warning("catalog not available; run %s stays pending: %s", job.uid, e)
             return False
         try:
-            catalog.register_run(self._load(job.log), job.metadata)
+            self._register_run(catalog, job.log)
         except CatalogUnavailableError as e:
             self.failures[job.uid] = str(e)
             logger.warning("catalog unreachable; run %s stays pending: %s", job.uid, e)
             return False
-        except (CatalogError, OSError, ValueError) as e:
+        except (ZarrscribeError, OSError, ValueError) as e:
             # Not a connectivity problem: keep the job on disk, do not spin on it.
             self.failures[job.uid] = str(e)
             logger.error("registering run %s failed; kept in %s: %s", job.uid, job.path, e)

@@ -1,10 +1,18 @@
-"""The wiring a user touches: `Pipeline`, simulated devices, plans and the command line."""
+"""The wiring a user touches: `Pipeline`, replay, simulated devices and plans.
 
-from ._devices import SimCamera, SimLight, SimMotor
-from ._pipeline import STATE_DIR, Pipeline, embedded_catalog
-from ._plans import fly_scan
-from ._replay import ReplayReport, find_logs
-from ._status import DeviceStatus
+Names are imported on first use, so ``zarrscribe --help`` and usage errors load
+nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._pipeline import STATE_DIR, Pipeline, embedded_catalog
+    from .replay import ReplayReport, find_logs
+    from .sim import DeviceStatus, SimCamera, SimLight, SimMotor, fly_scan
 
 __all__ = [
     "STATE_DIR",
@@ -18,3 +26,24 @@ __all__ = [
     "find_logs",
     "fly_scan",
 ]
+
+_WHERE = {
+    "STATE_DIR": "._pipeline",
+    "Pipeline": "._pipeline",
+    "embedded_catalog": "._pipeline",
+    "ReplayReport": ".replay",
+    "find_logs": ".replay",
+    "DeviceStatus": ".sim",
+    "SimCamera": ".sim",
+    "SimLight": ".sim",
+    "SimMotor": ".sim",
+    "fly_scan": ".sim",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

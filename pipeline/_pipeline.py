@@ -10,25 +10,24 @@ from typing import Any
 
 from event_model.documents import RunStart
 
-from zarrscribe.callbacks import (
+from ..callbacks import (
     DocumentLog,
     Finisher,
     MetadataCallback,
+    PerRunRouter,
     Presenter,
-    RunWriters,
-    read_document_log,
+    Stage,
+    WriterLeases,
+    register_logged_run,
 )
-from zarrscribe.catalog import Catalog, CatalogError, RegistrationQueue
-from zarrscribe.writers import SessionPathProvider
-
-from ._replay import ReplayReport, find_logs, replay_runs
+from ..catalog import Catalog, CatalogError, RegistrationQueue
+from ..writers import SessionPathProvider, WriterError, sanitize_name
+from ..writers.model import STATE_DIR
+from .replay import ReplayReport, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
-
-STATE_DIR = ".zarrscribe"
-"""Folder under the base directory for the embedded catalog and pending registrations."""
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
@@ -38,18 +37,24 @@ def embedded_catalog(base_dir: str | Path) -> Catalog:
 
 
 def _plan_name(doc: RunStart) -> str:
-    return str(doc.get("plan_name") or "run")
+    """The run's plan name as a folder name; ``run`` when it has nothing usable, so a
+    run is always logged."""
+    try:
+        return sanitize_name(str(doc.get("plan_name") or "run"), what="plan name")
+    except WriterError:
+        return "run"
 
 
 class Pipeline:
     """Devices push frames; this one callback decides everything else from the documents.
 
-    Subscribed to a RunEngine (:meth:`subscribe`), it runs, in this order, for
-    every document: the document log (source of truth), the presenter (store
-    URIs at RunStart), the metadata callback (descriptor configuration into the
-    writers) and the finisher (close, attributes, catalog registration at
-    RunStop). Every stage sees every document even if an earlier one failed;
-    the first failure is then raised so the RunEngine stops the plan.
+    Subscribed to a RunEngine (:meth:`subscribe`), it gives every run its own
+    stages, in this order: the document log (source of truth), the presenter
+    (store URIs at RunStart), the metadata callback (descriptor configuration
+    into the writers) and the finisher (close, attributes, catalog registration
+    at RunStop). Documents are routed by run, so overlapping runs never mix.
+    Every stage sees every document even if an earlier one failed; the first
+    failure is then raised so the RunEngine stops the plan.
 
     Parameters
     ----------
@@ -57,6 +62,7 @@ class Pipeline:
         The device registry, by name (or an iterable of devices with ``.name``).
     base_dir:
         Root of all data: ``<base_dir>/<session>/<plan>_<NNNNN>/<group>.zarr``.
+        Nothing outside it is written.
     session:
         Session name (a folder under ``base_dir``).
     catalog:
@@ -83,9 +89,7 @@ class Pipeline:
         )
         self.base_dir = Path(base_dir).absolute()
         self.paths = SessionPathProvider(self.base_dir, session)
-        run_writers = RunWriters()
-        self.log = DocumentLog(self._run_dir_for)
-        self.presenter = Presenter(self.devices, self._store_uri_for, run_writers)
+        self.leases = WriterLeases()
         self.metadata = MetadataCallback(self.devices)
         # The catalog is connected lazily by the registration worker (or by
         # connect_catalog), so a catalog that is down never delays a run.
@@ -97,25 +101,32 @@ class Pipeline:
         else:
             connect = catalog
         self.registrations = RegistrationQueue(
-            connect, self.base_dir / STATE_DIR / "pending", read_document_log
+            connect,
+            self.base_dir / STATE_DIR / "pending",
+            partial(register_logged_run, base_dir=self.base_dir),
         )
-        self.finisher = Finisher(run_writers, self.log.path_for, self.registrations)
-        self._stages = (self.log, self.presenter, self.metadata, self.finisher)
+        self._router = PerRunRouter(self._stages_for)
+        self._logs: dict[str, DocumentLog] = {}
 
     # ------------------------------------------------------------------ RunEngine side
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
-        first_error: BaseException | None = None
-        for stage in self._stages:
-            try:
-                stage(name, doc)
-            except Exception as e:
-                logger.exception("%s failed on a %s document", type(stage).__name__, name)
-                if first_error is None:
-                    first_error = e
-        if name == "stop":
-            self.paths.forget_run(doc["run_start"])
-        if first_error is not None:
-            raise first_error
+        try:
+            self._router(name, doc)
+        finally:
+            if name == "stop":
+                self.paths.forget_run(doc["run_start"])
+                self._logs.pop(doc["run_start"], None)
+
+    def _stages_for(self, start: dict[str, Any]) -> list[Stage]:
+        """The stages of one new run."""
+        run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
+        log = DocumentLog(run_dir)
+        self._logs[start["uid"]] = log
+        presenter = Presenter(self.devices, self._store_uri_for, self.leases)
+        finisher = Finisher(
+            log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self.registrations
+        )
+        return [log, presenter, self.metadata, finisher]
 
     def subscribe(self, run_engine: Any) -> int:
         """Subscribe to ``run_engine``; keep this pipeline referenced while it is used."""
@@ -132,13 +143,19 @@ class Pipeline:
         return self.registrations.connect()
 
     def flush(self, timeout: float = 60.0) -> bool:
-        """Wait until every finished run is registered; ``False`` if some are still pending."""
+        """Wait until every finished run is registered; ``False`` if some are still pending.
+
+        Registration runs on a worker thread: call this before searching the catalog
+        for runs that just finished.
+        """
         return self.registrations.flush(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish pending registrations (up to ``timeout`` s) and close the logs."""
         self.registrations.close(timeout)
-        self.log.close()
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -152,6 +169,7 @@ class Pipeline:
         target: str | Path | Iterable[str | Path] | None = None,
         *,
         check: bool = False,
+        force: bool = False,
         progress: Callable[[int, int, ReplayReport], None] | None = None,
         **query: Any,
     ) -> list[ReplayReport]:
@@ -161,9 +179,11 @@ class Pipeline:
         with ``query`` filters (as :meth:`Catalog.search`) the runs the catalog
         finds; with neither, every run logged under ``base_dir``. Documents come
         from each run's log, or from the catalog where the log is gone. A run
-        that never stopped is recovered (``exit_status`` ``incomplete``). With
-        ``check=True`` nothing is written and the reports say what differs.
-        Replaying twice changes nothing the second time.
+        that never stopped, or whose frames on disk fall short of its documents,
+        is ``incomplete``. With ``check=True`` nothing is written and the reports
+        say what differs. A damaged log never replaces attributes or an entry
+        with ones that lose something, unless ``force=True``. Replaying twice
+        changes nothing the second time.
         """
         try:
             catalog: Catalog | None = self.connect_catalog()
@@ -175,7 +195,7 @@ class Pipeline:
                 raise CatalogError("a query needs the catalog, which cannot be reached")
             targets: list[str | Path] = [r.uid for r in catalog.search(**query)]
         elif target is None:
-            targets = list(find_logs(self.base_dir).values())
+            targets = list(find_logs(self.base_dir))
         elif isinstance(target, str | Path):
             targets = [target]
         else:
@@ -186,6 +206,7 @@ class Pipeline:
             base_dir=self.base_dir,
             catalog=catalog,
             check=check,
+            force=force,
             queue=self.registrations.submit,
         )
         for i, report in enumerate(runs, start=1):
@@ -195,8 +216,5 @@ class Pipeline:
         return reports
 
     # ------------------------------------------------------------------ paths
-    def _run_dir_for(self, doc: RunStart) -> Path:
-        return self.paths.run_dir(_plan_name(doc), run_key=doc["uid"])
-
     def _store_uri_for(self, doc: RunStart, group: str) -> str:
         return self.paths(_plan_name(doc), group, run_key=doc["uid"]).store_uri

@@ -16,7 +16,8 @@ from ._protocols import (
     PrepareInfo,
 )
 from ._store import frames_on_disk, read_store_attributes, store_path, update_store_attributes
-from ._zarr import METADATA_KEY, ZARR_MIMETYPE, SourceInfo, ZarrWriter
+from ._zarr import SourceInfo, ZarrWriter
+from .model import METADATA_KEY, ZARR_MIMETYPE
 
 __all__ = [
     "METADATA_KEY",

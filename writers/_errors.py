@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from .model import ZarrscribeError
+
 __all__ = ["FrameError", "StoreExistsError", "WriterError"]
 
 
-class WriterError(RuntimeError):
+class WriterError(ZarrscribeError, RuntimeError):
     """Root of every error raised by the writers.
 
     Messages name the offending value and say what to do about it.

@@ -20,8 +20,19 @@ def to_jsonable(value: Any, *, where: str = "metadata") -> Any:
 
     NumPy scalars and arrays, tuples, sets, paths and enums are converted. Anything
     else raises :class:`WriterError` naming where in the structure it was found.
-    Non-finite floats become ``None``: JSON has no NaN.
+    Non-finite floats become ``None``: JSON has no NaN. Structures nested too deeply
+    to convert (or self-referencing ones) raise :class:`WriterError` too.
     """
+    try:
+        return _to_jsonable(value, where)
+    except RecursionError:
+        raise WriterError(
+            f"{where} is nested too deeply to store (or contains itself); "
+            "flatten it to a few levels of dicts and lists"
+        ) from None
+
+
+def _to_jsonable(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -29,9 +40,9 @@ def to_jsonable(value: Any, *, where: str = "metadata") -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, np.generic):
-        return to_jsonable(value.item(), where=where)
+        return _to_jsonable(value.item(), where)
     if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist(), where=where)
+        return _to_jsonable(value.tolist(), where)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -40,17 +51,17 @@ def to_jsonable(value: Any, *, where: str = "metadata") -> Any:
                     f"{where} has key {key!r} of type {type(key).__name__}; "
                     "metadata keys must be strings"
                 )
-            out[str(key)] = to_jsonable(item, where=f"{where}[{key!r}]")
+            out[str(key)] = _to_jsonable(item, f"{where}[{key!r}]")
         return out
     if isinstance(value, list | tuple):
-        return [to_jsonable(item, where=f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_to_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, set | frozenset):
-        items = [to_jsonable(item, where=f"{where}{{…}}") for item in value]
+        items = [_to_jsonable(item, f"{where}{{…}}") for item in value]
         return sorted(items, key=repr)
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, Enum):
-        return to_jsonable(value.value, where=where)
+        return _to_jsonable(value.value, where)
     raise WriterError(
         f"{where} = {value!r} of type {type(value).__name__} is not JSON-serialisable; "
         "pass numbers, strings, lists or dicts (NumPy values are converted)"

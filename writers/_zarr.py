@@ -18,6 +18,7 @@ from ._jsonable import to_jsonable
 from ._layout import Compression, ZarrLayout, default_layout
 from ._memory import MemoryGuard, default_memory_limit
 from ._store import store_path, update_store_attributes
+from .model import METADATA_KEY, ZARR_MIMETYPE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,12 +27,8 @@ if TYPE_CHECKING:
     from bluesky.protocols import StreamAsset
     from event_model.documents import DataKey, StreamDatum, StreamResource
 
-__all__ = ["METADATA_KEY", "ZARR_MIMETYPE", "SourceInfo", "ZarrWriter"]
+__all__ = ["SourceInfo", "ZarrWriter"]
 
-ZARR_MIMETYPE = "application/x-zarr"
-
-METADATA_KEY = "metadata"
-"""Root attribute under which metadata given with ``update_metadata`` is written."""
 
 _SUPPORTED_DTYPES = frozenset(
     np.dtype(t).str for t in ("u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8")

@@ -5,16 +5,17 @@ from typing import Any
 
 import event_model
 
-from zarrscribe.callbacks import ATTRIBUTES_KEY, Finisher
+from zarrscribe.callbacks import Finisher
 from zarrscribe.writers import read_store_attributes
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 
 class Registry:
     def __init__(self) -> None:
-        self.submitted: list[tuple[str, Path, dict[str, Any]]] = []
+        self.submitted: list[tuple[str, Path]] = []
 
-    def submit(self, run_uid: str, log: Path, metadata: dict[str, Any]) -> None:
-        self.submitted.append((run_uid, log, metadata))
+    def submit(self, run_uid: str, log: Path) -> None:
+        self.submitted.append((run_uid, log))
 
 
 def _documents(zarr_uri: str, other_uri: str) -> list[tuple[str, dict[str, Any]]]:
@@ -50,13 +51,12 @@ def _documents(zarr_uri: str, other_uri: str) -> list[tuple[str, dict[str, Any]]
 def test_attributes_go_into_zarr_stores_only_and_the_run_is_submitted(tmp_path: Path) -> None:
     zarr_store, h5_file = tmp_path / "run" / "default.zarr", tmp_path / "run" / "data.h5"
     registry = Registry()
-    finisher = Finisher(None, lambda uid: tmp_path / "run" / "documents.jsonl", registry)
+    log = tmp_path / "run" / "documents.jsonl"
+    finisher = Finisher(log=log, base_dir=tmp_path, leases=None, registry=registry)
     for name, doc in _documents(zarr_store.as_uri(), h5_file.as_uri()):
         finisher(name, doc)
     attrs = read_store_attributes(zarr_store)[ATTRIBUTES_KEY]
     assert attrs["run"]["exit_status"] == "success"
     assert not h5_file.exists()  # not a Zarr store: left alone
-    ((uid, log, metadata),) = registry.submitted
-    assert uid == attrs["run"]["uid"]
-    assert log.name == "documents.jsonl"
-    assert metadata[ATTRIBUTES_KEY]["stores"] == [zarr_store.as_uri(), h5_file.as_uri()]
+    assert registry.submitted == [(attrs["run"]["uid"], log)]
+    assert attrs["arrays"]["cam"]["store"] == "run/default.zarr"  # relative to the base dir

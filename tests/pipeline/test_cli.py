@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from zarrscribe.pipeline._cli import main
+from zarrscribe.pipeline.cli import main
 
 
 def test_demo_then_query_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from bluesky import RunEngine
 from bluesky import plans as bp
 
 from tests.conftest import DocumentCollector, Rig
-from zarrscribe.callbacks import ATTRIBUTES_KEY
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.writers import METADATA_KEY, read_store_attributes, store_path
@@ -108,7 +108,7 @@ def test_attributes_hold_descriptor_configuration_and_layout(session: Session) -
 
 def test_document_log_beside_the_stores(session: Session) -> None:
     uid = session.uids["fly_scan"]
-    log = Path(session.catalog.run(uid).metadata[ATTRIBUTES_KEY]["log"])
+    log = session.base_dir / session.catalog.run(uid).metadata[ATTRIBUTES_KEY]["log"]
     assert log.name == "documents.jsonl"
     assert (log.parent / "default.zarr").is_dir()
     assert (log.parent / "side.zarr").is_dir()

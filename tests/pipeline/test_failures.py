@@ -17,7 +17,8 @@ from bluesky import plans as bp
 from bluesky.utils import FailedStatus, Msg, RunEngineInterrupted
 
 from tests.conftest import Rig
-from zarrscribe.callbacks import ATTRIBUTES_KEY, CallbackError, read_document_log
+from zarrscribe.callbacks import CallbackError, read_document_log
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 from zarrscribe.pipeline import Pipeline
 from zarrscribe.writers import read_store_attributes
 
@@ -56,7 +57,7 @@ def test_failed_run_leaves_readable_store_log_and_catalog_entry(
         attrs = read_store_attributes(store)[ATTRIBUTES_KEY]
         assert attrs["run"]["exit_status"] == "fail"
         assert "sample holder jammed" in attrs["run"]["reason"]
-        names = [n for n, _ in read_document_log(store.parent / "documents.jsonl")]
+        names = [n for n, _ in read_document_log(store.parent / "documents.jsonl").documents]
         assert names[0] == "start"
         assert names[-1] == "stop"
         assert not rig.default.is_open  # closed by the pipeline, ready for the next run

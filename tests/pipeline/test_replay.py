@@ -21,9 +21,9 @@ from bluesky import plans as bp
 
 from tests.conftest import Rig
 from tests.pipeline import _killed_run
-from zarrscribe.callbacks import ATTRIBUTES_KEY, INCOMPLETE, without_written_at
+from zarrscribe.writers.model import ATTRIBUTES_KEY, INCOMPLETE, without_written_at
 from zarrscribe.pipeline import Pipeline, fly_scan
-from zarrscribe.pipeline._cli import main as cli
+from zarrscribe.pipeline.cli import main as cli
 from zarrscribe.writers import read_store_attributes, store_path
 
 
@@ -235,7 +235,7 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         (report,) = pipeline.replay()
         assert report.ok, report.error
         assert report.exit_status == INCOMPLETE
-        assert report.recovered["cam1"] >= 64
+        assert report.on_disk["cam1"] >= 64
         assert report.catalog == "registered"
         catalog = pipeline.connect_catalog()
         (entry,) = catalog.search(exit_status=INCOMPLETE)
@@ -243,7 +243,7 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         assert attrs["run"]["exit_status"] == INCOMPLETE
         assert attrs["stop"] is None
         for key, seed_cam in zip(("cam1", "cam2"), _killed_run.cameras(), strict=True):
-            on_disk = report.recovered[key]  # frames whose shards reached disk
+            on_disk = report.on_disk[key]  # frames whose shards reached disk
             expected = np.stack([seed_cam.make_frame() for _ in range(on_disk)])
             np.testing.assert_array_equal(zarr.open_group(store, mode="r")[key][:], expected)
             # The attributes and the catalog describe the frames the documents announced

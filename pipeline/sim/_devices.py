@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zarrscribe.writers import ControllableDataWriter, PrepareInfo
-
+from ...writers import ControllableDataWriter, PrepareInfo
 from ._status import DeviceStatus
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import Msg
 
-from zarrscribe.writers import PrepareInfo
+from ...writers import PrepareInfo
 
 __all__ = ["fly_scan"]
 

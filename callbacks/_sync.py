@@ -1,0 +1,232 @@
+"""Compare, then write: the one step through which live runs and replay write a run's
+store attributes and catalog entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+from ..catalog import Catalog, RunNotFoundError
+from ..writers import WriterError, frames_on_disk, read_store_attributes, update_store_attributes
+from ..writers.model import (
+    ATTRIBUTES_KEY,
+    METADATA_KEY,
+    ZARR_MIMETYPE,
+    Documents,
+    RunProjection,
+    RunRecord,
+    differences,
+    downgrades,
+    local_path,
+    without_written_at,
+)
+from ._errors import CallbackError
+from ._log import read_document_log
+
+__all__ = [
+    "LoadedRun",
+    "Outcome",
+    "Synced",
+    "inside_base",
+    "load_run",
+    "loaded_run",
+    "read_on_disk",
+    "register_logged_run",
+    "sync_entry",
+    "sync_store",
+]
+
+Outcome = Literal[
+    "written", "unchanged", "differs", "refused", "registered", "missing", "queued", "skipped"
+]
+
+
+@dataclass
+class Synced:
+    """What one compare-then-write step did (or, with ``check``, would do)."""
+
+    outcome: Outcome
+    differences: list[str] = field(default_factory=list)
+    refused: str | None = None
+    """Why nothing was written although it differs (a damaged log would lose data)."""
+
+
+def inside_base(uri: str, base_dir: Path) -> Path:
+    """The local path of store ``uri``, which must lie inside ``base_dir`` (after
+    resolving ``..`` and symbolic links); anything else is refused."""
+    path = local_path(uri)
+    if path is None:
+        raise CallbackError(f"store {uri!r} is not a local file:// store; nothing is written")
+    resolved = Path(path).resolve()
+    base = base_dir.resolve()
+    if not resolved.is_relative_to(base):
+        raise CallbackError(
+            f"store {uri!r} lies outside the base directory {str(base)!r}; zarrscribe "
+            "writes only inside it (repair the document log, or replay with that --base-dir)"
+        )
+    return resolved
+
+
+def read_on_disk(uris: Iterable[str], base_dir: Path) -> dict[tuple[str, str], int]:
+    """Frames readable per (store URI, array key) of each store, counted on disk."""
+    out: dict[tuple[str, str], int] = {}
+    for uri in uris:
+        path = inside_base(uri, base_dir)
+        for key, n in frames_on_disk(path).items():
+            out[(uri, key)] = n
+    return out
+
+
+def sync_store(
+    projection: RunProjection,
+    uri: str,
+    *,
+    base_dir: Path,
+    check: bool = False,
+    force: bool = False,
+    damaged: bool = False,
+) -> Synced:
+    """Write the projection's attributes into store ``uri`` where they differ.
+
+    A store whose ``metadata`` attribute is lost gets it back from the descriptors.
+    From a ``damaged`` log, attributes that would lose something (worse status, fewer
+    frames, arrays gone) are refused unless ``force``.
+    """
+    path = inside_base(uri, base_dir)
+    new = projection.store_attributes(uri)
+    try:
+        current = read_store_attributes(path)
+    except WriterError:
+        current = {}  # no root group (a crashed run) or no store: written below
+    if METADATA_KEY not in current:  # the writer's metadata is lost: restore it
+        new[METADATA_KEY] = projection.writer_metadata(uri)
+    old = without_written_at({k: current.get(k) for k in new})
+    diffs = differences(PurePath(uri).name, old, without_written_at(new))
+    if not diffs:
+        return Synced("unchanged")
+    lost = downgrades(current, new) if current.get(ATTRIBUTES_KEY) else []
+    if damaged and lost and not force:
+        return Synced("refused", diffs, f"the damaged log would lose: {'; '.join(lost)}")
+    if check:
+        return Synced("differs", diffs)
+    update_store_attributes(path, new, create=True)
+    return Synced("written", diffs)
+
+
+@dataclass
+class LoadedRun:
+    """A run read back from its log, its stores moved to where the log now is."""
+
+    log: Path
+    documents: Documents
+    record: RunRecord
+    damage: list[str]
+
+
+def _rebased(uri: str, run_dir: Path, base_dir: Path) -> str:
+    """``uri`` of a store that was in the run's folder when it was written, moved to
+    where the run's folder is now (a moved or copied data folder). Others unchanged."""
+    path = local_path(uri)
+    if path is None:
+        return uri
+    path = PurePath(os.path.normpath(path))
+    if Path(path).resolve().is_relative_to(base_dir.resolve()):
+        return uri
+    if path.parent.name == run_dir.name and path.name:
+        return (run_dir / path.name).as_uri()
+    return uri
+
+
+def loaded_run(
+    log: Path, documents: Documents, base_dir: Path, damage: Iterable[str] = ()
+) -> LoadedRun:
+    """A run from its documents (from its log at ``log``, or from the catalog), its
+    stores moved to the log's folder if they were in the run's folder when written."""
+    run_dir = log.absolute().parent
+    docs: Documents = []
+    for name, doc in documents:
+        if name == "stream_resource":
+            doc = {**doc, "uri": _rebased(str(doc["uri"]), run_dir, base_dir)}
+        docs.append((name, doc))
+    damage = list(damage)
+    try:
+        record = RunRecord.from_documents(docs)
+    except (KeyError, TypeError, ValueError) as e:
+        where = "; ".join(damage)
+        raise CallbackError(
+            f"{log}: not a run's documents ({e}){'; ' + where if where else ''}"
+        ) from e
+    return LoadedRun(log, docs, record, damage)
+
+
+def load_run(log: Path, base_dir: Path) -> LoadedRun:
+    """Read a run's log (damaged lines left out and reported) and its record."""
+    logged = read_document_log(log)
+    return loaded_run(log, logged.documents, base_dir, logged.damage)
+
+
+def sync_entry(
+    catalog: Catalog,
+    projection: RunProjection,
+    documents: Documents,
+    log: Path | None,
+    *,
+    check: bool = False,
+    force: bool = False,
+    damaged: bool = False,
+) -> Synced:
+    """Register the run's catalog entry where it differs from the projection.
+
+    A log that looks damaged (damaged lines, or no stop document while the
+    catalog's entry has a real one) never replaces an entry with one that loses
+    something, unless ``force``.
+    """
+    record = projection.record
+    metadata = projection.catalog_metadata(log)
+    docs = list(projection.catalog_documents(documents))
+    stop = next((doc for name, doc in reversed(docs) if name == "stop"), None)
+    expected: dict[str, Any] = {
+        "start": record.start,
+        "stop": stop,
+        **without_written_at(metadata),
+    }
+    try:
+        current: dict[str, Any] | None = dict(catalog.run(record.uid).metadata)
+    except RunNotFoundError:
+        current = None
+    if current is None:
+        result = Synced("missing", ["catalog: no entry"])
+    else:
+        existing = {
+            "start": current.get("start"),
+            "stop": current.get("stop"),
+            **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
+        }
+        diffs = differences("catalog", existing, expected)
+        if not diffs:
+            return Synced("unchanged")
+        ours = current.get(ATTRIBUTES_KEY) or {}
+        lost_stop = record.stop is None and current.get("stop") and not ours.get("recovered")
+        lost = downgrades(current, metadata)
+        if (damaged or lost_stop) and lost and not force:
+            why = "the log has no stop document but the entry has" if lost_stop else "damaged log"
+            return Synced("refused", diffs, f"{why}; replacing would lose: {'; '.join(lost)}")
+        result = Synced("differs", diffs)
+    if not check:
+        catalog.register_run(docs, metadata)
+        result.outcome = "registered"
+    return result
+
+
+def register_logged_run(catalog: Catalog, log: Path, *, base_dir: Path) -> None:
+    """Register a finished run from its log: the pending-registration step of live runs,
+    through the same projection and comparison as replay."""
+    run = load_run(log, base_dir)
+    on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir)
+    projection = RunProjection(run.record, on_disk, base_dir=base_dir)
+    synced = sync_entry(catalog, projection, run.documents, log, damaged=bool(run.damage))
+    if synced.refused:
+        raise CallbackError(f"run {run.record.uid!r} not registered: {synced.refused}")

@@ -1,0 +1,52 @@
+"""The ``zarrscribe`` command line: one module per verb, each imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from ...writers.model import ZarrscribeError
+from ._common import common_options
+
+__all__ = ["main"]
+
+VERBS = ("demo", "runs", "show", "replay")
+"""Each verb is the module of the same name here: ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> exit code``."""
+
+
+def _verb(name: str) -> ModuleType:
+    return importlib.import_module(f".{name}", __name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zarrscribe", description="Bluesky runs into Zarr v3 stores, found again in Tiled."
+    )
+    common = common_options()
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in VERBS:
+        verb = _verb(name)
+        verb_parser = sub.add_parser(name, parents=[common], help=verb.HELP)
+        verb.add_arguments(verb_parser)
+        verb_parser.set_defaults(verb=verb, parser=verb_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors are one line on stderr and exit code 2."""
+    args, unknown = _parser().parse_known_args(argv)
+    if unknown:  # the verb's own usage, not the top-level one
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        result: int = args.verb.run(args)
+    except ZarrscribeError as e:
+        sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

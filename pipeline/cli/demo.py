@@ -1,0 +1,123 @@
+"""``zarrscribe demo``: run count, scan and fly plans with simulated devices."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, TextIO
+
+from ._common import runs_table
+
+HELP = "run count, scan and fly plans with simulated devices"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--session", default="demo")
+    parser.add_argument("--frames", type=int, default=40, help="frames per camera in the fly scan")
+
+
+class Progress:
+    """Prints one updating line per run: events, frames, then where the data went."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._live = out.isatty()
+        self._last = 0.0
+        self._plan = ""
+        self._total: int | None = None
+        self._events = 0
+        self._frames: dict[str, int] = {}
+        self._resources: dict[str, str] = {}
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        if name == "start":
+            self._plan = f"{doc.get('plan_name', 'run')} (scan {doc.get('scan_id')})"
+            self._total = doc.get("num_points")
+            self._events, self._frames, self._resources = 0, {}, {}
+        elif name == "event":
+            self._events += 1
+        elif name == "event_page":
+            self._events += len(doc["seq_num"])
+        elif name == "stream_resource":
+            self._resources[doc["uid"]] = doc["data_key"]
+        elif name == "stream_datum":
+            key = self._resources.get(doc["stream_resource"], "?")
+            self._frames[key] = max(self._frames.get(key, 0), doc["indices"]["stop"])
+            self._events = max(self._events, doc["seq_nums"]["stop"] - 1)
+        elif name == "stop":
+            self._line(final=f"  {doc['exit_status']}")
+            return
+        else:
+            return
+        self._line()
+
+    def _line(self, final: str = "") -> None:
+        now = time.monotonic()
+        if not final and (not self._live or now - self._last < 0.1):
+            return  # redraw at most 10 times a second, and only on a terminal
+        self._last = now
+        total = f"/{self._total}" if self._total else ""
+        frames = ", ".join(f"{k} {v}" for k, v in sorted(self._frames.items()))
+        head = "\r" if self._live else ""
+        text = (
+            f"{head}{self._plan:<22} events {self._events}{total}  frames: {frames or '-'}{final}"
+        )
+        self._out.write(text + ("\n" if final else ""))
+        self._out.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from bluesky import RunEngine
+    from bluesky import plans as bp
+
+    from ...writers import Compression, ZarrWriter
+    from .._pipeline import Pipeline
+    from ..sim import SimCamera, SimLight, SimMotor, fly_scan
+
+    out = sys.stdout
+    shared = ZarrWriter("default")
+    side = ZarrWriter("side", compression=Compression())
+    cam1 = SimCamera("cam1", shared, shape=(512, 512), exposure=0.01, seed=1)
+    cam2 = SimCamera("cam2", shared, shape=(256, 384), exposure=0.01, seed=2)
+    cam3 = SimCamera("cam3", side, shape=(128, 128), exposure=0.005, seed=3)
+    stage_x = SimMotor("stage_x", velocity=2.0, units="um")
+    laser = SimLight("laser", wavelength_nm=561.0, power_mw=12.0)
+    out.write(
+        f"zarrscribe demo: data under {args.base_dir.absolute()}, session {args.session!r}\n"
+    )
+    pipeline = Pipeline(
+        [cam1, cam2, cam3, stage_x, laser],
+        base_dir=args.base_dir,
+        session=args.session,
+        catalog=args.catalog or "embedded",
+        api_key=args.api_key,
+    )
+    RE = RunEngine({}, call_returns_result=True)
+    pipeline.subscribe(RE)
+    RE.subscribe(Progress(out))
+    uids: list[str] = []
+    plans = [
+        bp.count([cam1, cam2, cam3, laser], num=args.frames // 4, md={"sample": "beads"}),
+        bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames // 4, md={"sample": "beads"}),
+        fly_scan([cam1, cam2, cam3], args.frames, md={"sample": "cells"}),
+    ]
+    for plan in plans:
+        result = RE(plan)
+        uids.extend(result.run_start_uids if hasattr(result, "run_start_uids") else result)
+    out.write("registering runs in the catalog ...\n")
+    start = time.monotonic()
+    done = pipeline.flush(timeout=120)
+    out.write(
+        f"  {'done' if done else 'some still pending'} in {time.monotonic() - start:.1f} s\n"
+    )
+    catalog = pipeline.connect_catalog()
+    runs = [r for r in catalog.search() if r.uid in uids]
+    out.write("\n")
+    runs_table(runs, args.base_dir.absolute(), out)
+    out.write(
+        f"\nquery them:  zarrscribe runs --base-dir {args.base_dir}   "
+        f"zarrscribe show {runs[0].uid[:8] if runs else 'UID'} --base-dir {args.base_dir}\n"
+    )
+    pipeline.close()
+    return 0 if done else 1

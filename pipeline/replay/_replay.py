@@ -1,0 +1,189 @@
+"""Replay: regenerate store attributes and catalog entries from stored documents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ...callbacks import (
+    LoadedRun,
+    Synced,
+    load_run,
+    loaded_run,
+    read_on_disk,
+    sync_entry,
+    sync_store,
+)
+from ...catalog import Catalog, CatalogUnavailableError, RunNotFoundError
+from ...writers.model import (
+    ATTRIBUTES_KEY,
+    LOG_NAME,
+    ZARR_MIMETYPE,
+    RunProjection,
+    ZarrscribeError,
+)
+from ._report import ReplayReport
+
+__all__ = ["find_logs", "replay_runs"]
+
+Queue = Callable[[str, Path], None]
+
+
+def find_logs(base_dir: Path) -> list[Path]:
+    """Every run's document log under ``base_dir`` (``<session>/<run>/documents.jsonl``)."""
+    return sorted(base_dir.glob(f"*/*/{LOG_NAME}"))
+
+
+def _start_uid(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            record = json.loads(f.readline().decode("utf-8"))
+        return str(record["doc"]["uid"]) if record.get("name") == "start" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _log_of(uid: str, base_dir: Path) -> Path | None:
+    """The log of the run whose uid is, or starts with, ``uid``; ``None`` if none has it."""
+    matches = {u: p for p in find_logs(base_dir) if (u := _start_uid(p)) and u.startswith(uid)}
+    if len(matches) > 1:
+        raise RunNotFoundError(
+            f"uid prefix {uid!r} matches {len(matches)} runs; give more characters"
+        )
+    return next(iter(matches.values()), None)
+
+
+def _replay_one(
+    run: LoadedRun,
+    *,
+    source: str,
+    base_dir: Path,
+    catalog: Catalog | None,
+    check: bool,
+    force: bool,
+    queue: Queue | None,
+) -> ReplayReport:
+    record = run.record
+    damaged = bool(run.damage)
+    zarr_stores = record.store_uris(ZARR_MIMETYPE)
+    on_disk = read_on_disk(zarr_stores, base_dir)
+    projection = RunProjection(record, on_disk, base_dir=base_dir)
+    report = ReplayReport(
+        uid=record.uid,
+        source=source,
+        on_disk={key: n for (_, key), n in on_disk.items()},
+        exit_status=projection.exit_status,
+        missing=projection.missing(),
+        damage=list(run.damage),
+    )
+    refusals: list[str] = []
+
+    def note(where: str, synced: Synced) -> None:
+        report.differences += synced.differences
+        if synced.refused:
+            refusals.append(f"{where}: {synced.refused}")
+
+    for uri in zarr_stores:
+        synced = sync_store(
+            projection, uri, base_dir=base_dir, check=check, force=force, damaged=damaged
+        )
+        report.stores[uri] = synced.outcome
+        note(Path(uri).name, synced)
+    log = run.log if run.log.exists() else None
+    if catalog is None:
+        if queue is not None and log is not None and not check:
+            queue(record.uid, log)
+            report.catalog = "queued"
+    else:
+        try:
+            synced = sync_entry(
+                catalog,
+                projection,
+                run.documents,
+                log,
+                check=check,
+                force=force,
+                damaged=damaged,
+            )
+            report.catalog = synced.outcome
+            note("catalog", synced)
+        except CatalogUnavailableError as e:
+            if queue is None or log is None or check:
+                raise
+            queue(record.uid, log)
+            report.catalog = "queued"
+            report.differences.append(f"catalog unreachable, registration queued: {e}")
+    if refusals:
+        report.error = (
+            f"{'; '.join(refusals)} ({run.damage[0] if run.damage else run.log}); "
+            "nothing replaced: repair the log, or replay with --force to accept the loss"
+        )
+    elif run.damage and not _crash_tail(run):
+        report.error = (
+            f"damaged document log: {'; '.join(run.damage[:3])}"
+            f"{f' (+{len(run.damage) - 3} more)' if len(run.damage) > 3 else ''}; "
+            "the lines were left out and nothing that would lose data was replaced"
+        )
+    return report
+
+
+def _crash_tail(run: LoadedRun) -> bool:
+    """Whether the only damage is the last line of a run that never stopped, cut short
+    when its process died: the expected trace of a crash, not an error."""
+    return (
+        run.record.stop is None
+        and len(run.damage) == 1
+        and ": cut short (" in run.damage[0]
+    )
+
+
+def replay_runs(
+    targets: Iterable[str | Path],
+    *,
+    base_dir: Path,
+    catalog: Catalog | None,
+    check: bool = False,
+    force: bool = False,
+    queue: Queue | None = None,
+) -> Iterator[ReplayReport]:
+    """Replay each target: a run folder, a log file, a uid or a uid prefix.
+
+    Documents come from the run's log, or from the catalog where the log is gone.
+    One failing run is reported (``error``) and the others still replay.
+    """
+    for target in targets:
+        try:
+            path = Path(target)
+            if path.is_dir() or path.suffix == ".jsonl":
+                log: Path | None = (path / LOG_NAME if path.is_dir() else path).absolute()
+            else:
+                log = _log_of(str(target), base_dir)
+            if log is not None:
+                run, source = load_run(log, base_dir), str(log)
+            else:
+                run, source = _from_catalog(str(target), catalog, base_dir), "catalog"
+            yield _replay_one(
+                run,
+                source=source,
+                base_dir=base_dir,
+                catalog=catalog,
+                check=check,
+                force=force,
+                queue=queue,
+            )
+        except (ZarrscribeError, OSError) as e:
+            yield ReplayReport(uid="", source=str(target), error=str(e))
+
+
+def _from_catalog(uid: str, catalog: Catalog | None, base_dir: Path) -> LoadedRun:
+    """A run's documents from the catalog, and where its entry says the log was."""
+    if catalog is None:
+        raise RunNotFoundError(
+            f"no document log for run {uid!r} under {base_dir} and no catalog to read "
+            "its documents from"
+        )
+    md = catalog.run(uid).metadata
+    was = (md.get(ATTRIBUTES_KEY) or {}).get("log") or ""
+    log = Path(was) if Path(was).is_absolute() else base_dir / was
+    return loaded_run(log, catalog.documents(md["start"]["uid"]), base_dir)

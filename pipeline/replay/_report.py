@@ -1,0 +1,63 @@
+"""`ReplayReport`: what replaying one run did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...callbacks import Outcome
+
+__all__ = ["ReplayReport"]
+
+
+@dataclass
+class ReplayReport:
+    """What replaying one run did (or, with ``check``, would do)."""
+
+    uid: str
+    source: str
+    """The document log replayed, or ``catalog`` when the log was gone."""
+    exit_status: str = ""
+    stores: dict[str, Outcome] = field(default_factory=dict)
+    """Per store URI: ``written``, ``unchanged``, ``refused`` or (check) ``differs``."""
+    catalog: Outcome = "skipped"
+    """``registered``, ``unchanged``, ``queued`` (catalog down), ``refused``, or with
+    check ``differs`` / ``missing``."""
+    on_disk: dict[str, int] = field(default_factory=dict)
+    """Frames readable on disk per array key (more than described where frames were
+    pushed after the last collect)."""
+    missing: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Arrays with fewer frames readable on disk than announced: both counts."""
+    damage: list[str] = field(default_factory=list)
+    """``file:line`` of every damaged line of the log (left out)."""
+    differences: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def changed(self) -> bool:
+        return self.catalog in ("registered", "differs", "missing") or any(
+            o in ("written", "differs") for o in self.stores.values()
+        )
+
+    def line(self) -> str:
+        """One line for a person: what happened to this run."""
+        if self.error:
+            return f"{self.uid[:8] or '?':<8}  ERROR  {self.error}"
+        stores = ", ".join(f"{Path(u).name} {o}" for u, o in self.stores.items()) or "no stores"
+        extra = ""
+        if self.missing:
+            extra += "  missing frames: " + ", ".join(
+                f"{k} {v['readable']}/{v['announced']}" for k, v in self.missing.items()
+            )
+        if self.damage:
+            extra += f"  damaged log: {self.damage[0]}"
+            if len(self.damage) > 1:
+                extra += f" (+{len(self.damage) - 1} more)"
+        return (
+            f"{self.uid[:8]:<8}  {self.exit_status:<10}  attributes: {stores}  "
+            f"catalog: {self.catalog}{extra}"
+        )

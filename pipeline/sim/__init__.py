@@ -1,0 +1,7 @@
+"""Simulated devices and plans for demos and tests: they push frames and nothing else."""
+
+from ._devices import SimCamera, SimLight, SimMotor
+from ._plans import fly_scan
+from ._status import DeviceStatus
+
+__all__ = ["DeviceStatus", "SimCamera", "SimLight", "SimMotor", "fly_scan"]

@@ -1,0 +1,57 @@
+"""The ground floor: zarrscribe's run model, with no I/O of its own.
+
+The run record (:class:`RunRecord`), the projection of a run's documents and of
+what is readable on disk into store attributes and a catalog entry
+(:class:`RunProjection`), the comparison of two projections, the format words
+and the root of every zarrscribe error. Every room may import this one; it
+imports no other.
+"""
+
+from ._compare import differences, downgrades
+from ._errors import DocumentError, ZarrscribeError
+from ._format import (
+    ATTRIBUTES_KEY,
+    FORMAT_VERSION,
+    INCOMPLETE,
+    LOG_NAME,
+    METADATA_KEY,
+    STATE_DIR,
+    STORE_SUFFIX,
+    ZARR_MIMETYPE,
+    Document,
+    Documents,
+)
+from ._projection import (
+    RECOVERED_STOP_REASON,
+    ArrayFrames,
+    OnDisk,
+    RunProjection,
+    local_path,
+    without_written_at,
+)
+from ._record import RunRecord, StreamArray
+
+__all__ = [
+    "ATTRIBUTES_KEY",
+    "FORMAT_VERSION",
+    "INCOMPLETE",
+    "LOG_NAME",
+    "METADATA_KEY",
+    "RECOVERED_STOP_REASON",
+    "STATE_DIR",
+    "STORE_SUFFIX",
+    "ZARR_MIMETYPE",
+    "ArrayFrames",
+    "Document",
+    "DocumentError",
+    "Documents",
+    "OnDisk",
+    "RunProjection",
+    "RunRecord",
+    "StreamArray",
+    "ZarrscribeError",
+    "differences",
+    "downgrades",
+    "local_path",
+    "without_written_at",
+]

@@ -1,0 +1,50 @@
+"""The words of zarrscribe's on-disk and catalog format, spelled once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ATTRIBUTES_KEY",
+    "FORMAT_VERSION",
+    "INCOMPLETE",
+    "LOG_NAME",
+    "METADATA_KEY",
+    "STATE_DIR",
+    "STORE_SUFFIX",
+    "ZARR_MIMETYPE",
+    "Document",
+    "Documents",
+]
+
+ZARR_MIMETYPE = "application/x-zarr"
+"""Mimetype of a Zarr store in StreamResource documents and catalog data sources."""
+
+ATTRIBUTES_KEY = "zarrscribe"
+"""Root attribute of a store, and metadata key of a catalog entry, that zarrscribe owns."""
+
+METADATA_KEY = "metadata"
+"""Root attribute under which metadata given to a writer with ``update_metadata`` is written."""
+
+INCOMPLETE = "incomplete"
+"""Exit status of a run that holds less than its documents announced (its process
+died, or frames never reached the disk)."""
+
+FORMAT_VERSION = 2
+"""Version of the attribute and catalog metadata layout (2: paths relative to the base
+directory, readable frame counts, ``missing``)."""
+
+LOG_NAME = "documents.jsonl"
+"""File name of a run's document log, in the run's folder beside its stores."""
+
+STATE_DIR = ".zarrscribe"
+"""Folder under the base directory for the embedded catalog and pending registrations."""
+
+STORE_SUFFIX = ".zarr"
+"""Suffix of a store folder."""
+
+Document = tuple[str, dict[str, Any]]
+"""A bluesky document with its name, as the RunEngine emits it."""
+
+Documents = list[Document]
+"""A run's documents, in order."""

@@ -1,0 +1,138 @@
+"""`RunRecord`: what the projections need of one run's documents, gathered as they pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from event_model.documents import EventDescriptor, RunStart, RunStop, StreamResource
+
+from ._errors import DocumentError
+from ._format import Document
+
+__all__ = ["RunRecord", "StreamArray"]
+
+
+@dataclass
+class StreamArray:
+    """One stream resource of a run: an array of a store and the frames announced for it."""
+
+    resource: StreamResource
+    stream: str = ""
+    """Name of the event stream its stream datums belong to (``primary``, ...)."""
+    announced: int = 0
+    """Frames the run's stream datums say were written."""
+
+    @property
+    def uid(self) -> str:
+        return self.resource["uid"]
+
+    @property
+    def uri(self) -> str:
+        return self.resource["uri"]
+
+    @property
+    def mimetype(self) -> str:
+        return self.resource["mimetype"]
+
+    @property
+    def key(self) -> str:
+        """Array key in the store (the data key unless the resource names another)."""
+        params = self.resource.get("parameters") or {}
+        return str(params.get("array_key", self.resource["data_key"]))
+
+
+@dataclass
+class RunRecord:
+    """A run's documents reduced to what its store attributes and catalog entry need.
+
+    Pure: no I/O. Live runs feed it document by document (:meth:`add`); replay
+    builds it from a whole log (:meth:`from_documents`).
+    """
+
+    start: RunStart
+    stop: RunStop | None = None
+    descriptors: dict[str, EventDescriptor] = field(default_factory=dict)
+    arrays: dict[str, StreamArray] = field(default_factory=dict)
+    """Stream resources by uid, in order of appearance."""
+    events: dict[str, int] = field(default_factory=dict)
+    """Events per stream name."""
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Document]) -> RunRecord:
+        """The record of a whole run's documents, which must begin with its start."""
+        it = iter(docs)
+        first = next(it, None)
+        if first is None or first[0] != "start":
+            found = "nothing" if first is None else f"a {first[0]!r} document"
+            raise DocumentError(
+                f"a run's documents must begin with its start document; found {found}"
+            )
+        record = cls(first[1])  # type: ignore[arg-type]
+        for name, doc in it:
+            record.add(name, doc)
+        return record
+
+    @property
+    def uid(self) -> str:
+        return self.start["uid"]
+
+    def add(self, name: str, doc: Any) -> None:
+        """Take one document of the run into account."""
+        run_start = doc.get("run_start") if name in ("descriptor", "stop") else None
+        if run_start is not None and run_start != self.uid:
+            raise DocumentError(
+                f"{name} document {doc.get('uid')!r} belongs to run {run_start!r}, "
+                f"not to run {self.uid!r}"
+            )
+        if name == "descriptor":
+            self.descriptors[doc["uid"]] = doc
+        elif name == "stream_resource":
+            self.arrays[doc["uid"]] = StreamArray(doc)
+        elif name == "stream_datum":
+            array = self.arrays.get(doc["stream_resource"])
+            if array is not None:
+                array.announced = max(array.announced, int(doc["indices"]["stop"]))
+                desc = self.descriptors.get(doc["descriptor"])
+                if desc is not None and not array.stream:
+                    array.stream = str(desc.get("name", "primary"))
+        elif name in ("event", "event_page"):
+            desc = self.descriptors.get(doc["descriptor"])
+            stream = str(desc.get("name", "primary")) if desc else "primary"
+            count = len(doc["seq_num"]) if name == "event_page" else 1
+            self.events[stream] = self.events.get(stream, 0) + count
+        elif name == "stop":
+            self.stop = doc
+
+    def store_uris(self, mimetype: str | None = None) -> list[str]:
+        """URIs of the stores the run's stream resources point at (of ``mimetype``, if
+        given), in order of appearance."""
+        return list(
+            dict.fromkeys(
+                a.uri for a in self.arrays.values() if mimetype is None or a.mimetype == mimetype
+            )
+        )
+
+    def devices(self) -> list[str]:
+        """Every device that took part (object keys of all descriptors), sorted."""
+        names: set[str] = set()
+        for desc in self.descriptors.values():
+            names.update(desc.get("object_keys", {}))
+            names.update(desc.get("configuration", {}))
+        return sorted(names)
+
+    def configuration(self) -> dict[str, dict[str, Any]]:
+        """Each device's configuration values, from the first descriptor naming it."""
+        out: dict[str, dict[str, Any]] = {}
+        for desc in self.descriptors.values():
+            for device, config in desc.get("configuration", {}).items():
+                out.setdefault(device, dict(config.get("data", {})))
+        return {k: out[k] for k in sorted(out)}
+
+    def data_key(self, key: str) -> dict[str, Any]:
+        """The descriptor's description of data key ``key`` (empty if none has it)."""
+        for desc in self.descriptors.values():
+            if key in desc.get("data_keys", {}):
+                return dict(desc["data_keys"][key])
+        return {}
