@@ -4,6 +4,7 @@ from ._catalog import Catalog, RunSummary
 from ._consolidator import ZarrConsolidator, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._queue import RegistrationQueue
+from ._relocate import relocate_embedded
 
 __all__ = [
     "Catalog",
@@ -14,4 +15,5 @@ __all__ = [
     "RunSummary",
     "ZarrConsolidator",
     "install_zarr_consolidator",
+    "relocate_embedded",
 ]

@@ -20,7 +20,7 @@ from ..callbacks import (
     WriterLeases,
     register_logged_run,
 )
-from ..catalog import Catalog, CatalogError, RegistrationQueue
+from ..catalog import Catalog, CatalogError, RegistrationQueue, relocate_embedded
 from ..writers import SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR
 from .replay import ReplayReport, find_logs, replay_runs
@@ -31,9 +31,15 @@ logger = logging.getLogger(__name__)
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
-    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``."""
+    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``.
+
+    A data folder that was moved or copied is found at its new place: the catalog's
+    asset locations are rewritten to it before it opens.
+    """
     base = Path(base_dir).absolute()
-    return Catalog.embedded(base / STATE_DIR / "catalog", readable=[base])
+    directory = base / STATE_DIR / "catalog"
+    relocate_embedded(directory, base)
+    return Catalog.embedded(directory, readable=[base])
 
 
 def _plan_name(doc: RunStart) -> str:
