@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _BATCH = 256
 _LOG_BATCH = 2048
+_LINGER = 0.005
 
 
 @dataclass
@@ -329,6 +330,10 @@ class Publisher:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
         self._idle.clear()
+        if seconds is None and not self._closing:
+            # Linger to send the documents of the next few milliseconds as one batch:
+            # one wake-up per document would contend with the RunEngine for the GIL.
+            await asyncio.sleep(_LINGER)
 
     def _next_batch(self) -> list[_Item]:
         """The next documents to send, in order: from the queue, or from a run's log."""
