@@ -21,8 +21,8 @@ from typing import Any
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from zarrscribe.callbacks._bus import BusSettings, encode_document
-from zarrscribe.callbacks._publisher import Publisher
+from zarrscribe.callbacks import BusSettings
+from zarrscribe.callbacks._bus import encode_document
 from zarrscribe.pipeline import Pipeline, SimLight, SimMotor
 
 from _common import scratch, table
@@ -32,14 +32,11 @@ def _scan(points: int, base: Any, bus: BusSettings | None) -> tuple[float, float
     """(RunEngine seconds, seconds until every document is acknowledged, documents)."""
     light, motor = SimLight("light"), SimMotor("m1", velocity=1e9)
     RE = RunEngine({}, call_returns_result=True)
-    pipeline = Pipeline([light, motor], base_dir=base, catalog=None)
+    pipeline = Pipeline([light, motor], base_dir=base, catalog=None, bus=bus)
     RE.subscribe(pipeline)
-    publisher = None
+    publisher = pipeline.publisher
     counted = [0]
     RE.subscribe(lambda name, doc: counted.__setitem__(0, counted[0] + 1))
-    if bus is not None:
-        publisher = Publisher(pipeline.log.path_for, base / "outbox", bus)
-        RE.subscribe(publisher)
     t0 = time.perf_counter()
     RE(bp.scan([light], motor, 0, 1, points))
     t_re = time.perf_counter() - t0

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import BusError
+
 __all__ = [
     "DOCUMENT_NAMES",
     "MSG_ID_HEADER",
@@ -72,17 +74,17 @@ class BusSettings:
 
     def __post_init__(self) -> None:
         if not _PREFIX.match(self.prefix):
-            raise ValueError(
+            raise BusError(
                 f"NATS subject prefix {self.prefix!r} must be dot-separated tokens of "
                 "letters, digits, '_' or '-'"
             )
         if not _TOKEN.match(self.instrument):
-            raise ValueError(
+            raise BusError(
                 f"instrument {self.instrument!r} must be one subject token (letters, "
                 "digits, '_' or '-', no dots)"
             )
         if not _TOKEN.match(self.stream):
-            raise ValueError(f"stream name {self.stream!r} must be letters, digits, '_' or '-'")
+            raise BusError(f"stream name {self.stream!r} must be letters, digits, '_' or '-'")
 
     @property
     def server_list(self) -> list[str]:

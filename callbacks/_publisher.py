@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
+from ._errors import DocumentLogError
 from ._log import read_document_log
 
 __all__ = ["Publisher"]
@@ -193,9 +194,11 @@ class Publisher:
         already ends with a stop document, only the rest of the log is sent.
         """
         log = Path(log)
-        docs = list(read_document_log(log))
+        docs = read_document_log(log).documents
         if not docs or docs[0][0] != "start":
-            raise ValueError(f"document log {str(log)!r} does not begin with a start document")
+            raise DocumentLogError(
+                f"document log {str(log)!r} does not begin with a start document"
+            )
         uid = str(docs[0][1]["uid"])
         cursor = self._state_dir / f"{uid}.json"
         with self._lock:
@@ -239,7 +242,7 @@ class Publisher:
             state = json.loads(cursor.read_text(encoding="utf-8"))
             run = _Run(str(state["run"]), Path(state["log"]), cursor, sent=int(state["sent"]))
             run.extra = [(str(n), dict(d)) for n, d in state.get("extra", [])]
-            run.known = sum(1 for _ in read_document_log(run.log))
+            run.known = len(read_document_log(run.log).documents)
         except (OSError, ValueError, KeyError, TypeError) as e:
             logger.error("publisher: cannot resume from %s (%s); remove it if stale", cursor, e)
             return
@@ -365,7 +368,7 @@ class Publisher:
 
     def _from_log(self, run: _Run, upto: int) -> list[_Item]:
         items: list[_Item] = []
-        for seq, (name, doc) in enumerate(read_document_log(run.log)):
+        for seq, (name, doc) in enumerate(read_document_log(run.log).documents):
             if seq >= run.sent:
                 items.append(_Item(run, seq, name, doc))
             if seq + 1 >= upto or len(items) >= _LOG_BATCH:

@@ -11,11 +11,13 @@ from typing import Any
 from event_model.documents import RunStart
 
 from ..callbacks import (
+    BusSettings,
     DocumentLog,
     Finisher,
     MetadataCallback,
     PerRunRouter,
     Presenter,
+    Publisher,
     Stage,
     WriterLeases,
     register_logged_run,
@@ -77,6 +79,10 @@ class Pipeline:
         are queued until a pipeline with a catalog opens the same ``base_dir``).
     api_key:
         API key for a Tiled server URI.
+    bus:
+        Publish every document to NATS JetStream (see :class:`BusSettings`), for
+        catalog workers elsewhere (``zarrscribe worker``). With ``catalog=None``
+        the workers alone register the runs.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class Pipeline:
         session: str = "default",
         catalog: Catalog | str | None = "embedded",
         api_key: str | None = None,
+        bus: BusSettings | None = None,
     ) -> None:
         self.devices: dict[str, Any] = (
             dict(devices)
@@ -113,6 +120,12 @@ class Pipeline:
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}
+        self._log_paths: dict[str, Path] = {}
+        self.publisher = (
+            Publisher(self.log_path, self.base_dir / STATE_DIR / "outbox", bus) if bus else None
+        )
+        """Sends every document to NATS JetStream, when a ``bus`` was given."""
+        self._registry = None if bus is not None and catalog is None else self.registrations
 
     # ------------------------------------------------------------------ RunEngine side
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
@@ -128,11 +141,24 @@ class Pipeline:
         run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
         log = DocumentLog(run_dir)
         self._logs[start["uid"]] = log
+        if len(self._log_paths) >= 10_000:  # remember recent runs only
+            del self._log_paths[next(iter(self._log_paths))]
+        self._log_paths[start["uid"]] = log.path
         presenter = Presenter(self.devices, self._store_uri_for, self.leases)
         finisher = Finisher(
-            log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self.registrations
+            log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self._registry
         )
-        return [log, presenter, self.metadata, finisher]
+        stages: list[Stage] = [log, presenter, self.metadata, finisher]
+        if self.publisher is not None:
+            stages.insert(1, self.publisher)  # after the log, which is its outbox
+        return stages
+
+    def log_path(self, run_uid: str) -> Path:
+        """The document log of run ``run_uid`` (a run of this pipeline's lifetime)."""
+        try:
+            return self._log_paths[run_uid]
+        except KeyError:
+            raise KeyError(f"run {run_uid!r} was not taken by this pipeline") from None
 
     def subscribe(self, run_engine: Any) -> int:
         """Subscribe to ``run_engine``; keep this pipeline referenced while it is used."""
@@ -159,6 +185,8 @@ class Pipeline:
     def close(self, timeout: float = 10.0) -> None:
         """Finish pending registrations (up to ``timeout`` s) and close the logs."""
         self.registrations.close(timeout)
+        if self.publisher is not None:
+            self.publisher.close(timeout)
         for log in self._logs.values():
             log.close()
         self._logs.clear()

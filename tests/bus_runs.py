@@ -12,9 +12,7 @@ from bluesky import RunEngine
 from bluesky import plans as bp
 
 from tests.conftest import Rig
-from zarrscribe.callbacks import read_document_log
-from zarrscribe.callbacks._bus import BusSettings
-from zarrscribe.callbacks._publisher import Publisher
+from zarrscribe.callbacks import BusSettings, Publisher, read_document_log
 from zarrscribe.pipeline import Pipeline, fly_scan
 
 Documents = list[tuple[str, dict[str, Any]]]
@@ -26,15 +24,13 @@ def publishing_pipeline(
 ) -> Iterator[tuple[RunEngine, Pipeline, Publisher]]:
     """A RunEngine with the pipeline (no catalog: the workers do that) and the publisher."""
     RE = RunEngine({}, call_returns_result=True)
-    pipeline = Pipeline(rig.devices, base_dir=base_dir, catalog=None)
-    publisher = Publisher(pipeline.log.path_for, base_dir / ".zarrscribe" / "outbox", bus)
+    pipeline = Pipeline(rig.devices, base_dir=base_dir, catalog=None, bus=bus)
+    assert pipeline.publisher is not None
     RE.subscribe(pipeline)
-    RE.subscribe(publisher)
     try:
-        yield RE, pipeline, publisher
+        yield RE, pipeline, pipeline.publisher
     finally:
-        publisher.close(5)
-        pipeline.close(1)
+        pipeline.close(5)
 
 
 def three_runs(RE: RunEngine, rig: Rig) -> list[str]:
@@ -51,4 +47,4 @@ def as_json(docs: Documents) -> Any:
 
 
 def logged(pipeline: Pipeline, uid: str) -> Documents:
-    return list(read_document_log(pipeline.log.path_for(uid)))
+    return read_document_log(pipeline.log_path(uid)).documents

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from zarrscribe.callbacks._bus import BusSettings
+from zarrscribe.callbacks import BusSettings
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ run a stream holds. Both take the registration as a callable
 ``register(documents)``.
 """
 
-from ...callbacks._bus import BusSettings
+from ...callbacks import BusSettings
 from ._replay import StreamReplay, replay_stream
 from ._wire import Documents, IncompleteRunError, WireDocument, WireFormat, decode
 from ._worker import Register, Worker, WorkerSettings

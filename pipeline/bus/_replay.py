@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...callbacks._bus import BusSettings
+from ...callbacks import BusSettings
 from ._wire import RunAssembly
 from ._worker import Register, read_subjects
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...callbacks._bus import BusSettings
+from ...callbacks import BusSettings
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
 
 __all__ = ["Register", "Worker", "WorkerSettings"]

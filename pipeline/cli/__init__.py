@@ -12,7 +12,7 @@ from ._common import common_options
 
 __all__ = ["main"]
 
-VERBS = ("demo", "runs", "show", "replay")
+VERBS = ("demo", "runs", "show", "replay", "worker")
 """Each verb is the module of the same name here: ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> exit code``."""
 

@@ -17,9 +17,7 @@ from bluesky import plans as bp
 from tests.bus_runs import Documents, as_json, logged, publishing_pipeline, three_runs
 from tests.conftest import Rig
 from tests.nats_server import NatsServer
-from zarrscribe.callbacks import read_document_log
-from zarrscribe.callbacks._bus import BusSettings
-from zarrscribe.callbacks._publisher import Publisher
+from zarrscribe.callbacks import BusSettings, Publisher, read_document_log
 from zarrscribe.pipeline.bus import StreamReplay, replay_stream
 
 ROOT = Path(__file__).parents[2]
@@ -108,7 +106,7 @@ def test_killed_publisher_resumes_from_its_cursor_and_sends_the_recovered_stop(
         deadline = time.monotonic() + 60
         while True:  # wait until some documents are on the stream, then take NATS away
             logs = list(base_dir.glob("*/*/documents.jsonl"))
-            if logs and len(list(read_document_log(logs[0]))) > 20:
+            if logs and len(read_document_log(logs[0]).documents) > 20:
                 break
             assert child.poll() is None, child.stderr
             assert time.monotonic() < deadline
@@ -120,7 +118,7 @@ def test_killed_publisher_resumes_from_its_cursor_and_sends_the_recovered_stop(
         _, stderr = child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
     (log,) = logs
-    docs = list(read_document_log(log))
+    docs = read_document_log(log).documents
     assert docs[-1][0] != "stop"
     (cursor,) = _outbox(base_dir)
 

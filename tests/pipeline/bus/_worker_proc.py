@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from zarrscribe.callbacks._bus import BusSettings
+from zarrscribe.callbacks import BusSettings
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.bus import Documents, Worker, WorkerSettings
 

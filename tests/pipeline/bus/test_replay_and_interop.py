@@ -14,8 +14,7 @@ from bluesky import plans as bp
 
 from tests.bus_runs import Documents, as_json, logged, publishing_pipeline
 from tests.conftest import DocumentCollector, Rig
-from zarrscribe.callbacks import read_document_log
-from zarrscribe.callbacks._bus import BusSettings
+from zarrscribe.callbacks import BusSettings, read_document_log
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.bus import Worker, WorkerSettings, replay_stream
@@ -35,12 +34,12 @@ def test_catalog_rebuilt_from_the_stream_equals_the_one_from_the_logs(
             *RE(fly_scan(rig.cameras, 3, collect_every=0.01)).run_start_uids,
         ]
         assert publisher.flush(30)
-        logs = [pipeline.log.path_for(uid) for uid in uids]
+        logs = [pipeline.log_path(uid) for uid in uids]
     from_logs = Catalog.embedded(tmp_path / "from-logs", readable=[base_dir])
     from_stream = Catalog.embedded(tmp_path / "from-stream", readable=[base_dir])
     try:
         for log in logs:
-            from_logs.register_run(read_document_log(log), {})
+            from_logs.register_run(read_document_log(log).documents, {})
         report = replay_stream(lambda docs: from_stream.register_run(docs, {}), bus)
         assert report.registered == uids
         for query in ({}, {"plan_name": "fly_scan"}, {"device": "light"}):

@@ -24,7 +24,7 @@ from bluesky import plans as bp
 from tests.bus_runs import publishing_pipeline, three_runs
 from tests.conftest import Rig
 from tests.nats_server import free_port, port_open
-from zarrscribe.callbacks._bus import BusSettings
+from zarrscribe.callbacks import BusSettings
 from zarrscribe.catalog import Catalog
 
 ROOT = Path(__file__).parents[3]
