@@ -18,7 +18,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ophyd_async.core import DetectorDataLogic, StreamableDataProvider, soft_signal_r_and_setter
+from ophyd_async.core import (
+    DetectorDataLogic,
+    SignalR,
+    StreamableDataProvider,
+    soft_signal_r_and_setter,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -63,12 +68,12 @@ class ZarrDataProvider(StreamableDataProvider):
         writer: ControllableDataWriter,
         name: str,
         data_keys: dict[str, DataKey],
-        collections_written_signal: object,
+        collections_written_signal: SignalR[int],
     ) -> None:
         self._writer = writer
         self._name = name
         self._data_keys = data_keys
-        self.collections_written_signal = collections_written_signal  # type: ignore[assignment]
+        self.collections_written_signal = collections_written_signal
 
     async def make_datakeys(self, collections_per_event: int) -> dict[str, DataKey]:
         """The writer's data keys: one frame per event, shaped as the frames are stored.
@@ -79,7 +84,7 @@ class ZarrDataProvider(StreamableDataProvider):
         and the catalog and store attributes describe the array as it is.
         """
         check_collections_per_event(self._name, collections_per_event)
-        return {k: dict(v) for k, v in self._data_keys.items()}  # type: ignore[misc]
+        return {k: v.copy() for k, v in self._data_keys.items()}
 
     async def make_stream_docs(
         self, collections_written: int, collections_per_event: int
