@@ -128,6 +128,7 @@ class ZarrDataLogic(DetectorDataLogic):
         self._name = ""
         self._written = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
         self._signal, self._set_written = soft_signal_r_and_setter(int, initial_value=0)
 
     def register(self, datakey_name: str) -> None:
@@ -143,6 +144,7 @@ class ZarrDataLogic(DetectorDataLogic):
         with self._lock:
             self._written = 0
             self._loop = asyncio.get_running_loop()
+            self._stopped = False
         self._set_written(0)
         return ZarrDataProvider(self.writer, datakey_name, data_keys, self._signal)
 
@@ -152,6 +154,7 @@ class ZarrDataLogic(DetectorDataLogic):
     async def stop(self) -> None:
         """Nothing to close: the pipeline's finisher closes the shared writer at RunStop."""
         with self._lock:
+            self._stopped = self._loop is not None
             self._loop = None
 
     # ------------------------------------------------------------------ frames
@@ -164,10 +167,14 @@ class ZarrDataLogic(DetectorDataLogic):
         frame source should then stop quietly.
         """
         with self._lock:
-            name, loop = self._name, self._loop
+            name, loop, stopped = self._name, self._loop, self._stopped
+        if loop is None and stopped:
+            raise AcquisitionClosedError(
+                f"{name}: the detector was stopped (unstaged); the frame is dropped"
+            )
         if loop is None:
             raise RuntimeError(
-                f"{name or 'detector'}: frame pushed before prepare (or after stop); "
+                f"{name or 'detector'}: frame pushed before prepare; "
                 "push frames only between kickoff/trigger and complete"
             )
         if not self.writer.is_open:
