@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["bench_writers.py", "bench_pipeline.py", "bench_replay.py", "bench_bus.py"]
+BENCHMARKS = [
+    "bench_writers.py",
+    "bench_pipeline.py",
+    "bench_replay.py",
+    "bench_bus.py",
+    "bench_ophyd_async.py",
+]
 
 
 def main() -> int:
