@@ -22,11 +22,11 @@ from bluesky.utils import Msg
 from ophyd_async.core import TriggerInfo
 
 from tests.conftest import DocumentCollector, RecordingCamera
-from zarrscribe.callbacks import ATTRIBUTES_KEY
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.detectors import SoftCamera, SpotFrames, demo_detectors
 from zarrscribe.writers import METADATA_KEY, ZarrWriter, read_store_attributes
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 
 class Recording:
