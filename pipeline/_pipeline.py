@@ -12,6 +12,7 @@ from event_model.documents import RunStart
 
 from ..callbacks import (
     BusSettings,
+    CallbackError,
     DocumentLog,
     Finisher,
     MetadataCallback,
@@ -187,9 +188,15 @@ class Pipeline:
         self.registrations.close(timeout)
         if self.publisher is not None:
             self.publisher.close(timeout)
-        for log in self._logs.values():
-            log.close()
-        self._logs.clear()
+        logs, self._logs = list(self._logs.values()), {}
+        errors = []
+        for log in logs:
+            try:
+                log.close()
+            except CallbackError as e:
+                errors.append(str(e))
+        if errors:
+            raise CallbackError("; ".join(errors))
 
     def __enter__(self) -> Pipeline:
         return self
