@@ -111,8 +111,8 @@ class Finisher(DocumentRouter):
         for writer in used:
             try:
                 writer.close()
-            except WriterError as e:
-                errors.append(str(e))
+            except (WriterError, OSError) as e:
+                errors.append(f"closing {writer.uri}: {e}")
         # Attributes go into Zarr stores; stores of other formats are left as they are.
         uris = [w.uri for w in used if w.uri and w.mimetype == ZARR_MIMETYPE]
         uris = list(dict.fromkeys([*uris, *record.store_uris(ZARR_MIMETYPE)]))

@@ -90,11 +90,11 @@ def check_the_rule(base: Path) -> dict[str, str]:
                 for key, info in attrs["arrays"].items():
                     n = info["shape"][0]
                     assert entry["arrays"][key]["shape"] == info["shape"]
-                    data = zarr.open_group(store, mode="r")[key][:n]  # all of it reads
-                    assert data.shape[0] == n
                     if entry["exit_status"] == "success":
                         assert n == info["announced"]
-                    if n:
+                    if n:  # (an array with nothing readable may not exist at all)
+                        data = zarr.open_group(store, mode="r")[key][:n]  # all of it reads
+                        assert data.shape[0] == n
                         np.testing.assert_array_equal(catalog.read_array(uid, key), data)
                     else:  # the catalog never points at data it cannot read
                         with pytest.raises(RunNotFoundError):
