@@ -248,7 +248,8 @@ class Pipeline:
             catalog=catalog,
             check=check,
             force=force,
-            queue=self.registrations.submit,
+            queue=self.registrations.submit if self._registry is not None else None,
+            recovered=self.publisher.publish_recovered if self.publisher else None,
         )
         for i, report in enumerate(runs, start=1):
             reports.append(report)
