@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     for key, info in ours.get("arrays", {}).items():
         shape = "x".join(str(s) for s in info["shape"])
         where = info.get("store") or str(info.get("uri", "")).removeprefix("file://")
-        out.write(f"  {key:<12} {shape} {info['dtype']}  {where}/{key}\n")
+        out.write(f"  {key:<12} {shape} {info['dtype']}  {where}/{info.get('path', key)}\n")
     return 0

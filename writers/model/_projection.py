@@ -35,6 +35,9 @@ __all__ = [
 OnDisk = Mapping[tuple[str, str], int]
 """Frames readable per (store URI, array key), as counted on disk."""
 
+_ENTRY_FIELDS = ("store", "path", "stream", "shape", "announced", "dtype")
+"""What a catalog entry keeps of each array."""
+
 RECOVERED_STOP_REASON = (
     "incomplete: the run's process ended without a stop document; recovered by zarrscribe"
 )
@@ -108,7 +111,10 @@ class RunProjection:
         for array in self.record.arrays.values():
             frames = self.frames(array)
             if frames.short:
-                out[array.key] = {"announced": frames.announced, "readable": frames.readable}
+                out[array.data_key] = {
+                    "announced": frames.announced,
+                    "readable": frames.readable,
+                }
         return out
 
     @property
@@ -160,7 +166,8 @@ class RunProjection:
         }
 
     def arrays(self, uri: str | None = None) -> dict[str, dict[str, Any]]:
-        """Arrays (one per stream resource) of the store ``uri``, or of every store."""
+        """Arrays (one per stream resource, by data key) of the store ``uri``, or of every
+        store; ``path`` is the array's path in its store."""
         out: dict[str, dict[str, Any]] = {}
         for array in self.record.arrays.values():
             if uri is not None and array.uri != uri:
@@ -168,8 +175,8 @@ class RunProjection:
             params = array.resource.get("parameters") or {}
             data_key = self.record.data_key(array.resource["data_key"])
             frames = self.frames(array)
-            out[array.key] = {
-                "data_key": array.resource["data_key"],
+            out[array.data_key] = {
+                "path": array.key,
                 "stream": array.stream,
                 "store": self.relative(array.uri),
                 "shape": [frames.readable, *data_key.get("shape", [])],
@@ -203,7 +210,7 @@ class RunProjection:
         ``metadata`` attribute when it is lost (not what was given to the writer directly
         with ``update_metadata``, which no document records)."""
         configuration = self.record.configuration()
-        devices = {str(a["data_key"]) for a in self.arrays(uri).values()}
+        devices = set(self.arrays(uri))
         return {d: configuration[d] for d in sorted(devices) if d in configuration}
 
     def catalog_metadata(self, log: str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -219,10 +226,7 @@ class RunProjection:
                 # one key per device, so "took part" is a KeyPresent query on any backend
                 "device_set": dict.fromkeys(devices, True),
                 "stores": [self.relative(u) for u in self.record.store_uris()],
-                "arrays": {
-                    k: {f: v[f] for f in ("store", "stream", "shape", "announced", "dtype")}
-                    for k, v in self.arrays().items()
-                },
+                "arrays": {k: {f: v[f] for f in _ENTRY_FIELDS} for k, v in self.arrays().items()},
                 "missing": self.missing(),
                 "configuration": self.record.configuration(),
                 "log": self.relative(os.fspath(log)) if log else "",

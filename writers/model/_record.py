@@ -37,6 +37,10 @@ class StreamArray:
         return self.resource["mimetype"]
 
     @property
+    def data_key(self) -> str:
+        return str(self.resource["data_key"])
+
+    @property
     def key(self) -> str:
         """Array key in the store (the data key unless the resource names another)."""
         params = self.resource.get("parameters") or {}
