@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from event_model.documents import EventDescriptor, RunStart, RunStop, StreamResource
+from typing import TYPE_CHECKING, Any
 
 from ._errors import DocumentError
 from ._format import Document
+
+if TYPE_CHECKING:  # event-model is heavy to import; only its types are needed here
+    from event_model.documents import EventDescriptor, RunStart, RunStop, StreamResource
 
 __all__ = ["RunRecord", "StreamArray"]
 
