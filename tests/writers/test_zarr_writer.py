@@ -249,6 +249,32 @@ def test_set_uri_or_register_while_open(writer: ZarrWriter, tmp_path: Path) -> N
     writer.close()
 
 
+def test_registering_an_open_source_again_is_refused(writer: ZarrWriter) -> None:
+    _opened(writer)
+    with pytest.raises(WriterError, match=r"cannot register 'cam1' again: it is open on 'file://"):
+        writer.register("cam1", np.uint8, (2, 2))
+    assert writer.sources["cam1"].dtype == np.uint16  # the registration is unchanged
+    data = frames(1)
+    writer.write_frame("cam1", data[0])
+    _assert_readable(writer, data)
+    writer.register("cam1", np.uint8, (2, 2))  # allowed once closed
+    assert writer.sources["cam1"].dtype == np.uint8
+
+
+def test_store_creation_failure_names_the_cause(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    w = ZarrWriter()
+    w.set_uri(str(locked / "sub" / "s.zarr"))
+    w.register("cam1", np.uint8, (2, 2))
+    w.open("cam1")
+    (locked / "sub").write_text("a file where the folder should be")
+    with pytest.raises(
+        WriterError, match=r"could not create the store .*s\.zarr': its folder cannot be made"
+    ):
+        w.write_frame("cam1", np.zeros((2, 2), np.uint8))
+
+
 def test_open_without_uri() -> None:
     w = ZarrWriter()
     w.register("cam1", np.uint16, (4, 4))
@@ -308,9 +334,9 @@ def test_missing_acquire_zarr_names_the_extra(
 ) -> None:
     import sys
 
-    from zarrscribe.writers import _zarr
+    from zarrscribe.writers import _acquire
 
-    monkeypatch.setattr(_zarr, "_ACQUIRE_ZARR", None)
+    monkeypatch.setattr(_acquire, "_MODULE", None)
     monkeypatch.setitem(sys.modules, "acquire_zarr", None)
     _opened(writer)
     with pytest.raises(WriterError, match=r"pip install 'zarrscribe\[zarr\]'"):
