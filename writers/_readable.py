@@ -26,7 +26,7 @@ from ._store import store_path
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["frames_on_disk"]
+__all__ = ["crc32c", "frames_on_disk", "shard_is_whole"]
 
 _MISSING = 2**64 - 1
 """Offset and size of a chunk that was never written (an all-0xFF index entry)."""
@@ -98,35 +98,42 @@ def _parse(root: Path, document: dict[str, Any]) -> _Array | None:
     return _Array(root, shape, shard, inner, checksum, key)
 
 
-def _frames_in_shard(array: _Array, path: Path, frames_here: int) -> int:
-    """``frames_here`` if the shard file is whole, else 0.
+def shard_is_whole(path: Path, n_chunks: int, *, checksum: bool = True) -> bool:
+    """Whether the shard file at ``path`` (``n_chunks`` chunks) has its whole index.
 
-    A whole shard's index may mark chunks as missing (all 0xFF): acquire-zarr skips
-    chunks that hold only the fill value, and readers give the fill value back.
+    The index (at the end) must be complete, match its CRC-32C when ``checksum``,
+    and point inside the file. It may mark chunks as missing (all 0xFF):
+    acquire-zarr skips chunks that hold only the fill value, and readers give the
+    fill value back.
     """
-    if array.inner is None:  # unsharded: a chunk file is written whole or not at all
-        return frames_here if path.is_file() else 0
-    per_axis = [math.ceil(s / c) for s, c in zip(array.shard, array.inner, strict=True)]
-    n_chunks = math.prod(per_axis)
-    index_size = 16 * n_chunks + (4 if array.checksum else 0)
+    index_size = 16 * n_chunks + (4 if checksum else 0)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < index_size:
-                return 0
+                return False
             f.seek(size - index_size)
             index = f.read(index_size)
     except OSError:
-        return 0
+        return False
     table = index[: 16 * n_chunks]
-    if array.checksum and struct.unpack("<I", index[-4:])[0] != crc32c(table):
-        return 0  # no index yet (a shard cut short), or a damaged one
+    if checksum and struct.unpack("<I", index[-4:])[0] != crc32c(table):
+        return False  # no index yet (a shard cut short), or a damaged one
     entries = struct.unpack(f"<{2 * n_chunks}Q", table)
     data_end = size - index_size
-    for offset, nbytes in zip(entries[::2], entries[1::2], strict=True):
-        if offset != _MISSING and offset + nbytes > data_end:
-            return 0  # an index that points past the data: not a whole shard
-    return frames_here
+    return all(
+        offset == _MISSING or offset + nbytes <= data_end
+        for offset, nbytes in zip(entries[::2], entries[1::2], strict=True)
+    )
+
+
+def _frames_in_shard(array: _Array, path: Path, frames_here: int) -> int:
+    """``frames_here`` if the shard file is whole, else 0."""
+    if array.inner is None:  # unsharded: a chunk file is written whole or not at all
+        return frames_here if path.is_file() else 0
+    per_axis = [math.ceil(s / c) for s, c in zip(array.shard, array.inner, strict=True)]
+    whole = shard_is_whole(path, math.prod(per_axis), checksum=array.checksum)
+    return frames_here if whole else 0
 
 
 def _readable_frames(array: _Array) -> int:

@@ -129,13 +129,19 @@ def update_store_attributes(
     """
     root = store_path(uri)
     plain = to_jsonable(dict(attributes), where="attributes")
-    if not root.is_dir():
-        if not create:
-            raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
-        root.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(root):
-        _remove_stale_temp_files(root)
-        _merge_attributes(root, plain, create=create)
+    try:
+        if not root.is_dir():
+            if not create:
+                raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
+            root.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(root):
+            _remove_stale_temp_files(root)
+            _merge_attributes(root, plain, create=create)
+    except OSError as e:
+        raise WriterError(
+            f"cannot write the attributes of store {str(root)!r}: {e.strerror}; free space or "
+            "fix permissions, then write them again (its previous metadata is intact)"
+        ) from e
     return root
 
 

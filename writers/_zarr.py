@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,13 +14,11 @@ from ._documents import ZARR_MIMETYPE, StreamDocuments
 from ._errors import StoreExistsError, WriterError
 from ._jsonable import to_jsonable
 from ._layout import Compression, ZarrLayout
-from ._memory import MemoryGuard, default_memory_limit
+from ._memory import MemoryGuard, StoreProgress, default_memory_limit
 from ._sources import SourceInfo, check_frame, make_source
 from ._store import store_path, update_store_attributes
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import numpy as np
     import numpy.typing as npt
     from bluesky.protocols import StreamAsset
@@ -63,15 +62,15 @@ class ZarrWriter:
     max_threads:
         acquire-zarr worker threads; 0 lets it decide.
     max_memory:
-        Push back when the disk falls behind: ``write_frame`` waits while this
-        process holds more than this many bytes of anonymous memory (Linux), and
-        raises if it stays above for ``memory_timeout`` seconds. ``"auto"`` (the
-        default) is half the machine's memory; ``None`` lets acquire-zarr buffer
-        without bound, as it does by itself. Measured with 2048² uint16 frames
-        faster than the disk: peak 1.2 GiB with 1 GiB here against 2.0 GiB
-        without, and higher throughput (less data waits in memory at close).
+        Push back when the disk falls behind: ``write_frame`` waits while more than
+        this many bytes appended to the store have not yet reached its files
+        (acquire-zarr holds them in memory meanwhile). ``"auto"`` (the default) is
+        half the machine's memory; ``None`` lets acquire-zarr buffer without bound,
+        as it does by itself. The process's peak memory is about this plus what it
+        held before (see ``benchmarks/bench_writers.py`` for measured numbers).
     memory_timeout:
-        Seconds ``write_frame`` may wait for memory to come down.
+        Seconds the disk may take nothing at all while ``write_frame`` waits; then
+        it raises :class:`WriterError`. A slow disk that makes progress never fails.
     """
 
     def __init__(
@@ -96,6 +95,7 @@ class ZarrWriter:
         self._uri: str | None = None
         self._path: Path | None = None
         self._stream: AcquireStream | None = None
+        self._progress = StoreProgress(Path(), [])
         self._is_open = False
 
     # ------------------------------------------------------------------ properties
@@ -126,7 +126,7 @@ class ZarrWriter:
 
     @property
     def throttled_seconds(self) -> float:
-        """Seconds ``write_frame`` waited for memory to come down (see ``max_memory``)."""
+        """Seconds ``write_frame`` waited for the disk to catch up (see ``max_memory``)."""
         return self._memory.waited if self._memory is not None else 0.0
 
     @property
@@ -268,14 +268,13 @@ class ZarrWriter:
                     f"{info.capacity} frames; register a larger capacity (0 = unbounded)"
                 )
             if self._stream is None:
-                assert self._path is not None  # open() checked
-                sources = [s.info for s in self._sources.values()]
-                self._stream = AcquireStream(self._path, sources, max_threads=self._max_threads)
+                self._stream, self._progress = self._start_stream()
             if self._memory is not None:
                 self._memory.before_append(
-                    frame.nbytes, f"frame {state.frames_written + 1} of {name!r}"
+                    self._progress, frame.nbytes, f"frame {state.frames_written + 1} of {name!r}"
                 )
             self._stream.append(name, frame)
+            self._progress.appended += frame.nbytes
             state.frames_written += 1
 
     def get_indices_written(self, name: str | None = None) -> int:
@@ -322,11 +321,32 @@ class ZarrWriter:
                 stream.close()
             except WriterError as e:
                 error = e
-        update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
+        try:
+            update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
+        except WriterError as e:
+            if error is None:
+                raise
+            raise WriterError(f"{error}; then {e}") from error
         if error is not None:
             raise error
 
     # ------------------------------------------------------------------ internals
+    def _start_stream(self) -> tuple[AcquireStream, StoreProgress]:
+        assert self._path is not None  # open() checked
+        sources = [s.info for s in self._sources.values()]
+        progress = StoreProgress(self._path, sources)
+        if self._memory is not None:
+            if self._memory.limit < progress.least_limit:
+                raise WriterError(
+                    f"max_memory={self._memory.limit:,} bytes of writer {self._group!r} is below "
+                    f"the {progress.least_limit:,} bytes its sources need in flight (two "
+                    "frames, or two shards of a compressed array); raise max_memory or use "
+                    "smaller shards"
+                )
+            self._memory.start()
+        stream = AcquireStream(self._path, sources, max_threads=self._max_threads)
+        return stream, progress
+
     def _state(self, name: str) -> _SourceState:
         try:
             return self._sources[name]

@@ -346,27 +346,6 @@ def test_missing_acquire_zarr_names_the_extra(
 # ---------------------------------------------------------------- push-back
 
 
-def test_anonymous_memory_is_read() -> None:
-    from zarrscribe.writers._memory import anonymous_memory, default_memory_limit
-
-    used = anonymous_memory()
-    assert used is not None
-    assert 0 < used < (default_memory_limit() or 2**62) * 2
-
-
-def test_memory_above_the_limit_holds_frames_back_then_fails_clearly(tmp_path: Path) -> None:
-    w = ZarrWriter(max_memory=1, memory_timeout=0.2)  # any process is above 1 byte
-    w.set_uri(str(tmp_path / "m.zarr"))
-    w.register("cam", np.uint16, (4, 4))
-    w.open("cam")
-    with pytest.raises(WriterError, match=r"frame 1 of 'cam' not written: .* above max_memory"):
-        w.write_frame("cam", np.zeros((4, 4), np.uint16))
-    assert w.throttled_seconds >= 0.2
-    assert w.get_indices_written("cam") == 0
-    w.close()
-    assert zarr.open_group(tmp_path / "m.zarr", mode="r") is not None
-
-
 def test_memory_limit_must_be_positive() -> None:
     with pytest.raises(WriterError, match="max_memory 0"):
         ZarrWriter(max_memory=0)
