@@ -1,14 +1,18 @@
-"""Push-back when the disk falls behind: bound the bytes appended but not yet on disk.
+"""Push-back when the disk falls behind: bound what acquire-zarr holds for the disk.
 
-acquire-zarr 0.10 only blocks ``append`` on its 256 MiB frame queue. Behind it,
+acquire-zarr 0.10 only blocks ``append`` on its ~256 MiB frame queue. Behind it,
 chunks wait in its thread pool's job queue with no bound when frames come faster
 than the disk takes them, and ``get_current_memory_usage()`` does not count them
 (measured: it reads 0 while 670 MiB still wait). Process memory is no signal
-either: glibc keeps freed buffers, so resident memory does not fall when the
-disk catches up. What is really waiting is the bytes appended minus the bytes
-that reached the store's files; :class:`StoreProgress` measures the latter from
-the shard files' allocated sizes (for compressed arrays, scaled by the
-compression ratio of the shards already whole).
+either: it does not fall when the disk catches up. Measured with 2048² uint16
+frames, what stays held is (1) the frame queue itself: each slot keeps a
+frame-sized buffer after its first frame (``pop`` swaps buffers), ~264 MiB for
+the stream's life, full or empty; and (2) after close, ~200 MiB of freed heap
+that glibc keeps until ``malloc_trim(0)`` (``MALLOC_ARENA_MAX=2`` changed
+nothing). So the bound is the queue's footprint plus the bytes appended that
+have not yet reached the store's files; :class:`StoreProgress` measures the
+latter from the shard files' allocated sizes (for compressed arrays, scaled by
+the compression ratio of the shards already whole).
 """
 
 from __future__ import annotations
@@ -34,6 +38,21 @@ __all__ = ["MemoryGuard", "StoreProgress", "anonymous_memory", "default_memory_l
 
 POLL_SECONDS = 0.01
 """Pause between two looks at the disk while appends wait."""
+
+QUEUE_TARGET_BYTES = 256 * 2**20
+"""acquire-zarr's frame queue: about this many bytes of slots, 16 to 512 frames (+1 slot)."""
+
+
+def queue_footprint(frame_bytes: int) -> int:
+    """Bytes acquire-zarr's frame queue keeps once every slot was used (for life of the stream).
+
+    Each slot keeps a buffer of the largest frame size after its first frame (its
+    ``pop`` swaps buffers), so the queue stays resident even when empty.
+    """
+    if frame_bytes <= 0:
+        return 0
+    slots = min(max(QUEUE_TARGET_BYTES // frame_bytes, 16), 512) + 1
+    return slots * frame_bytes
 
 
 def anonymous_memory() -> int | None:
@@ -96,20 +115,31 @@ class _Array:
     """Shard files per shard along the frame axis."""
     whole: dict[str, int] = field(default_factory=dict)
     """Allocated bytes of the shard files known whole (a whole shard never changes)."""
+    done: set[str] = field(default_factory=set)
+    """Shard folders ``c/<t>`` whose every shard file is whole: not looked at again."""
 
     def persisted(self) -> int:
         """Uncompressed bytes of this array that reached its files."""
-        files = dict(_allocated_bytes(self.folder / "c"))
-        on_disk = sum(files.values())
-        if not self.compressed:
-            return on_disk
-        for path, size in files.items():
-            if path not in self.whole and shard_is_whole(Path(path), self.chunks_per_shard):
-                self.whole[path] = size
+        partial = 0
+        try:
+            rows = [e.name for e in os.scandir(self.folder / "c") if e.name not in self.done]
+        except OSError:
+            rows = []
+        for row in rows:
+            whole_here = 0
+            for path, size in _allocated_bytes(self.folder / "c" / row):
+                if path not in self.whole and shard_is_whole(Path(path), self.chunks_per_shard):
+                    self.whole[path] = size
+                if path in self.whole:
+                    whole_here += 1
+                else:
+                    partial += size
+            if whole_here == self.spatial_shards:
+                self.done.add(row)
         whole_bytes = sum(self.whole.values())
         whole_raw = len(self.whole) * self.shard_bytes
-        ratio = whole_raw / whole_bytes if whole_bytes else 1.0
-        return whole_raw + int((on_disk - whole_bytes) * ratio)
+        ratio = whole_raw / whole_bytes if self.compressed and whole_bytes else 1.0
+        return whole_raw + int(partial * ratio)
 
 
 class StoreProgress:
@@ -143,18 +173,22 @@ class StoreProgress:
     def least_limit(self) -> int:
         """The smallest ``max_memory`` under which appends can always go on.
 
-        Two frames; for a compressed array, two shards along the frame axis (its
-        compression ratio is known once a shard is whole).
+        acquire-zarr's frame queue, then two frames in flight; for a compressed
+        array two shards along the frame axis (its compression ratio is known once
+        a shard is whole).
         """
-        return (
-            2
-            * max(
-                (a.shard_bytes * a.spatial_shards if a.compressed else a.frame_bytes)
-                for a in self._arrays
-            )
-            if self._arrays
-            else 0
+        if not self._arrays:
+            return 0
+        in_flight = max(
+            (a.shard_bytes * a.spatial_shards if a.compressed else a.frame_bytes)
+            for a in self._arrays
         )
+        return self.queue_bytes + 2 * in_flight
+
+    @property
+    def queue_bytes(self) -> int:
+        """What acquire-zarr's frame queue holds at most, full or empty (``queue_footprint``)."""
+        return queue_footprint(max((a.frame_bytes for a in self._arrays), default=0))
 
     def persisted(self) -> int:
         """Uncompressed bytes appended that reached the files (cached pages count)."""
@@ -167,7 +201,8 @@ class MemoryGuard:
     Parameters
     ----------
     limit:
-        Bytes appended but not yet in the store's files above which appends wait.
+        Bytes acquire-zarr may hold: its frame queue (a fixed cost once used, see
+        ``queue_footprint``) plus the bytes appended but not yet in the store's files.
     timeout:
         Seconds the disk may make no progress at all while appends wait, before
         the append gives up with an error.
@@ -181,22 +216,33 @@ class MemoryGuard:
         self.waited = 0.0
         """Seconds appends were held back so far."""
         self._persisted = 0
+        self._in_flight = limit
         self._trim = _malloc_trim()
 
-    def start(self) -> None:
-        """Forget the previous store (a new stream starts with nothing in flight)."""
+    def start(self, progress: StoreProgress) -> None:
+        """Start bounding a new stream: nothing in flight yet; its queue is paid for."""
         self._persisted = 0
+        self._in_flight = self.limit - progress.queue_bytes
+
+    def trim(self) -> None:
+        """Give memory the allocator kept after frees back to the system (glibc)."""
+        self._trim()
 
     def before_append(self, progress: StoreProgress, nbytes: int, what: str) -> None:
-        """Block while appending ``nbytes`` would put more than ``limit`` bytes in flight."""
-        if progress.appended + nbytes - self._persisted <= self.limit:
+        """Block while appending ``nbytes`` would hold more than ``limit`` bytes.
+
+        Held: acquire-zarr's frame queue (resident once used) plus the bytes
+        appended that are not yet in the store's files.
+        """
+        allowed = self._in_flight
+        if progress.appended + nbytes - self._persisted <= allowed:
             return  # what reached disk only grows: no need to look before this point
         self._persisted = progress.persisted()
-        if progress.appended + nbytes - self._persisted <= self.limit:
+        if progress.appended + nbytes - self._persisted <= allowed:
             return
         start = last_progress = time.monotonic()
         self._trim()  # what the disk took is freed; hand it back to the system
-        while progress.appended + nbytes - self._persisted > self.limit:
+        while progress.appended + nbytes - self._persisted > allowed:
             now = time.monotonic()
             if now - last_progress > self.timeout:
                 self.waited += now - start

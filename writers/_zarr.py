@@ -62,9 +62,10 @@ class ZarrWriter:
     max_threads:
         acquire-zarr worker threads; 0 lets it decide.
     max_memory:
-        Push back when the disk falls behind: ``write_frame`` waits while more than
-        this many bytes appended to the store have not yet reached its files
-        (acquire-zarr holds them in memory meanwhile). ``"auto"`` (the default) is
+        Push back when the disk falls behind: ``write_frame`` waits while
+        acquire-zarr would hold more than this many bytes: its frame queue (about
+        256 MiB once used, full or empty) plus the bytes appended that have not yet
+        reached the store's files. ``"auto"`` (the default) is
         half the machine's memory; ``None`` lets acquire-zarr buffer without bound,
         as it does by itself. The process's peak memory is about this plus what it
         held before (see ``benchmarks/bench_writers.py`` for measured numbers).
@@ -321,6 +322,8 @@ class ZarrWriter:
                 stream.close()
             except WriterError as e:
                 error = e
+            if self._memory is not None:
+                self._memory.trim()  # glibc keeps ~200 MiB freed by a 2048² stream otherwise
         try:
             update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
         except WriterError as e:
@@ -339,11 +342,11 @@ class ZarrWriter:
             if self._memory.limit < progress.least_limit:
                 raise WriterError(
                     f"max_memory={self._memory.limit:,} bytes of writer {self._group!r} is below "
-                    f"the {progress.least_limit:,} bytes its sources need in flight (two "
-                    "frames, or two shards of a compressed array); raise max_memory or use "
-                    "smaller shards"
+                    f"the {progress.least_limit:,} bytes its sources need (acquire-zarr's frame "
+                    "queue, then two frames, or two shards of a compressed array, in flight); "
+                    "raise max_memory or use smaller shards"
                 )
-            self._memory.start()
+            self._memory.start(progress)
         stream = AcquireStream(self._path, sources, max_threads=self._max_threads)
         return stream, progress
 

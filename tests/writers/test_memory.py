@@ -28,7 +28,7 @@ def test_a_limit_below_two_frames_is_refused_before_any_store_exists(tmp_path: P
     w.set_uri(str(tmp_path / "m.zarr"))
     w.register("cam", np.uint16, (4, 4))
     w.open("cam")
-    with pytest.raises(WriterError, match=r"max_memory=1 bytes .* below the 64 bytes"):
+    with pytest.raises(WriterError, match=r"max_memory=1 bytes .* below the 16,480 bytes"):
         w.write_frame("cam", np.zeros((4, 4), np.uint16))
     assert not (tmp_path / "m.zarr").exists()
     w.close()
@@ -47,13 +47,13 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_disk_that_takes_nothing_fails_after_the_timeout(full_disk: Path) -> None:
-    w = ZarrWriter(max_memory=6 * MiB, memory_timeout=1.0)
+    w = ZarrWriter(max_memory=10 * MiB, memory_timeout=1.0)  # queue ~8.2 MiB, 1.8 in flight
     w.set_uri(str(full_disk / "s.zarr"))
-    w.register("cam", np.uint16, (512, 1024))  # 1 MiB frames
+    w.register("cam", np.uint16, (128, 64))  # 16 KiB frames; 8 MiB fill the disk
     w.open("cam")
     with pytest.raises(WriterError, match=r"MiB wait to reach the disk .* took nothing in 1 s"):  # noqa: PT012
-        for i in range(40):
-            w.write_frame("cam", np.full((512, 1024), i + 1, np.uint16))
+        for i in range(2000):
+            w.write_frame("cam", np.full((128, 64), i + 1, np.uint16))
     assert 1.0 <= w.throttled_seconds < 10
     with pytest.raises(WriterError, match="No space left on device"):
         w.close()  # acquire-zarr cannot flush, nor can the attributes be written
