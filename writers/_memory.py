@@ -121,13 +121,16 @@ class _Array:
     def persisted(self) -> int:
         """Uncompressed bytes of this array that reached its files."""
         partial = 0
+        chunks = self.folder / "c"
+        if not chunks.is_dir():  # an OME-Zarr image: full resolution at <source>/0
+            chunks = self.folder / "0" / "c"
         try:
-            rows = [e.name for e in os.scandir(self.folder / "c") if e.name not in self.done]
+            rows = [e.name for e in os.scandir(chunks) if e.name not in self.done]
         except OSError:
             rows = []
         for row in rows:
             whole_here = 0
-            for path, size in _allocated_bytes(self.folder / "c" / row):
+            for path, size in _allocated_bytes(chunks / row):
                 if path not in self.whole and shard_is_whole(Path(path), self.chunks_per_shard):
                     self.whole[path] = size
                 if path in self.whole:
