@@ -12,8 +12,6 @@ import os
 import random
 import shutil
 import sys
-import threading
-import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -21,7 +19,6 @@ import acquire_zarr as az
 import numpy as np
 
 from zarrscribe.writers import ZarrLayout, ZarrWriter, default_layout
-from zarrscribe.writers._memory import anonymous_memory
 
 from _common import scratch, table, timed
 
@@ -132,81 +129,11 @@ def candidate_layouts(shape: tuple[int, int]) -> dict[str, ZarrLayout]:
     return out
 
 
-def memory_burst(
-    path: Path, frames: list[np.ndarray], n: int, limit: int | None
-) -> tuple[float, int]:
-    """Append ``n`` frames as fast as possible; return (seconds incl. close, peak anon memory)."""
-    peak = [anonymous_memory() or 0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], anonymous_memory() or 0)
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    writer = ZarrWriter("bench", max_memory=limit)
-    writer.set_uri(str(path))
-    writer.register("cam", frames[0].dtype, frames[0].shape)
-    writer.open("cam")
-    start = time.perf_counter()
-    for i in range(n):
-        writer.write_frame("cam", frames[i % len(frames)])
-    writer.close()
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    return seconds, peak[0]
-
-
-def bench_memory(n: int, repeats: int) -> str:
-    """Peak memory and throughput of a burst faster than the disk, with and without push-back."""
-    frames = frames_for((2048, 2048))
-    cases: dict[str, int | None] = {
-        "max_memory=None (no push-back)": None,
-        "max_memory=1 GiB": 2**30,
-    }
-    best: dict[str, tuple[float, int]] = {}
-    with scratch("zs-bench-mem-") as d:
-        for r in range(repeats):
-            for name, limit in cases.items():
-                target = d / f"{r}-{len(best)}.zarr"
-                seconds, peak = memory_burst(target, frames, n, limit)
-                old = best.get(name, (float("inf"), 0))
-                best[name] = (min(old[0], seconds), max(old[1], peak))
-                shutil.rmtree(target, ignore_errors=True)
-    base_seconds, base_peak = best["max_memory=None (no push-back)"]
-    rows = [
-        [
-            "burst of 2048x2048 u16 frames",
-            "frames",
-            "MB/s (incl. close)",
-            "peak anon MiB",
-            "peak vs none",
-            "speed vs none",
-        ]
-    ]
-    for name, (seconds, peak) in best.items():
-        rows.append(
-            [
-                name,
-                str(n),
-                f"{n * frames[0].nbytes / seconds / MB:,.0f}",
-                f"{peak / 2**20:,.0f}",
-                f"{peak / base_peak:.2f}x",
-                f"{base_seconds / seconds:.2f}x",
-            ]
-        )
-    return table(rows)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gib", type=float, default=0.25, help="bytes written per case")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds; best kept")
     parser.add_argument("--search", action="store_true", help="time a grid of raw layouts")
-    parser.add_argument("--burst-frames", type=int, default=400, help="frames in the memory burst")
     args = parser.parse_args(argv)
     rows = [["frame", "what", "MB/s", "vs best raw", "vs plain write"]]
     rng = random.Random(0)
@@ -253,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     print(table(rows))
-    print()
-    print(bench_memory(args.burst_frames, 2))
+    print("(push-back under a burst faster than the disk: benchmarks/bench_memory.py)")
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BENCHMARKS = [
     "bench_writers.py",
+    "bench_memory.py",
     "bench_pipeline.py",
     "bench_replay.py",
     "bench_bus.py",

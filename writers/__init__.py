@@ -15,7 +15,8 @@ from ._protocols import (
     HasWriterLogic,
     PrepareInfo,
 )
-from ._store import frames_on_disk, read_store_attributes, store_path, update_store_attributes
+from ._readable import frames_on_disk
+from ._store import read_store_attributes, store_path, update_store_attributes
 from ._zarr import SourceInfo, ZarrWriter
 from .model import METADATA_KEY, ZARR_MIMETYPE
 

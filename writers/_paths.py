@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
@@ -14,12 +16,18 @@ __all__ = ["PathInfo", "SessionPathProvider", "sanitize_name"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STORE_SUFFIX = ".zarr"
 
+MAX_NAME_CHARS = 200
+"""Longest name component kept whole; longer ones are shortened (filesystems allow 255
+bytes per component, and a run folder adds ``_NNNNN``, a store ``.zarr``)."""
+
 
 def sanitize_name(name: str, *, what: str = "name") -> str:
     """Return ``name`` reduced to a single safe path component.
 
     Anything but letters, digits, ``.``, ``_`` and ``-`` becomes ``_``; leading
-    dots and separators are dropped, so no name can climb out of its folder.
+    dots and separators are dropped, so no name can climb out of its folder. A name
+    longer than ``MAX_NAME_CHARS`` is cut and ends with ``-`` and 8 hex digits of a
+    hash of the whole name, so two long names that share their start stay apart.
     """
     if not isinstance(name, str):
         raise WriterError(f"{what} {name!r} must be a string")
@@ -29,6 +37,9 @@ def sanitize_name(name: str, *, what: str = "name") -> str:
             f"{what} {name!r} has no letters or digits to name a folder with; "
             "use a name such as 'count' or 'default'"
         )
+    if len(safe) > MAX_NAME_CHARS:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[: MAX_NAME_CHARS - 9].rstrip('._-')}-{digest}"
     return safe
 
 
@@ -58,7 +69,9 @@ class SessionPathProvider:
     scanned and every name of the form ``<plan>_<NNNNN>`` (a run folder, or a
     store ``<plan>_<NNNNN>[-anything].zarr``) bumps that plan's counter past it,
     so a restarted session never reuses a number. A location that exists is
-    never returned.
+    never returned: each run folder is claimed by creating it exclusively, so
+    providers in other threads or processes on the same session never get the
+    same one.
 
     Calls that pass the same ``run_key`` (the presenter passes the RunStart uid)
     share one run folder, one store per group; each call without one gets a new
@@ -90,9 +103,13 @@ class SessionPathProvider:
         return self._counters.get(sanitize_name(plan_name, what="plan name"), 0)
 
     def _scan_existing(self) -> None:
-        if not self.session_dir.is_dir():
+        try:
+            entries = list(self.session_dir.iterdir())
+        except FileNotFoundError:
             return
-        for entry in self.session_dir.iterdir():
+        except OSError as e:
+            raise _path_error(self.session_dir, e) from e
+        for entry in entries:
             name = entry.name
             if name.endswith(_STORE_SUFFIX):
                 name = name[: -len(_STORE_SUFFIX)]
@@ -105,15 +122,24 @@ class SessionPathProvider:
             self._counters[plan] = next_count
 
     def _new_run_dir(self, plan: str) -> tuple[Path, int]:
+        """Claim the next free run folder of ``plan`` by creating it (never check-then-create)."""
+        try:
+            self.session_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _path_error(self.session_dir, e) from e
         while True:
             count = self._counters.get(plan, 0)
             self._counters[plan] = count + 1
             run_dir = self.session_dir / f"{plan}_{count:0{self._digits}d}"
-            if (
-                not run_dir.exists()
-                and not run_dir.with_name(run_dir.name + _STORE_SUFFIX).exists()
-            ):
-                return run_dir, count
+            if run_dir.with_name(run_dir.name + _STORE_SUFFIX).exists():
+                continue  # a store of the older <plan>_<NNNNN>.zarr layout holds this number
+            try:
+                run_dir.mkdir()
+            except FileExistsError:
+                continue  # another provider (thread or process) claimed it first
+            except OSError as e:
+                raise _path_error(run_dir, e) from e
+            return run_dir, count
 
     def run_dir(self, plan_name: str, *, run_key: str) -> Path:
         """The folder of run ``run_key`` (a new one at the first call for that key)."""
@@ -157,3 +183,14 @@ class SessionPathProvider:
             group=safe_group,
             counter=count,
         )
+
+
+def _path_error(path: Path, error: OSError) -> WriterError:
+    if error.errno == errno.ENAMETOOLONG:
+        return WriterError(
+            f"folder {str(path)!r} ({len(str(path))} characters) is too long for the "
+            "filesystem; choose a shorter base_dir or session name"
+        )
+    return WriterError(
+        f"cannot create folder {str(path)!r}: {error.strerror}; choose a writable base_dir"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -13,9 +14,14 @@ from ._errors import WriterError
 from ._jsonable import to_jsonable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
-__all__ = ["frames_on_disk", "read_store_attributes", "store_path", "update_store_attributes"]
+try:
+    import fcntl
+except ImportError:  # not POSIX: updates are not serialised between processes
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["read_store_attributes", "store_path", "update_store_attributes"]
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -51,9 +57,33 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_TMP_PREFIX, _TMP_SUFFIX = ".zarr.json.", ".tmp"
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (flock on its descriptor): one updater at a time."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Remove temporary files of updates killed between write and rename.
+
+    Called with the folder locked: no live update has a temporary file then.
+    """
+    for stale in folder.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
 def _write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
     text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".zarr.json.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -93,11 +123,30 @@ def update_store_attributes(
     The new ``zarr.json`` is written to a temporary file, fsync'd and renamed over the
     old one, so a crash leaves either the old or the new metadata, never half of it.
     With ``create=True`` a store that does not exist yet is created as an empty group
-    (a run whose sources wrote no frame still gets a readable store).
+    (a run whose sources wrote no frame still gets a readable store). Updates of one
+    store are serialised (a lock on its folder), and temporary files left by an
+    update that was killed before its rename are removed.
     """
     root = store_path(uri)
-    node = root / "zarr.json"
     plain = to_jsonable(dict(attributes), where="attributes")
+    try:
+        if not root.is_dir():
+            if not create:
+                raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
+            root.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(root):
+            _remove_stale_temp_files(root)
+            _merge_attributes(root, plain, create=create)
+    except OSError as e:
+        raise WriterError(
+            f"cannot write the attributes of store {str(root)!r}: {e.strerror}; free space or "
+            "fix permissions, then write them again (its previous metadata is intact)"
+        ) from e
+    return root
+
+
+def _merge_attributes(root: Path, plain: dict[str, Any], *, create: bool) -> None:
+    node = root / "zarr.json"
     if node.exists():
         try:
             document = json.loads(node.read_text(encoding="utf-8"))
@@ -111,37 +160,8 @@ def update_store_attributes(
                 "store attributes are written on the root group"
             )
     elif create:
-        root.mkdir(parents=True, exist_ok=True)
         document = json.loads(json.dumps(_GROUP_METADATA))
     else:
         raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
     document.setdefault("attributes", {}).update(plain)
-    try:
-        _write_json_atomic(node, document)
-    except OSError as e:
-        raise WriterError(
-            f"cannot write the attributes of {str(root)!r}: {e.strerror or e}; free space "
-            "(or fix permissions) there, then 'zarrscribe replay' writes them"
-        ) from e
-    return root
-
-
-def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
-    """Frames readable per array of a store, from each array's metadata. Reads only.
-
-    acquire-zarr rewrites an array's metadata each time a shard is complete, and
-    the root group's only at close. After a crash the root ``zarr.json`` may be
-    missing and the last, partial shard of each array cannot be read; the frames
-    the array metadata covers can. (Writing the root group's attributes with
-    ``update_store_attributes(..., create=True)`` makes the store a group again.)
-    """
-    root = store_path(uri)
-    frames: dict[str, int] = {}
-    for node in sorted(root.glob("*/zarr.json")):
-        try:
-            document = json.loads(node.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue  # half-written array metadata: nothing of it can be read
-        if document.get("node_type") == "array" and document.get("shape"):
-            frames[node.parent.name] = int(document["shape"][0])
-    return frames
+    _write_json_atomic(node, document)

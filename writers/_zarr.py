@@ -2,70 +2,30 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, ModuleType
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from ._errors import FrameError, StoreExistsError, WriterError
+from ._acquire import AcquireStream
+from ._documents import StreamDocuments
+from ._errors import StoreExistsError, WriterError
 from ._jsonable import to_jsonable
-from ._layout import Compression, ZarrLayout, default_layout
-from ._memory import MemoryGuard, default_memory_limit
+from ._layout import Compression, ZarrLayout
+from ._memory import MemoryGuard, StoreProgress, default_memory_limit
+from ._sources import SourceInfo, check_frame, make_source
 from ._store import store_path, update_store_attributes
 from .model import METADATA_KEY, ZARR_MIMETYPE
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    import numpy as np
     import numpy.typing as npt
     from bluesky.protocols import StreamAsset
-    from event_model.documents import DataKey, StreamDatum, StreamResource
+    from event_model.documents import DataKey
 
 __all__ = ["SourceInfo", "ZarrWriter"]
-
-
-_SUPPORTED_DTYPES = frozenset(
-    np.dtype(t).str for t in ("u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8")
-)
-_ACQUIRE_ZARR: ModuleType | None = None
-
-
-def _acquire_zarr() -> ModuleType:
-    """Import acquire-zarr on first use, with the threading policy that suits it."""
-    global _ACQUIRE_ZARR
-    if _ACQUIRE_ZARR is None:
-        # Measured: +10-150% on most layouts and steadier latency on 2 cores.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            _ACQUIRE_ZARR = importlib.import_module("acquire_zarr")
-        except ImportError as e:
-            raise WriterError(
-                "ZarrWriter needs the 'acquire-zarr' package, which is not installed; "
-                "install it with: pip install 'zarrscribe[zarr]'"
-            ) from e
-    return _ACQUIRE_ZARR
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """A registered source: one device writing one array of the store."""
-
-    name: str
-    """Source (device) name; also the array key in the store and the data key."""
-    dtype: np.dtype[np.generic]
-    """Dtype every frame must have."""
-    shape: tuple[int, ...]
-    """Shape every frame must have."""
-    capacity: int
-    """Frames the array holds; 0 means it grows without bound."""
-    layout: ZarrLayout
-    """Chunking, sharding and compression of the array."""
 
 
 @dataclass
@@ -73,8 +33,8 @@ class _SourceState:
     info: SourceInfo
     opened: bool = False
     frames_written: int = 0
-    frames_collected: int = 0
-    resource_uid: str = ""
+    documents: StreamDocuments | None = None
+    """Stream documents of the current (or last) acquisition; ``None`` before ``open``."""
 
 
 class ZarrWriter:
@@ -100,15 +60,16 @@ class ZarrWriter:
     max_threads:
         acquire-zarr worker threads; 0 lets it decide.
     max_memory:
-        Push back when the disk falls behind: ``write_frame`` waits while this
-        process holds more than this many bytes of anonymous memory (Linux), and
-        raises if it stays above for ``memory_timeout`` seconds. ``"auto"`` (the
-        default) is half the machine's memory; ``None`` lets acquire-zarr buffer
-        without bound, as it does by itself. Measured with 2048² uint16 frames
-        faster than the disk: peak 1.2 GiB with 1 GiB here against 2.0 GiB
-        without, and higher throughput (less data waits in memory at close).
+        Push back when the disk falls behind: ``write_frame`` waits while
+        acquire-zarr would hold more than this many bytes: its frame queue (about
+        256 MiB once used, full or empty) plus the bytes appended that have not yet
+        reached the store's files. ``"auto"`` (the default) is
+        half the machine's memory; ``None`` lets acquire-zarr buffer without bound,
+        as it does by itself. The process's peak memory is about this plus what it
+        held before (see ``benchmarks/bench_writers.py`` for measured numbers).
     memory_timeout:
-        Seconds ``write_frame`` may wait for memory to come down.
+        Seconds the disk may take nothing at all while ``write_frame`` waits; then
+        it raises :class:`WriterError`. A slow disk that makes progress never fails.
     """
 
     def __init__(
@@ -132,7 +93,8 @@ class ZarrWriter:
         self._metadata: dict[str, Any] = {}
         self._uri: str | None = None
         self._path: Path | None = None
-        self._stream: Any = None
+        self._stream: AcquireStream | None = None
+        self._progress = StoreProgress(Path(), [])
         self._is_open = False
 
     # ------------------------------------------------------------------ properties
@@ -163,7 +125,7 @@ class ZarrWriter:
 
     @property
     def throttled_seconds(self) -> float:
-        """Seconds ``write_frame`` waited for memory to come down (see ``max_memory``)."""
+        """Seconds ``write_frame`` waited for the disk to catch up (see ``max_memory``)."""
         return self._memory.waited if self._memory is not None else 0.0
 
     @property
@@ -212,9 +174,9 @@ class ZarrWriter:
 
         ``capacity`` is the number of frames the array holds (0: unbounded).
         ``layout`` overrides the default chunking/sharding/compression.
-        Registering an existing name replaces its registration. Sources may be
-        registered after others were opened, up to the first frame: the store's
-        arrays are created then.
+        Registering a name again replaces its registration, unless that source is
+        open. Sources may be registered after others were opened, up to the first
+        frame: the store's arrays are created then.
         """
         if self._stream is not None:
             raise WriterError(
@@ -222,37 +184,15 @@ class ZarrWriter:
                 f"{self._uri!r}, whose arrays are fixed; register every source before the "
                 "first frame, or close() first"
             )
-        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            raise WriterError(
-                f"source name {name!r} cannot name an array; use a non-empty name "
-                "without '/' that does not start with '.'"
-            )
-        try:
-            np_dtype = np.dtype(dtype)
-        except TypeError as e:
-            raise WriterError(f"source {name!r}: {dtype!r} is not a NumPy dtype") from e
-        if np_dtype.str not in _SUPPORTED_DTYPES:
-            raise WriterError(
-                f"source {name!r}: dtype {np_dtype} is not supported by acquire-zarr; "
-                "use one of uint8/16/32/64, int8/16/32/64, float32/64 (native byte order)"
-            )
-        frame_shape = tuple(int(s) for s in shape)
-        if not 1 <= len(frame_shape) <= 4 or any(s < 1 for s in frame_shape):
-            raise WriterError(
-                f"source {name!r}: frame shape {tuple(shape)!r} must have 1 to 4 axes, "
-                "each at least 1"
-            )
-        if int(capacity) < 0:
-            raise WriterError(
-                f"source {name!r}: capacity {capacity!r} is negative; give frames, or 0"
-            )
-        if layout is None:
-            layout = default_layout(
-                frame_shape, np_dtype, capacity=int(capacity), compression=self._compression
-            )
-        layout.check(frame_shape)
-        info = SourceInfo(name, np_dtype, frame_shape, int(capacity), layout)
-        self._sources[name] = _SourceState(info)
+        info = make_source(name, dtype, shape, capacity, layout, self._compression)
+        with self._lock:
+            current = self._sources.get(name)
+            if current is not None and current.opened:
+                raise WriterError(
+                    f"cannot register {name!r} again: it is open on {self._uri!r}; "
+                    "close() the writer first, or register the source under another name"
+                )
+            self._sources[name] = _SourceState(info)
 
     def clear_sources(self) -> None:
         """Forget every registered source."""
@@ -294,9 +234,8 @@ class ZarrWriter:
                 )
             if not state.opened:  # opening an open source again changes nothing
                 state.opened = True
+                state.documents = StreamDocuments(state.info, self._uri, self._group)
                 state.frames_written = 0
-                state.frames_collected = 0
-                state.resource_uid = str(uuid.uuid4())
             self._is_open = True
         info = state.info
         data_key: DataKey = {
@@ -316,18 +255,7 @@ class ZarrWriter:
         """
         state = self._state(name)
         info = state.info
-        if not isinstance(frame, np.ndarray):
-            raise FrameError(f"frame for {name!r} is a {type(frame).__name__}; push a numpy array")
-        if frame.dtype != info.dtype:
-            raise FrameError(
-                f"frame for {name!r} has dtype {frame.dtype}; registered {info.dtype}"
-            )
-        if frame.shape != info.shape:
-            raise FrameError(
-                f"frame for {name!r} has shape {frame.shape}; registered {info.shape}"
-            )
-        if not frame.flags.c_contiguous:
-            frame = np.ascontiguousarray(frame)
+        frame = check_frame(info, frame)
         with self._lock:
             if not state.opened:
                 raise WriterError(
@@ -339,15 +267,13 @@ class ZarrWriter:
                     f"{info.capacity} frames; register a larger capacity (0 = unbounded)"
                 )
             if self._stream is None:
-                self._stream = self._create_stream()
+                self._stream, self._progress = self._start_stream()
             if self._memory is not None:
                 self._memory.before_append(
-                    frame.nbytes, f"frame {state.frames_written + 1} of {name!r}"
+                    self._progress, frame.nbytes, f"frame {state.frames_written + 1} of {name!r}"
                 )
-            try:
-                self._stream.append(frame, key=name)
-            except RuntimeError as e:
-                raise WriterError(f"acquire-zarr refused frame for {name!r}: {e}") from e
+            self._stream.append(name, frame)
+            self._progress.appended += frame.nbytes
             state.frames_written += 1
 
     def get_indices_written(self, name: str | None = None) -> int:
@@ -367,34 +293,10 @@ class ZarrWriter:
         """
         state = self._state(name)
         with self._lock:
-            stop = min(int(indices_written), state.frames_written)
-            start = state.frames_collected
-            if stop <= start:
-                return
-            state.frames_collected = stop
-            first = start == 0
-        info = state.info
-        if first:
-            resource: StreamResource = {
-                "uid": state.resource_uid,
-                "data_key": name,
-                "mimetype": ZARR_MIMETYPE,
-                "uri": self._uri or "",
-                "parameters": {
-                    "array_key": name,
-                    "group": self._group,
-                    **info.layout.describe(),
-                },
-            }
-            yield "stream_resource", resource
-        datum: StreamDatum = {
-            "uid": f"{state.resource_uid}/{start}",
-            "stream_resource": state.resource_uid,
-            "descriptor": "",
-            "indices": {"start": start, "stop": stop},
-            "seq_nums": {"start": 0, "stop": 0},
-        }
-        yield "stream_datum", datum
+            documents, written = state.documents, state.frames_written
+        if documents is None:
+            return
+        yield from documents.collect(min(int(indices_written), written))
 
     def close(self) -> None:
         """Flush and close the store; write ``update_metadata`` metadata; reset.
@@ -412,20 +314,40 @@ class ZarrWriter:
             for state in self._sources.values():
                 state.opened = False
         assert self._path is not None
-        error: Exception | None = None
+        error: WriterError | None = None
         if stream is not None:
             try:
                 stream.close()
-            except RuntimeError as e:
+            except WriterError as e:
                 error = e
-        update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
+            if self._memory is not None:
+                self._memory.trim()  # glibc keeps ~200 MiB freed by a 2048² stream otherwise
+        try:
+            update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
+        except WriterError as e:
+            if error is None:
+                raise
+            raise WriterError(f"{error}; then {e}") from error
         if error is not None:
-            raise WriterError(
-                f"acquire-zarr failed to flush {str(self._path)!r}: {error}; frames "
-                "flushed before the failure are readable"
-            ) from error
+            raise error
 
     # ------------------------------------------------------------------ internals
+    def _start_stream(self) -> tuple[AcquireStream, StoreProgress]:
+        assert self._path is not None  # open() checked
+        sources = [s.info for s in self._sources.values()]
+        progress = StoreProgress(self._path, sources)
+        if self._memory is not None:
+            if self._memory.limit < progress.least_limit:
+                raise WriterError(
+                    f"max_memory={self._memory.limit:,} bytes of writer {self._group!r} is below "
+                    f"the {progress.least_limit:,} bytes its sources need (acquire-zarr's frame "
+                    "queue, then two frames, or two shards of a compressed array, in flight); "
+                    "raise max_memory or use smaller shards"
+                )
+            self._memory.start(progress)
+        stream = AcquireStream(self._path, sources, max_threads=self._max_threads)
+        return stream, progress
+
     def _state(self, name: str) -> _SourceState:
         try:
             return self._sources[name]
@@ -435,70 +357,3 @@ class ZarrWriter:
                 f"source {name!r} is not registered with writer {self._group!r} "
                 f"(registered: {known}); call register() first"
             ) from None
-
-    def _create_stream(self) -> Any:
-        az = _acquire_zarr()
-        assert self._path is not None
-        if self._path.exists():
-            raise StoreExistsError(
-                f"store {str(self._path)!r} appeared on disk before the first frame; "
-                "refusing to overwrite it"
-            )
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = [self._array_settings(az, s.info) for s in self._sources.values()]
-        settings = az.StreamSettings(
-            store_path=str(self._path),
-            arrays=arrays,
-            overwrite=False,
-            max_threads=self._max_threads,
-        )
-        try:
-            return az.ZarrStream(settings)
-        except RuntimeError as e:
-            described = {n: (str(s.info.dtype), s.info.shape) for n, s in self._sources.items()}
-            raise WriterError(
-                f"acquire-zarr could not create the store {str(self._path)!r} for sources "
-                f"{described}: {e}. Check that the folder is writable and has space"
-            ) from e
-
-    @staticmethod
-    def _array_settings(az: ModuleType, info: SourceInfo) -> Any:
-        layout = info.layout
-        axis_names = ["c", "z", "y", "x"][-len(info.shape) :]
-        dims = [
-            az.Dimension(
-                name="t",
-                kind=az.DimensionType.TIME,
-                array_size_px=info.capacity,
-                chunk_size_px=1,
-                shard_size_chunks=layout.frames_per_shard,
-            )
-        ]
-        for axis, size, chunk, per in zip(
-            axis_names, info.shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
-        ):
-            dims.append(
-                az.Dimension(
-                    name=axis,
-                    kind=az.DimensionType.CHANNEL if axis == "c" else az.DimensionType.SPACE,
-                    array_size_px=size,
-                    chunk_size_px=chunk,
-                    shard_size_chunks=per,
-                )
-            )
-        kwargs: dict[str, Any] = {
-            "output_key": info.name,
-            "data_type": info.dtype,
-            "dimensions": dims,
-        }
-        if layout.compression is not None:
-            c = layout.compression
-            kwargs["compression"] = az.CompressionSettings(
-                compressor=az.Compressor.BLOSC1,
-                codec=az.CompressionCodec.BLOSC_LZ4
-                if c.codec == "lz4"
-                else az.CompressionCodec.BLOSC_ZSTD,
-                level=c.level,
-                shuffle=1 if c.shuffle else 0,
-            )
-        return az.ArraySettings(**kwargs)

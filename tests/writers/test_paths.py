@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 
-from zarrscribe.writers import SessionPathProvider, WriterError
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from zarrscribe.writers import SessionPathProvider, WriterError, sanitize_name
 
 
 def test_counters_increment_per_plan_independently(tmp_path: Path) -> None:
@@ -79,3 +79,82 @@ def test_names_without_content_are_refused(tmp_path: Path, bad: str) -> None:
         SessionPathProvider(tmp_path, "s")(bad)
     with pytest.raises(WriterError, match="session name"):
         SessionPathProvider(tmp_path, bad)
+
+
+# ---------------------------------------------------------------- concurrency
+
+_CLAIM_RUNS = """
+import sys
+from zarrscribe.writers import SessionPathProvider
+
+provider = SessionPathProvider(sys.argv[1], "shared")
+for i in range({runs}):
+    print(provider("count", run_key=f"{{i}}").run_dir, flush=True)
+"""
+
+
+def test_threads_with_their_own_providers_never_share_a_run_folder(tmp_path: Path) -> None:
+    providers = [SessionPathProvider(tmp_path, "shared") for _ in range(4)]
+    barrier = threading.Barrier(len(providers))
+    claimed: list[list[Path]] = [[] for _ in providers]
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        claimed[i].extend(providers[i]("count", run_key=f"{i}-{n}").run_dir for n in range(50))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(providers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    folders = [d for per_thread in claimed for d in per_thread]
+    assert len(folders) == 200
+    assert len(set(folders)) == 200
+    assert all(d.is_dir() for d in folders)
+
+
+def test_processes_on_one_session_never_share_a_run_folder(tmp_path: Path) -> None:
+    code = _CLAIM_RUNS.format(runs=50)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    folders: list[str] = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err[-2000:]
+        folders.extend(out.split())
+    assert len(folders) == 200
+    assert len(set(folders)) == 200
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == [
+        f"count_{n:05d}" for n in range(200)
+    ]
+
+
+# ---------------------------------------------------------------- long names
+
+
+def test_a_name_over_the_filesystem_limit_is_shortened_and_kept_apart(tmp_path: Path) -> None:
+    p = SessionPathProvider(tmp_path, "s")
+    long_a, long_b = "a" * 299 + "x", "a" * 299 + "y"
+    info_a = p(long_a, group="g" * 300)
+    info_b = p(long_b)
+    assert info_a.run_dir.is_dir()
+    assert len(info_a.run_dir.name) <= 255
+    assert len(info_a.store_path.name) <= 255
+    assert info_a.run_dir != info_b.run_dir
+    assert info_a.plan_name == sanitize_name(long_a)
+    assert info_a.plan_name.startswith("a" * 100)
+    # a restarted session finds the shortened folders and continues their counters
+    assert SessionPathProvider(tmp_path, "s").next_counter(long_a) == 1
+
+
+def test_a_base_dir_over_the_path_limit_is_a_writer_error(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*(["d" * 250] * 20))  # over PATH_MAX (4096)
+    with pytest.raises(WriterError, match=r"characters\) is too long for the filesystem"):
+        SessionPathProvider(deep, "s")

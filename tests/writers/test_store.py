@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,3 +63,50 @@ def test_store_path_accepts_uris_and_paths(tmp_path: Path) -> None:
 def test_to_jsonable_converts_numpy() -> None:
     value = {"a": np.arange(3), "b": np.float64("nan"), "c": {1, 2}, 3: (np.bool_(True),)}
     assert to_jsonable(value) == {"a": [0, 1, 2], "b": None, "c": [1, 2], "3": [True]}
+
+
+_KILLED_BEFORE_RENAME = """
+import os, sys, time
+from zarrscribe.writers import update_store_attributes
+
+def stuck(src, dst):
+    print("temp file written", flush=True)
+    time.sleep(600)
+
+os.replace = stuck
+update_store_attributes(sys.argv[1], {"b": 2})
+"""
+
+
+def test_an_update_killed_before_its_rename_is_cleaned_by_the_next(tmp_path: Path) -> None:
+    store = update_store_attributes(tmp_path / "s.zarr", {"a": 1}, create=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BEFORE_RENAME, str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "temp file written\n", child.stderr
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=30)
+    assert len(list(store.glob(".zarr.json.*.tmp"))) == 1  # left by the killed update
+    assert read_store_attributes(store) == {"a": 1}  # the old metadata is whole
+    update_store_attributes(store, {"c": 3})
+    assert list(store.glob(".zarr.json.*.tmp")) == []
+    assert read_store_attributes(store) == {"a": 1, "c": 3}
+
+
+def test_concurrent_updates_of_one_store_lose_nothing(tmp_path: Path) -> None:
+    store = update_store_attributes(tmp_path / "s.zarr", {}, create=True)
+    threads = [
+        threading.Thread(target=update_store_attributes, args=(store, {f"k{i}": i}))
+        for i in range(16)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert read_store_attributes(store) == {f"k{i}": i for i in range(16)}

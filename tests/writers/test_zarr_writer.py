@@ -249,6 +249,32 @@ def test_set_uri_or_register_while_open(writer: ZarrWriter, tmp_path: Path) -> N
     writer.close()
 
 
+def test_registering_an_open_source_again_is_refused(writer: ZarrWriter) -> None:
+    _opened(writer)
+    with pytest.raises(WriterError, match=r"cannot register 'cam1' again: it is open on 'file://"):
+        writer.register("cam1", np.uint8, (2, 2))
+    assert writer.sources["cam1"].dtype == np.uint16  # the registration is unchanged
+    data = frames(1)
+    writer.write_frame("cam1", data[0])
+    _assert_readable(writer, data)
+    writer.register("cam1", np.uint8, (2, 2))  # allowed once closed
+    assert writer.sources["cam1"].dtype == np.uint8
+
+
+def test_store_creation_failure_names_the_cause(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    w = ZarrWriter()
+    w.set_uri(str(locked / "sub" / "s.zarr"))
+    w.register("cam1", np.uint8, (2, 2))
+    w.open("cam1")
+    (locked / "sub").write_text("a file where the folder should be")
+    with pytest.raises(
+        WriterError, match=r"could not create the store .*s\.zarr': its folder cannot be made"
+    ):
+        w.write_frame("cam1", np.zeros((2, 2), np.uint8))
+
+
 def test_open_without_uri() -> None:
     w = ZarrWriter()
     w.register("cam1", np.uint16, (4, 4))
@@ -308,9 +334,9 @@ def test_missing_acquire_zarr_names_the_extra(
 ) -> None:
     import sys
 
-    from zarrscribe.writers import _zarr
+    from zarrscribe.writers import _acquire
 
-    monkeypatch.setattr(_zarr, "_ACQUIRE_ZARR", None)
+    monkeypatch.setattr(_acquire, "_MODULE", None)
     monkeypatch.setitem(sys.modules, "acquire_zarr", None)
     _opened(writer)
     with pytest.raises(WriterError, match=r"pip install 'zarrscribe\[zarr\]'"):
@@ -318,27 +344,6 @@ def test_missing_acquire_zarr_names_the_extra(
 
 
 # ---------------------------------------------------------------- push-back
-
-
-def test_anonymous_memory_is_read() -> None:
-    from zarrscribe.writers._memory import anonymous_memory, default_memory_limit
-
-    used = anonymous_memory()
-    assert used is not None
-    assert 0 < used < (default_memory_limit() or 2**62) * 2
-
-
-def test_memory_above_the_limit_holds_frames_back_then_fails_clearly(tmp_path: Path) -> None:
-    w = ZarrWriter(max_memory=1, memory_timeout=0.2)  # any process is above 1 byte
-    w.set_uri(str(tmp_path / "m.zarr"))
-    w.register("cam", np.uint16, (4, 4))
-    w.open("cam")
-    with pytest.raises(WriterError, match=r"frame 1 of 'cam' not written: .* above max_memory"):
-        w.write_frame("cam", np.zeros((4, 4), np.uint16))
-    assert w.throttled_seconds >= 0.2
-    assert w.get_indices_written("cam") == 0
-    w.close()
-    assert zarr.open_group(tmp_path / "m.zarr", mode="r") is not None
 
 
 def test_memory_limit_must_be_positive() -> None:
