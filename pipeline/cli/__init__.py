@@ -7,7 +7,6 @@ import importlib
 import sys
 from types import ModuleType
 
-from ...writers.model import ZarrscribeError
 from ._common import common_options
 
 __all__ = ["main"]
@@ -40,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = _parser().parse_known_args(argv)
     if unknown:  # the verb's own usage, not the top-level one
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    from ...writers.model import ZarrscribeError  # (imports the writers: not for --help)
+
     try:
         result: int = args.verb.run(args)
     except ZarrscribeError as e:

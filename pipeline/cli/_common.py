@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ...writers.model import STATE_DIR
-
 if TYPE_CHECKING:
     from ...catalog import Catalog, RunSummary
 
@@ -39,6 +37,7 @@ def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     """The catalog the options name: a Tiled server, or the base directory's own
     (which must exist unless ``create``)."""
     from ...catalog import Catalog, CatalogError
+    from ...writers.model import STATE_DIR
     from .._pipeline import embedded_catalog
 
     if args.catalog:

@@ -6,7 +6,6 @@ import argparse
 import sys
 from datetime import datetime
 
-from ...writers.model import ATTRIBUTES_KEY
 from ._common import open_catalog
 
 HELP = "a run's metadata and arrays"
@@ -17,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...writers.model import ATTRIBUTES_KEY
+
     catalog = open_catalog(args)
     md = catalog.run(args.uid).metadata
     start, stop = dict(md.get("start", {})), dict(md.get("stop") or {})
