@@ -150,3 +150,19 @@ def test_writer_left_open_is_an_error_the_run_sees(
             RE(bp.count([rig.cam3], num=1))
     rig.default.close()
     assert (tmp_path / "elsewhere.zarr").is_dir()  # the other acquisition is untouched
+
+
+def test_a_plan_name_without_letters_is_still_logged_and_registered(
+    rig: Rig, RE: RunEngine, base_dir: Path
+) -> None:
+    with Pipeline(rig.devices, base_dir=base_dir) as pipeline:
+        pipeline.subscribe(RE)
+        (uid,) = RE(bp.count([rig.light], num=2, md={"plan_name": "///"})).run_start_uids
+        assert pipeline.flush(120), pipeline.registrations.failures
+        (log,) = base_dir.glob("*/run_*/documents.jsonl")
+        names = [n for n, _ in read_document_log(log).documents]
+        assert names[0] == "start"
+        assert names[-1] == "stop"
+        (run,) = pipeline.connect_catalog().search()
+        assert run.uid == uid
+        assert run.exit_status == "success"
