@@ -13,6 +13,7 @@ from ..catalog import Catalog, RunNotFoundError
 from ..writers import WriterError, frames_on_disk, read_store_attributes, update_store_attributes
 from ..writers.model import (
     ATTRIBUTES_KEY,
+    LOG_NAME,
     METADATA_KEY,
     ZARR_MIMETYPE,
     Documents,
@@ -233,15 +234,20 @@ def register_documents(
     """
     record = RunRecord.from_documents(documents)
     stores = record.store_uris(ZARR_MIMETYPE)
-    on_disk = None
+    on_disk, log = None, None
     if base_dir is not None:
         try:
-            if all(inside_base(uri, base_dir).is_dir() for uri in stores):
+            paths = [inside_base(uri, base_dir) for uri in stores]
+            if all(p.is_dir() for p in paths):
                 on_disk = read_on_disk(stores, base_dir)
+                # our layout: the run's log lies beside its stores
+                log = next((p.parent / LOG_NAME for p in paths), None)
         except CallbackError:
             on_disk = None  # the stores are elsewhere: trust the documents
     projection = RunProjection(record, on_disk, base_dir=base_dir)
-    synced = sync_entry(catalog, projection, documents, None)
+    synced = sync_entry(
+        catalog, projection, documents, log if log is not None and log.exists() else None
+    )
     if synced.refused:
         raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
 
