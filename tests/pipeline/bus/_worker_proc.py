@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from zarrscribe.callbacks import BusSettings
+from zarrscribe.callbacks import BusSettings, register_documents
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.bus import Documents, Worker, WorkerSettings
 
@@ -31,7 +31,7 @@ if __name__ == "__main__":
     def register(docs: Documents) -> None:
         uid = str(docs[0][1]["uid"])
         _note(Path(journal), f"begin {uid}")
-        catalog.register_run(docs, {})
+        register_documents(catalog, docs)  # what `zarrscribe worker` does
         _note(Path(journal), f"done {uid}")
         time.sleep(hold_after)
 

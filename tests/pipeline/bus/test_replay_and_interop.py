@@ -111,3 +111,20 @@ def test_bluesky_nats_format_is_registered(
     finally:
         worker.stop()
         catalog.close()
+
+
+def test_the_worker_command_replays_the_stream_into_the_base_dirs_catalog(
+    rig: Rig, base_dir: Path, bus: BusSettings, capsys: Any
+) -> None:
+    from zarrscribe.pipeline.cli import main as cli
+
+    with publishing_pipeline(rig, base_dir, bus) as (RE, _, publisher):
+        uids = RE(bp.count([rig.cam1], num=2)).run_start_uids
+        assert publisher.flush(30)
+    args = ["--nats", bus.servers, "--stream", bus.stream, "--prefix", bus.prefix]
+    assert cli(["worker", "--replay", *args, "--base-dir", str(base_dir), "--shared-storage"]) == 0
+    assert "1 runs registered" in capsys.readouterr().out
+    with Pipeline([], base_dir=base_dir) as pipeline:
+        assert [r.uid for r in pipeline.connect_catalog().search()] == list(uids)
+        (report,) = pipeline.replay(check=True)  # the worker's entry equals the logs' own
+        assert not report.changed, report.differences
