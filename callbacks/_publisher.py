@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..writers.model import Documents
 from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
 from ._errors import DocumentLogError
 from ._log import read_document_log
@@ -51,7 +52,7 @@ class _Run:
     last_queued: int = -1
     """Position of the run's last document put in the memory queue."""
     stopped: bool = False
-    extra: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    extra: Documents = field(default_factory=list)
     """Documents after the log's end (a recovered stop), kept in the cursor file."""
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE
+from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE, Documents
 from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 
@@ -240,7 +240,7 @@ class Catalog:
             ) from e
         return uid
 
-    def _write_run(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+    def _write_run(self, docs: Documents) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
         writer = TiledWriter(self._runs)
@@ -318,7 +318,7 @@ class Catalog:
         with self._lock:
             return self._node(matches[0].uid)
 
-    def documents(self, uid: str) -> list[tuple[str, dict[str, Any]]]:
+    def documents(self, uid: str) -> Documents:
         """The documents of run ``uid`` as the catalog holds them.
 
         Stream datums come consolidated (one per array); stream resources get

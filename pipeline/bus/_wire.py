@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...callbacks._bus import DOCUMENT_NAMES, RUN_HEADER, SEQ_HEADER
+from ...writers.model import Documents
 
 __all__ = [
     "Documents",
@@ -19,7 +20,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Documents = list[tuple[str, dict[str, Any]]]
 WireFormat = Literal["zarrscribe", "bluesky-nats"]
 """``zarrscribe``: ``<prefix>.<instrument>.<run uid>.<name>`` with a position header;
 ``bluesky-nats``: ``<prefix>.<name>`` with only the ``run_id`` header."""

@@ -7,11 +7,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._format import ATTRIBUTES_KEY
+from ._format import ATTRIBUTES_KEY, INCOMPLETE
 
 __all__ = ["differences", "downgrades"]
 
-_RANK = {"success": 3, "abort": 2, "fail": 2, "incomplete": 1}
+_RANK = {"success": 3, "abort": 2, "fail": 2, INCOMPLETE: 1}
 
 
 def _plain(value: Any) -> Any:
