@@ -8,8 +8,10 @@ import os
 # take a catalog down want the failure at once (read by tiled at import).
 os.environ.setdefault("TILED_RETRY_ATTEMPTS", "1")
 
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,17 @@ def RE() -> Iterator[RunEngine]:
 @pytest.fixture
 def base_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@contextmanager
+def small_disk(where: Path, mebibytes: int) -> Iterator[Path]:
+    """A real, small disk: a tmpfs of ``mebibytes`` mounted at ``where`` (the tests run
+    as root), unmounted afterwards."""
+    where.mkdir(parents=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={mebibytes}m", "tmpfs", str(where)], check=True
+    )
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import zarr
 
+from tests.conftest import small_disk
 from zarrscribe.writers import Compression, WriterError, ZarrWriter, frames_on_disk
 from zarrscribe.writers._memory import anonymous_memory, default_memory_limit
 
@@ -36,14 +36,9 @@ def test_a_limit_below_two_frames_is_refused_before_any_store_exists(tmp_path: P
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MiB tmpfs (the tests run as root), unmounted afterwards."""
-    mount = tmp_path / "full"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
-    try:
+    """An 8 MiB tmpfs."""
+    with small_disk(tmp_path / "full", 8) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_a_disk_that_takes_nothing_fails_after_the_timeout(full_disk: Path) -> None:

@@ -4,7 +4,6 @@ disk stays readable, and replay restores the rule once there is space again."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky import plans as bp
 
+from tests.conftest import small_disk
 from tests.pipeline.faults.test_faults import check_the_rule
 from zarrscribe.pipeline import Pipeline, SimCamera
 from zarrscribe.pipeline.cli import main as cli
@@ -20,22 +20,17 @@ from zarrscribe.writers.model import INCOMPLETE, ZarrscribeError
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
-    try:
+def disk(tmp_path: Path) -> Iterator[Path]:
+    with small_disk(tmp_path / "disk", 64) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_a_full_disk_fails_the_run_clearly_and_loses_nothing_that_reached_it(
-    small_disk: Path,
+    disk: Path,
 ) -> None:
-    filler = small_disk / "filler"
+    filler = disk / "filler"
     filler.write_bytes(b"\0" * (40 << 20))  # 24 MiB left for 40 MiB of frames
-    base = small_disk / "data"
+    base = disk / "data"
     writer = ZarrWriter("default")
     cam = SimCamera("cam1", writer, shape=(512, 512), exposure=0.0, seed=5)
     RE = RunEngine({})
