@@ -131,7 +131,11 @@ def _replay_one(
 def _crash_tail(run: LoadedRun) -> bool:
     """Whether the only damage is the last line of a run that never stopped, cut short
     when its process died: the expected trace of a crash, not an error."""
-    return run.record.stop is None and len(run.damage) == 1 and ": cut short (" in run.damage[0]
+    return (
+        run.record.stop is None
+        and len(run.damage) == 1
+        and ": cut short (" in run.damage[0]
+    )
 
 
 def replay_runs(
