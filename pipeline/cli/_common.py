@@ -9,7 +9,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -99,6 +99,16 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
             "or pass --base-dir of a folder with runs, or --catalog URI"
         )
     return embedded_catalog(args.base_dir)
+
+
+@contextlib.contextmanager
+def catalog_of(args: argparse.Namespace) -> Iterator[Catalog]:
+    """:func:`open_catalog`, closed (its connections with it) when the block ends."""
+    catalog = open_catalog(args)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
 
 
 def table(rows: Sequence[Sequence[str]], out: TextIO, indent: str = "") -> None:

@@ -6,9 +6,13 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...writers.model import ATTRIBUTES_KEY, STATE_DIR
-from ._common import UsageError, open_catalog
+from ._common import UsageError, catalog_of
+
+if TYPE_CHECKING:
+    from ...catalog import Catalog
 
 HELP = "remove a run from the catalog (--with-data: also its folder)"
 
@@ -57,7 +61,11 @@ def _confirm(question: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalog = open_catalog(args)
+    with catalog_of(args) as catalog:
+        return _delete(catalog, args)
+
+
+def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
     node = catalog.run(args.uid)
     uid = str(node.metadata["start"]["uid"])
     folder = run_folder(dict(node.metadata), args.base_dir) if args.with_data else None

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ._common import EXIT_STATUSES, UsageError, open_catalog, positive_int, print_json, runs_table
+from ._common import EXIT_STATUSES, UsageError, catalog_of, positive_int, print_json, runs_table
 
 HELP = "query past runs (newest first)"
 
@@ -83,17 +83,18 @@ def run(args: argparse.Namespace) -> int:
     extra = _start_keys(args)
     since = parse_time(args.since, "--since") if args.since else None
     until = parse_time(args.until, "--until") if args.until else None
-    runs = open_catalog(args).search(
-        plan_name=args.plan,
-        scan_id=args.scan_id,
-        exit_status=args.status,
-        device=args.device,
-        since=since,
-        until=until,
-        uid=args.uid,
-        limit=args.limit,
-        **extra,
-    )
+    with catalog_of(args) as catalog:
+        runs = catalog.search(
+            plan_name=args.plan,
+            scan_id=args.scan_id,
+            exit_status=args.status,
+            device=args.device,
+            since=since,
+            until=until,
+            uid=args.uid,
+            limit=args.limit,
+            **extra,
+        )
     if args.json:
         print_json([r.as_dict() for r in runs])
         return 0

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ...writers.model import ATTRIBUTES_KEY
-from ._common import open_catalog, positive_int, print_json, table
+from ._common import catalog_of, positive_int, print_json, table
 
 HELP = "a run's metadata, arrays and scalar readings"
 
@@ -117,9 +117,9 @@ def _cell(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalog = open_catalog(args)
     rows = args.rows or (None if args.json else 20)
-    shown = describe(catalog.run(args.uid), rows)
+    with catalog_of(args) as catalog:
+        shown = describe(catalog.run(args.uid), rows)
     if args.json:
         print_json(shown)
         return 0
