@@ -44,7 +44,8 @@ def run_folder(metadata: dict[str, object], base_dir: Path) -> Path | None:
             "delete them by hand"
         )
     (folder,) = folders
-    if folder == base or base not in folder.parents or (base / STATE_DIR) in folder.parents:
+    state = base / STATE_DIR
+    if folder in (base, state) or base not in folder.parents or state in folder.parents:
         raise UsageError(
             f"refusing to delete {folder}: it is not a run folder inside {base}; "
             "delete it by hand if you mean it"
