@@ -76,7 +76,11 @@ def common_options() -> Parser:
         default=Path(os.environ.get("ZARRSCRIBE_BASE_DIR", DEFAULT_BASE_DIR)),
         help="data folder (default: ./zarrscribe-data or $ZARRSCRIBE_BASE_DIR)",
     )
-    common.add_argument("--catalog", help="Tiled server URI (default: embedded SQLite catalog)")
+    common.add_argument(
+        "--catalog",
+        help="Tiled server URI (default: the embedded SQLite catalog); "
+        "for serve: a database URI such as postgresql://user@host/db",
+    )
     common.add_argument(
         "--api-key",
         default=os.environ.get("TILED_API_KEY"),
