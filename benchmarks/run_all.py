@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["bench_writers.py", "bench_pipeline.py", "bench_replay.py", "bench_serve.py"]
+BENCHMARKS = [
+    "bench_writers.py",
+    "bench_pipeline.py",
+    "bench_replay.py",
+    "bench_bus.py",
+    "bench_ophyd_async.py",
+    "bench_serve.py",
+]
 
 
 def main() -> int:

@@ -7,12 +7,14 @@ run's attributes and catalog entry only through one compare-then-write step
 (:func:`sync_store`, :func:`sync_entry`) shared with replay.
 """
 
+from ._bus import BusSettings
 from ._descriptor import handle_descriptor_metadata
-from ._errors import CallbackError, DocumentLogError
+from ._errors import BusError, CallbackError, DocumentLogError
 from ._finisher import Finisher, RunRegistry
 from ._log import LOG_NAME, DocumentLog, LoggedRun, read_document_log
 from ._metadata import MetadataCallback
 from ._presenter import Presenter, WriterLeases
+from ._publisher import Publisher
 from ._router import PerRunRouter, Stage
 from ._sync import (
     LoadedRun,
@@ -22,6 +24,7 @@ from ._sync import (
     load_run,
     loaded_run,
     read_on_disk,
+    register_documents,
     register_logged_run,
     sync_entry,
     sync_store,
@@ -29,6 +32,8 @@ from ._sync import (
 
 __all__ = [
     "LOG_NAME",
+    "BusError",
+    "BusSettings",
     "CallbackError",
     "DocumentLog",
     "DocumentLogError",
@@ -39,6 +44,7 @@ __all__ = [
     "Outcome",
     "PerRunRouter",
     "Presenter",
+    "Publisher",
     "RunRegistry",
     "Stage",
     "Synced",
@@ -49,6 +55,7 @@ __all__ = [
     "loaded_run",
     "read_document_log",
     "read_on_disk",
+    "register_documents",
     "register_logged_run",
     "sync_entry",
     "sync_store",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..writers.model import ZarrscribeError
 
-__all__ = ["CallbackError", "DocumentLogError"]
+__all__ = ["BusError", "CallbackError", "DocumentLogError"]
 
 
 class CallbackError(ZarrscribeError, RuntimeError):
@@ -13,3 +13,7 @@ class CallbackError(ZarrscribeError, RuntimeError):
 
 class DocumentLogError(CallbackError, ValueError):
     """A document log cannot be read at all: the message names the file (and line)."""
+
+
+class BusError(CallbackError, ValueError):
+    """Settings of the document bus (NATS) that cannot work: the message names the value."""

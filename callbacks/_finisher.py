@@ -111,8 +111,8 @@ class Finisher(DocumentRouter):
         for writer in used:
             try:
                 writer.close()
-            except WriterError as e:
-                errors.append(str(e))
+            except (WriterError, OSError) as e:
+                errors.append(f"closing {writer.uri}: {e}")
         # Attributes go into Zarr stores; stores of other formats are left as they are.
         uris = [w.uri for w in used if w.uri and w.mimetype == ZARR_MIMETYPE]
         uris = list(dict.fromkeys([*uris, *record.store_uris(ZARR_MIMETYPE)]))
@@ -130,7 +130,13 @@ class Finisher(DocumentRouter):
             if not writer.is_open:
                 writer.clear_sources()
         if self._registry is not None:
-            self._registry.submit(record.uid, self._log)
+            try:
+                self._registry.submit(record.uid, self._log)
+            except OSError as e:
+                errors.append(
+                    f"the catalog registration could not be queued ({e}); "
+                    f"run 'zarrscribe replay {record.uid}' once there is space"
+                )
         if errors:
             raise CallbackError(
                 f"run {record.uid!r} finished with errors (its documents are logged and "

@@ -47,6 +47,17 @@ class DocumentLog(DocumentRouter):
         self._file: IO[str] | None = None
 
     def __call__(self, name: str, doc: Any, validate: bool = False) -> Any:
+        try:
+            self._write(name, doc)
+        except OSError as e:
+            raise CallbackError(
+                f"cannot write the {name} document to the log {self.path}: {e.strerror or e}; "
+                "free space (or fix permissions) there: the run's documents after this one "
+                "are not logged"
+            ) from e
+        return super().__call__(name, doc, validate)
+
+    def _write(self, name: str, doc: Any) -> None:
         if name == "start":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
@@ -68,13 +79,18 @@ class DocumentLog(DocumentRouter):
             os.fsync(self._file.fileno())
         if name == "stop":
             self.close()
-        return super().__call__(name, doc, validate)
 
     def close(self) -> None:
         """Close the file (a run that never stopped keeps what was written)."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as e:
+                raise CallbackError(
+                    f"cannot finish the document log {self.path}: {e.strerror or e}; "
+                    "free space there (what was flushed before is kept)"
+                ) from e
 
 
 @dataclass

@@ -34,6 +34,7 @@ __all__ = [
     "load_run",
     "loaded_run",
     "read_on_disk",
+    "register_documents",
     "register_logged_run",
     "sync_entry",
     "sync_store",
@@ -219,6 +220,30 @@ def sync_entry(
         catalog.register_run(docs, metadata)
         result.outcome = "registered"
     return result
+
+
+def register_documents(
+    catalog: Catalog, documents: Documents, *, base_dir: Path | None = None
+) -> None:
+    """Register a run from its documents alone (a catalog worker fed by the bus).
+
+    Frames are counted on disk where the worker sees the run's stores (shared
+    storage under ``base_dir``); otherwise the documents are trusted. Store
+    attributes are not written: that stays with the host that owns the disk.
+    """
+    record = RunRecord.from_documents(documents)
+    stores = record.store_uris(ZARR_MIMETYPE)
+    on_disk = None
+    if base_dir is not None:
+        try:
+            if all(inside_base(uri, base_dir).is_dir() for uri in stores):
+                on_disk = read_on_disk(stores, base_dir)
+        except CallbackError:
+            on_disk = None  # the stores are elsewhere: trust the documents
+    projection = RunProjection(record, on_disk, base_dir=base_dir)
+    synced = sync_entry(catalog, projection, documents, None)
+    if synced.refused:
+        raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
 
 
 def register_logged_run(catalog: Catalog, log: Path, *, base_dir: Path) -> None:

@@ -4,6 +4,7 @@ from ._catalog import Catalog, Runs, RunSummary
 from ._consolidator import ZarrConsolidator, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._queue import RegistrationQueue
+from ._relocate import relocate_embedded
 from ._serve import (
     ServerSettings,
     build_server_app,
@@ -28,6 +29,7 @@ __all__ = [
     "install_zarr_consolidator",
     "key_file",
     "new_api_key",
+    "relocate_embedded",
     "serve",
     "store_api_key",
     "stored_api_key",

@@ -11,16 +11,19 @@ from typing import Any
 from event_model.documents import RunStart
 
 from ..callbacks import (
+    BusSettings,
+    CallbackError,
     DocumentLog,
     Finisher,
     MetadataCallback,
     PerRunRouter,
     Presenter,
+    Publisher,
     Stage,
     WriterLeases,
     register_logged_run,
 )
-from ..catalog import Catalog, CatalogError, RegistrationQueue
+from ..catalog import Catalog, CatalogError, RegistrationQueue, relocate_embedded
 from ..writers import SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR
 from .replay import ReplayReport, find_logs, replay_runs
@@ -31,9 +34,15 @@ logger = logging.getLogger(__name__)
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
-    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``."""
+    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``.
+
+    A data folder that was moved or copied is found at its new place: the catalog's
+    asset locations are rewritten to it before it opens.
+    """
     base = Path(base_dir).absolute()
-    return Catalog.embedded(base / STATE_DIR / "catalog", readable=[base])
+    directory = base / STATE_DIR / "catalog"
+    relocate_embedded(directory, base)
+    return Catalog.embedded(directory, readable=[base])
 
 
 def _plan_name(doc: RunStart) -> str:
@@ -71,6 +80,10 @@ class Pipeline:
         are queued until a pipeline with a catalog opens the same ``base_dir``).
     api_key:
         API key for a Tiled server URI.
+    bus:
+        Publish every document to NATS JetStream (see :class:`BusSettings`), for
+        catalog workers elsewhere (``zarrscribe worker``). With ``catalog=None``
+        the workers alone register the runs.
     """
 
     def __init__(
@@ -81,6 +94,7 @@ class Pipeline:
         session: str = "default",
         catalog: Catalog | str | None = "embedded",
         api_key: str | None = None,
+        bus: BusSettings | None = None,
     ) -> None:
         self.devices: dict[str, Any] = (
             dict(devices)
@@ -107,6 +121,12 @@ class Pipeline:
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}
+        self._log_paths: dict[str, Path] = {}
+        self.publisher = (
+            Publisher(self.log_path, self.base_dir / STATE_DIR / "outbox", bus) if bus else None
+        )
+        """Sends every document to NATS JetStream, when a ``bus`` was given."""
+        self._registry = None if bus is not None and catalog is None else self.registrations
 
     # ------------------------------------------------------------------ RunEngine side
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
@@ -122,11 +142,24 @@ class Pipeline:
         run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
         log = DocumentLog(run_dir)
         self._logs[start["uid"]] = log
+        if len(self._log_paths) >= 10_000:  # remember recent runs only
+            del self._log_paths[next(iter(self._log_paths))]
+        self._log_paths[start["uid"]] = log.path
         presenter = Presenter(self.devices, self._store_uri_for, self.leases)
         finisher = Finisher(
-            log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self.registrations
+            log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self._registry
         )
-        return [log, presenter, self.metadata, finisher]
+        stages: list[Stage] = [log, presenter, self.metadata, finisher]
+        if self.publisher is not None:
+            stages.insert(1, self.publisher)  # after the log, which is its outbox
+        return stages
+
+    def log_path(self, run_uid: str) -> Path:
+        """The document log of run ``run_uid`` (a run of this pipeline's lifetime)."""
+        try:
+            return self._log_paths[run_uid]
+        except KeyError:
+            raise KeyError(f"run {run_uid!r} was not taken by this pipeline") from None
 
     def subscribe(self, run_engine: Any) -> int:
         """Subscribe to ``run_engine``; keep this pipeline referenced while it is used."""
@@ -153,9 +186,17 @@ class Pipeline:
     def close(self, timeout: float = 10.0) -> None:
         """Finish pending registrations (up to ``timeout`` s) and close the logs."""
         self.registrations.close(timeout)
-        for log in self._logs.values():
-            log.close()
-        self._logs.clear()
+        if self.publisher is not None:
+            self.publisher.close(timeout)
+        logs, self._logs = list(self._logs.values()), {}
+        errors = []
+        for log in logs:
+            try:
+                log.close()
+            except CallbackError as e:
+                errors.append(str(e))
+        if errors:
+            raise CallbackError("; ".join(errors))
 
     def __enter__(self) -> Pipeline:
         return self
@@ -207,7 +248,8 @@ class Pipeline:
             catalog=catalog,
             check=check,
             force=force,
-            queue=self.registrations.submit,
+            queue=self.registrations.submit if self._registry is not None else None,
+            recovered=self.publisher.publish_recovered if self.publisher else None,
         )
         for i, report in enumerate(runs, start=1):
             reports.append(report)

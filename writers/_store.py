@@ -116,7 +116,13 @@ def update_store_attributes(
     else:
         raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
     document.setdefault("attributes", {}).update(plain)
-    _write_json_atomic(node, document)
+    try:
+        _write_json_atomic(node, document)
+    except OSError as e:
+        raise WriterError(
+            f"cannot write the attributes of {str(root)!r}: {e.strerror or e}; free space "
+            "(or fix permissions) there, then 'zarrscribe replay' writes them"
+        ) from e
     return root
 
 

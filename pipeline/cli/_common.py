@@ -89,15 +89,16 @@ def common_options() -> Parser:
     return common
 
 
-def open_catalog(args: argparse.Namespace) -> Catalog:
-    """The catalog the options name: a Tiled server, or the base directory's own."""
+def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
+    """The catalog the options name: a Tiled server, or the base directory's own
+    (which must exist unless ``create``)."""
     from ...catalog import Catalog, CatalogError
     from .._pipeline import embedded_catalog
 
     if args.catalog:
         return Catalog.from_uri(args.catalog, api_key=args.api_key)
     state = args.base_dir / STATE_DIR / "catalog"
-    if not state.exists():
+    if not state.exists() and not create:
         raise CatalogError(
             f"no catalog under {args.base_dir} (looked for {state}); run 'zarrscribe demo' "
             "or pass --base-dir of a folder with runs, or --catalog URI"

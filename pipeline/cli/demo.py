@@ -15,6 +15,12 @@ HELP = "run count, scan and fly plans with simulated devices"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", default="demo")
     parser.add_argument("--frames", type=int, default=40, help="frames per camera in the fly scan")
+    parser.add_argument(
+        "--ophyd-async",
+        action="store_true",
+        help="add two soft ophyd-async cameras writing into the shared store "
+        "(needs the 'ophyd-async' extra)",
+    )
 
 
 class Progress:
@@ -90,21 +96,26 @@ def run(args: argparse.Namespace) -> int:
     info.write(
         f"zarrscribe demo: data under {args.base_dir.absolute()}, session {args.session!r}\n"
     )
+    RE = RunEngine({}, call_returns_result=True)
+    extra: list[Any] = []
+    if args.ophyd_async:
+        from ..detectors import demo_detectors
+
+        extra = demo_detectors(shared)  # connected on the RunEngine's loop
     pipeline = Pipeline(
-        [cam1, cam2, cam3, stage_x, laser],
+        [cam1, cam2, cam3, stage_x, laser, *extra],
         base_dir=args.base_dir,
         session=args.session,
         catalog=args.catalog or "embedded",
         api_key=args.api_key,
     )
-    RE = RunEngine({}, call_returns_result=True)
     pipeline.subscribe(RE)
     RE.subscribe(Progress(info))
     uids: list[str] = []
     plans = [
-        bp.count([cam1, cam2, cam3, laser], num=args.frames // 4, md={"sample": "beads"}),
+        bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames // 4, md={"sample": "beads"}),
         bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames // 4, md={"sample": "beads"}),
-        fly_scan([cam1, cam2, cam3], args.frames, md={"sample": "cells"}),
+        fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}),
     ]
     for plan in plans:
         result = RE(plan)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ...callbacks import (
     LoadedRun,
@@ -28,6 +29,8 @@ from ._report import ReplayReport
 __all__ = ["find_logs", "replay_runs"]
 
 Queue = Callable[[str, Path], None]
+Recovered = Callable[[Path, dict[str, Any]], None]
+"""Takes a run that never stopped: its log and the stop document made for it."""
 
 
 def find_logs(base_dir: Path) -> list[Path]:
@@ -63,6 +66,7 @@ def _replay_one(
     check: bool,
     force: bool,
     queue: Queue | None,
+    recovered: Recovered | None = None,
 ) -> ReplayReport:
     record = run.record
     damaged = bool(run.damage)
@@ -91,6 +95,9 @@ def _replay_one(
         report.stores[uri] = synced.outcome
         note(Path(uri).name, synced)
     log = run.log if run.log.exists() else None
+    if recovered is not None and record.stop is None and log is not None and not check:
+        *_, (_, stop) = projection.catalog_documents(run.documents)  # ends with its stop
+        recovered(log, stop)
     if catalog is None:
         if queue is not None and log is not None and not check:
             queue(record.uid, log)
@@ -131,11 +138,7 @@ def _replay_one(
 def _crash_tail(run: LoadedRun) -> bool:
     """Whether the only damage is the last line of a run that never stopped, cut short
     when its process died: the expected trace of a crash, not an error."""
-    return (
-        run.record.stop is None
-        and len(run.damage) == 1
-        and ": cut short (" in run.damage[0]
-    )
+    return run.record.stop is None and len(run.damage) == 1 and ": cut short (" in run.damage[0]
 
 
 def replay_runs(
@@ -146,6 +149,7 @@ def replay_runs(
     check: bool = False,
     force: bool = False,
     queue: Queue | None = None,
+    recovered: Recovered | None = None,
 ) -> Iterator[ReplayReport]:
     """Replay each target: a run folder, a log file, a uid or a uid prefix.
 
@@ -171,6 +175,7 @@ def replay_runs(
                 check=check,
                 force=force,
                 queue=queue,
+                recovered=recovered,
             )
         except (ZarrscribeError, OSError) as e:
             yield ReplayReport(uid="", source=str(target), error=str(e))

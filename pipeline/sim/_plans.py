@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -11,7 +12,18 @@ from bluesky.utils import Msg
 
 from ...writers import PrepareInfo
 
-__all__ = ["fly_scan"]
+__all__ = ["fly_scan", "prepare_info_for"]
+
+
+def prepare_info_for(detector: Any, num_frames: int) -> Any:
+    """What ``prepare`` takes for ``num_frames`` frames: ophyd-async detectors
+    (``StandardDetector``) a ``TriggerInfo`` (one frame per event), our devices
+    a :class:`PrepareInfo`."""
+    # ophyd-async is optional: if it was never imported, no device can be one of its.
+    core = sys.modules.get("ophyd_async.core")
+    if core is not None and isinstance(detector, core.StandardDetector):
+        return core.TriggerInfo(number_of_events=num_frames)
+    return PrepareInfo(capacity=num_frames)
 
 
 def fly_scan(
@@ -36,7 +48,7 @@ def fly_scan(
 
     def inner() -> Generator[Msg, Any, None]:
         for det in detectors:
-            yield from bps.prepare(det, PrepareInfo(capacity=num_frames), wait=True)
+            yield from bps.prepare(det, prepare_info_for(det, num_frames), wait=True)
         yield from bps.declare_stream(*detectors, name="primary", collect=True)
         for det in detectors:
             yield from bps.kickoff(det, wait=True)

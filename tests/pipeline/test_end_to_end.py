@@ -16,10 +16,10 @@ from bluesky import RunEngine
 from bluesky import plans as bp
 
 from tests.conftest import DocumentCollector, Rig
-from zarrscribe.writers.model import ATTRIBUTES_KEY
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.writers import METADATA_KEY, read_store_attributes, store_path
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 
 @dataclass
@@ -169,3 +169,20 @@ def test_fly_scan_documents_describe_every_frame(session: Session) -> None:
         per_resource[d["stream_resource"]] = d["indices"]["stop"]
     assert sorted(per_resource.values()) == [9, 9, 9]
     assert _meta(session.catalog.run(uid).metadata)["stop"]["num_events"] == {"primary": 9}
+
+
+def test_live_and_replay_give_the_same_attributes_and_entries(session: Session) -> None:
+    reports = session.pipeline.replay(check=True)
+    assert sorted(r.uid for r in reports) == sorted(session.uids.values())
+    for report in reports:
+        assert report.ok, report.error
+        assert not report.changed, report.differences
+        assert set(report.stores.values()) == {"unchanged"}
+        assert report.catalog == "unchanged"
+
+
+def test_a_store_only_for_the_writers_a_run_used(session: Session) -> None:
+    scan_dir = next(session.base_dir.glob("e2e/scan_*"))
+    assert sorted(p.name for p in scan_dir.iterdir()) == ["default.zarr", "documents.jsonl"]
+    count_dir = next(session.base_dir.glob("e2e/count_*"))
+    assert (count_dir / "side.zarr").is_dir()  # cam3 took part in the count

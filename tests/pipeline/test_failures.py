@@ -18,9 +18,9 @@ from bluesky.utils import FailedStatus, Msg, RunEngineInterrupted
 
 from tests.conftest import Rig
 from zarrscribe.callbacks import CallbackError, read_document_log
-from zarrscribe.writers.model import ATTRIBUTES_KEY
 from zarrscribe.pipeline import Pipeline
 from zarrscribe.writers import read_store_attributes
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 
 def _store(base_dir: Path, plan: str, group: str = "default") -> Path:
@@ -61,6 +61,8 @@ def test_failed_run_leaves_readable_store_log_and_catalog_entry(
         assert names[0] == "start"
         assert names[-1] == "stop"
         assert not rig.default.is_open  # closed by the pipeline, ready for the next run
+        (replayed,) = pipeline.replay(run.uid, check=True)  # live == replay
+        assert not replayed.changed, replayed.differences
 
 
 def test_aborted_run(rig: Rig, RE: RunEngine, base_dir: Path) -> None:
@@ -88,6 +90,8 @@ def test_aborted_run(rig: Rig, RE: RunEngine, base_dir: Path) -> None:
         frames = zarr.open_group(_store(base_dir, "pausing"), mode="r")["cam1"][:]
         np.testing.assert_array_equal(frames, np.stack(rig.cam1.pushed))
         assert len(frames) == 3
+        (replayed,) = pipeline.replay(run.uid, check=True)  # live == replay
+        assert not replayed.changed, replayed.differences
 
 
 def test_catalog_down_loses_nothing(rig: Rig, RE: RunEngine, base_dir: Path) -> None:

@@ -21,10 +21,10 @@ from bluesky import plans as bp
 
 from tests.conftest import Rig
 from tests.pipeline import _killed_run
-from zarrscribe.writers.model import ATTRIBUTES_KEY, INCOMPLETE, without_written_at
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.cli import main as cli
 from zarrscribe.writers import read_store_attributes, store_path
+from zarrscribe.writers.model import ATTRIBUTES_KEY, INCOMPLETE, without_written_at
 
 
 class Lab:

@@ -1,0 +1,275 @@
+"""`Worker`: registers the runs published on a JetStream stream, each exactly once.
+
+Our format: a durable work-queue consumer on the stop subjects
+(``<prefix>.*.*.stop``) shared by every worker. The worker that gets a stop
+reads that run's documents with a short-lived consumer filtered on the run's
+subjects, calls ``register(documents)``, and acknowledges the stop only after
+it returned; while it registers it tells JetStream it is still working, so the
+stop is not handed to another worker. A worker killed before the
+acknowledgement leaves the stop to be redelivered (after ``ack_wait``) to the
+next worker, which registers the run again — an idempotent replace keyed by run
+uid, so the catalog holds it once.
+
+bluesky-nats format: one durable consumer over ``<prefix>.>``; runs are put
+together by their ``run_id`` header, and every message of a run is
+acknowledged after the run is registered. Run one worker per such stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...callbacks import BusSettings
+from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
+
+__all__ = ["Register", "Worker", "WorkerSettings"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_TRIES = 20
+"""Deliveries of a stop whose run has a gap on the bus before the worker gives up on it."""
+
+Register = Callable[[Documents], None]
+"""Registers one run from its documents (an idempotent replace keyed by run uid)."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker consumes the stream."""
+
+    durable: str = "zarrscribe-catalog"
+    """Durable consumer name; workers with the same name share the load."""
+    wire: WireFormat = "zarrscribe"
+    """``zarrscribe`` (our publisher) or ``bluesky-nats`` (``<prefix>.<name>`` subjects)."""
+    ack_wait: float = 30.0
+    """Seconds without word from a worker before its run goes to another worker."""
+    retry_delay: float = 5.0
+    """Seconds before a run whose registration failed is tried again."""
+    fetch_timeout: float = 1.0
+    """Seconds one wait for new messages lasts (also how fast ``stop()`` is noticed)."""
+
+
+class Worker:
+    """A catalog worker: ``run()`` blocks, registering every run as it stops.
+
+    Parameters
+    ----------
+    register:
+        Called with each run's documents, in order, off the event loop; an
+        exception leaves the run to be retried after ``retry_delay``.
+    bus:
+        The stream and subjects the publisher uses (only ``servers``, ``stream``
+        and ``prefix`` matter here).
+    settings:
+        Consumer settings.
+    """
+
+    def __init__(
+        self, register: Register, bus: BusSettings, settings: WorkerSettings | None = None
+    ) -> None:
+        self.register = register
+        self.bus = bus
+        self.settings = settings or WorkerSettings()
+        self.registered: list[str] = []
+        """Run uids this worker registered, in order."""
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the run in hand (thread- and signal-safe)."""
+        self._stop.set()
+
+    def run(self, max_runs: int | None = None) -> int:
+        """Consume until :meth:`stop` (or ``max_runs`` registered); returns runs registered."""
+        asyncio.run(self._main(max_runs))
+        return len(self.registered)
+
+    async def _main(self, max_runs: int | None) -> None:
+        import nats
+
+        async def quiet(e: Exception) -> None:
+            logger.debug("NATS: %s", e)
+
+        nc = await nats.connect(
+            self.bus.server_list,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            error_cb=quiet,
+            name=f"zarrscribe-worker-{self.settings.durable}",
+        )
+        try:
+            js = nc.jetstream()
+            await self.bus.ensure_stream(js)
+            if self.settings.wire == "zarrscribe":
+                await self._consume_stops(js, max_runs)
+            else:
+                await self._consume_all(js, max_runs)
+        finally:
+            await nc.close()
+
+    def _done(self, max_runs: int | None) -> bool:
+        return self._stop.is_set() or (max_runs is not None and len(self.registered) >= max_runs)
+
+    # ------------------------------------------------------------ our format
+    async def _consume_stops(self, js: Any, max_runs: int | None) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js import api
+
+        config = api.ConsumerConfig(
+            durable_name=self.settings.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=self.settings.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=10_000,
+        )
+        sub = await js.pull_subscribe(
+            self.bus.stop_subjects,
+            durable=self.settings.durable,
+            stream=self.bus.stream,
+            config=config,
+        )
+        while not self._done(max_runs):
+            try:
+                msgs = await sub.fetch(1, timeout=self.settings.fetch_timeout)
+            except (TimeoutError, NatsTimeout):
+                continue
+            for msg in msgs:
+                await self._handle_stop(js, msg)
+
+    async def _handle_stop(self, js: Any, msg: Any) -> None:
+        tokens = msg.subject.split(".")
+        instrument, run_uid = tokens[-3], tokens[-2]
+        try:
+            assembly = RunAssembly(run_uid)
+            for wire in await read_subjects(
+                js, self.bus.stream, self.bus.run_subjects(run_uid, instrument)
+            ):
+                assembly.add(wire)
+            documents = assembly.documents()
+        except IncompleteRunError as e:
+            if msg.metadata.num_delivered >= _MAX_TRIES:
+                logger.error("%s; given up after %d tries", e, _MAX_TRIES)
+                await msg.term()
+            else:
+                logger.warning("%s; trying again in %.0f s", e, self.settings.retry_delay)
+                await msg.nak(delay=self.settings.retry_delay)
+            return
+        if await self._register(run_uid, documents, [msg]):
+            await msg.ack_sync()
+            self.registered.append(run_uid)
+        else:
+            await msg.nak(delay=self.settings.retry_delay)
+
+    async def _register(self, run_uid: str, documents: Documents, held: list[Any]) -> bool:
+        """Call ``register`` off the loop while telling JetStream the messages are in hand."""
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(self.settings.ack_wait / 3)
+                for m in held:
+                    await m.in_progress()
+
+        beat = asyncio.create_task(keep_alive())
+        try:
+            await asyncio.to_thread(self.register, documents)
+        except Exception:
+            logger.exception("registering run %r failed; it will be retried", run_uid)
+            return False
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        logger.info("registered run %s (%d documents)", run_uid, len(documents))
+        return True
+
+    # ------------------------------------------------------------ bluesky-nats format
+    async def _consume_all(self, js: Any, max_runs: int | None) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js import api
+
+        config = api.ConsumerConfig(
+            durable_name=self.settings.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=self.settings.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=-1,  # a run's messages stay unacknowledged until it is registered
+        )
+        sub = await js.pull_subscribe(
+            self.bus.all_subjects,
+            durable=self.settings.durable,
+            stream=self.bus.stream,
+            config=config,
+        )
+        runs: dict[str, tuple[RunAssembly, list[Any]]] = {}
+        loop = asyncio.get_running_loop()
+        last_beat = loop.time()
+        while not self._done(max_runs):
+            if loop.time() - last_beat > self.settings.ack_wait / 3:  # held messages stay ours
+                for _, held in runs.values():
+                    for m in held:
+                        await m.in_progress()
+                last_beat = loop.time()
+            try:
+                msgs = await sub.fetch(256, timeout=self.settings.fetch_timeout)
+            except (TimeoutError, NatsTimeout):
+                continue
+            for msg in msgs:
+                wire = decode(msg)
+                if wire is None:
+                    await msg.term()  # never a document: do not hand it out again
+                    continue
+                assembly, held = runs.setdefault(wire.run_uid, (RunAssembly(wire.run_uid), []))
+                assembly.add(wire)
+                held.append(msg)
+                if wire.name != "stop":
+                    continue
+                try:
+                    documents = assembly.documents()
+                except IncompleteRunError as e:
+                    logger.error("%s; acknowledging its messages without registering", e)
+                    documents = None
+                if documents is None or await self._register(wire.run_uid, documents, held):
+                    for m in held:
+                        await m.ack()
+                    del runs[wire.run_uid]
+                    if documents is not None:
+                        self.registered.append(wire.run_uid)
+                else:
+                    for m in held:
+                        await m.nak(delay=self.settings.retry_delay)
+                    del runs[wire.run_uid]
+
+
+async def read_subjects(js: Any, stream: str, subjects: str) -> list[Any]:
+    """Every message of ``stream`` on ``subjects`` now, decoded, through a short-lived consumer."""
+    from nats.js import api
+
+    config = api.ConsumerConfig(
+        ack_policy=api.AckPolicy.NONE,
+        deliver_policy=api.DeliverPolicy.ALL,
+        inactive_threshold=30.0,
+        mem_storage=True,
+    )
+    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
+    name: str | None = None
+    try:
+        info = await sub.consumer_info()
+        name, total = info.name, int(info.num_pending)
+        out: list[Any] = []
+        while len(out) < total:
+            for msg in await sub.fetch(min(total - len(out), 1024), timeout=5.0):
+                out.append(msg)
+        decoded = [decode(m) for m in out]
+        return [w for w in decoded if w is not None]
+    finally:
+        await sub.unsubscribe()
+        if name is not None:
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(stream, name)

@@ -1,0 +1,67 @@
+"""``zarrscribe worker``: register the runs published to NATS JetStream in a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from functools import partial
+
+from ._common import open_catalog
+
+HELP = "register runs published to NATS JetStream (a catalog worker)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL(s)")
+    parser.add_argument("--stream", default="ZARRSCRIBE", help="JetStream stream name")
+    parser.add_argument("--prefix", default="zarrscribe", help="subject prefix")
+    parser.add_argument(
+        "--wire",
+        choices=("zarrscribe", "bluesky-nats"),
+        default="zarrscribe",
+        help="message format: zarrscribe's publisher, or bluesky-nats (<prefix>.<document>)",
+    )
+    parser.add_argument(
+        "--durable", default="zarrscribe-catalog", help="consumer name shared by the workers"
+    )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="register every run the stream holds, from its start, then exit",
+    )
+    parser.add_argument(
+        "--shared-storage",
+        action="store_true",
+        help="the runs' stores are visible here under --base-dir: count frames on disk",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...callbacks import BusSettings, register_documents
+    from ..bus import Worker, WorkerSettings, replay_stream
+
+    bus = BusSettings(servers=args.nats, stream=args.stream, prefix=args.prefix)
+    catalog = open_catalog(args, create=True)
+    base_dir = args.base_dir.absolute() if args.shared_storage else None
+    register = partial(register_documents, catalog, base_dir=base_dir)
+    err = sys.stderr
+    try:
+        if args.replay:
+            done = replay_stream(register, bus, progress=lambda line: print(line, file=err))
+            sys.stdout.write(
+                f"{len(done.registered)} runs registered, {len(done.unfinished)} unfinished, "
+                f"{len(done.failed)} failed\n"
+            )
+            for uid, why in done.failed.items():
+                err.write(f"  {uid}: {why}\n")
+            return 2 if done.failed else 0
+        worker = Worker(register, bus, WorkerSettings(durable=args.durable, wire=args.wire))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: worker.stop())
+        err.write(f"worker: {bus.servers} stream {bus.stream!r} -> {catalog}\n")
+        registered = worker.run()
+        err.write(f"worker stopped after registering {registered} runs\n")
+        return 0
+    finally:
+        catalog.close()

@@ -1,0 +1,155 @@
+"""The publisher stage: every document of every run on the stream, in order, exactly once,
+whether NATS is up, down mid-run, or the publishing process is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bluesky import plans as bp
+
+from tests.bus_runs import Documents, as_json, logged, publishing_pipeline, three_runs
+from tests.conftest import Rig
+from tests.nats_server import NatsServer
+from zarrscribe.callbacks import BusSettings, Publisher, read_document_log
+from zarrscribe.pipeline.bus import StreamReplay, replay_stream
+
+ROOT = Path(__file__).parents[2]
+
+
+def _stream_runs(bus: BusSettings) -> tuple[dict[str, Documents], StreamReplay]:
+    runs: dict[str, Documents] = {}
+
+    def keep(docs: Documents) -> None:
+        runs[str(docs[0][1]["uid"])] = docs
+
+    report = replay_stream(keep, bus)
+    assert not report.failed, report
+    assert not report.unfinished, report
+    return runs, report
+
+
+def _outbox(base_dir: Path) -> list[Path]:
+    return sorted((base_dir / ".zarrscribe" / "outbox").glob("*.json"))
+
+
+def test_pipeline_runs_are_published_in_order(rig: Rig, base_dir: Path, bus: BusSettings) -> None:
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        uids = three_runs(RE, rig)
+        assert publisher.flush(30)
+        runs, report = _stream_runs(bus)
+        assert list(runs) == uids
+        for uid in uids:
+            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
+        assert report.messages == sum(len(d) for d in runs.values())  # nothing twice
+        assert not _outbox(base_dir)  # every cursor done
+
+
+def test_nats_stopped_mid_run_loses_and_doubles_nothing(
+    rig: Rig, base_dir: Path, bus: BusSettings, nats_server: NatsServer
+) -> None:
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        (first,) = RE(bp.count([rig.cam1], num=2)).run_start_uids
+        assert publisher.flush(30)
+        events = 0
+
+        def stop_server_at_third_event(name: str, doc: dict[str, Any]) -> None:
+            nonlocal events
+            if name == "event":
+                events += 1
+                if events == 3:
+                    nats_server.stop()  # the real server process goes away mid-run
+
+        RE.subscribe(stop_server_at_third_event)
+        t0 = time.monotonic()
+        uids = three_runs(RE, rig)  # the runs go on: nothing raises, nothing waits
+        assert time.monotonic() - t0 < 20
+        assert nats_server.proc is None
+        assert publisher.pending > 0
+        assert len(_outbox(base_dir)) >= 1  # runs not fully sent keep their cursor
+        nats_server.start()
+        assert publisher.flush(60)
+        runs, report = _stream_runs(bus)
+        assert list(runs) == [first, *uids]
+        for uid in runs:
+            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
+        assert report.messages == sum(len(d) for d in runs.values())
+        assert not _outbox(base_dir)
+
+
+def test_killed_publisher_resumes_from_its_cursor_and_sends_the_recovered_stop(
+    tmp_path: Path, bus: BusSettings, nats_server: NatsServer
+) -> None:
+    base_dir = tmp_path / "data"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.callbacks._publishing_run",
+            str(base_dir),
+            bus.servers,
+            bus.stream,
+            bus.prefix,
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait until some documents are on the stream, then take NATS away
+            logs = list(base_dir.glob("*/*/documents.jsonl"))
+            if logs and len(read_document_log(logs[0]).documents) > 20:
+                break
+            assert child.poll() is None, child.stderr
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        nats_server.stop()
+        time.sleep(0.5)  # documents pile up in the log only
+    finally:
+        child.send_signal(signal.SIGKILL)
+        _, stderr = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    (log,) = logs
+    docs = read_document_log(log).documents
+    assert docs[-1][0] != "stop"
+    (cursor,) = _outbox(base_dir)
+
+    nats_server.start()
+    run_uid = str(docs[0][1]["uid"])
+    stop = {
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zarrscribe-recovered-stop/{run_uid}")),
+        "run_start": run_uid,
+        "time": docs[-1][1].get("time", 0.0),
+        "exit_status": "fail",
+        "reason": "incomplete",
+        "num_events": {},
+    }
+    with Publisher(lambda uid: log, base_dir / ".zarrscribe" / "outbox", bus) as publisher:
+        publisher.publish_recovered(log, stop)
+        publisher.publish_recovered(log, stop)  # twice: harmless
+        assert publisher.flush(30)
+    assert not cursor.exists()
+    runs, report = _stream_runs(bus)
+    assert list(runs) == [run_uid]
+    assert as_json(runs[run_uid]) == as_json([*docs, ("stop", stop)])
+    assert report.messages == len(docs) + 1
+
+
+def test_a_full_queue_falls_back_to_the_log(rig: Rig, base_dir: Path, bus: BusSettings) -> None:
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        publisher._max_queued = 3  # most documents are read back from the log
+        uids = three_runs(RE, rig)
+        assert publisher.flush(30)
+        runs, report = _stream_runs(bus)
+        assert list(runs) == uids
+        for uid in uids:
+            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
+        assert report.messages == sum(len(d) for d in runs.values())

@@ -1,0 +1,107 @@
+"""The catalog rebuilt from the stream equals the one built from the logs; documents in
+bluesky-nats's wire format (``<prefix>.<name>``, msgpack, ``run_id`` header) are registered."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from bluesky import RunEngine
+from bluesky import plans as bp
+
+from tests.bus_runs import Documents, as_json, logged, publishing_pipeline
+from tests.conftest import DocumentCollector, Rig
+from zarrscribe.callbacks import BusSettings, read_document_log
+from zarrscribe.catalog import Catalog
+from zarrscribe.pipeline import Pipeline, fly_scan
+from zarrscribe.pipeline.bus import Worker, WorkerSettings, replay_stream
+
+
+def _entry(catalog: Catalog, uid: str) -> Any:
+    md = dict(catalog.run(uid).metadata)
+    return as_json([md["start"], md["stop"], catalog.documents(uid)])
+
+
+def test_catalog_rebuilt_from_the_stream_equals_the_one_from_the_logs(
+    rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
+) -> None:
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        uids = [
+            *RE(bp.count([rig.cam1, rig.light], num=2)).run_start_uids,
+            *RE(fly_scan(rig.cameras, 3, collect_every=0.01)).run_start_uids,
+        ]
+        assert publisher.flush(30)
+        logs = [pipeline.log_path(uid) for uid in uids]
+    from_logs = Catalog.embedded(tmp_path / "from-logs", readable=[base_dir])
+    from_stream = Catalog.embedded(tmp_path / "from-stream", readable=[base_dir])
+    try:
+        for log in logs:
+            from_logs.register_run(read_document_log(log).documents, {})
+        report = replay_stream(lambda docs: from_stream.register_run(docs, {}), bus)
+        assert report.registered == uids
+        for query in ({}, {"plan_name": "fly_scan"}, {"device": "light"}):
+            assert from_stream.search(**query) == from_logs.search(**query)
+        for uid in uids:
+            assert _entry(from_stream, uid) == _entry(from_logs, uid)
+    finally:
+        from_logs.close()
+        from_stream.close()
+
+
+async def _publish_like_bluesky_nats(bus: BusSettings, runs: list[Documents]) -> None:
+    """What bluesky-nats sends: subject <prefix>.<name>, msgpack payload, header run_id."""
+    import nats
+
+    nc = await nats.connect(bus.servers)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name=bus.stream, subjects=[f"{bus.prefix}.>"])
+        for docs in runs:
+            run_id = str(docs[0][1]["uid"])
+            for name, doc in docs:
+                payload = msgpack.packb(as_json(doc), use_bin_type=True)
+                await js.publish(f"{bus.prefix}.{name}", payload, headers={"run_id": run_id})
+    finally:
+        await nc.close()
+
+
+def test_bluesky_nats_format_is_registered(
+    rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
+) -> None:
+    RE = RunEngine({}, call_returns_result=True)
+    collector = DocumentCollector()
+    with Pipeline(rig.devices, base_dir=base_dir, catalog=None) as pipeline:
+        RE.subscribe(pipeline)
+        RE.subscribe(collector)
+        uids = [
+            *RE(bp.count([rig.cam1, rig.light], num=2)).run_start_uids,
+            *RE(bp.scan([rig.cam2], rig.motor, 0, 1, 3)).run_start_uids,
+        ]
+        expected = {uid: logged(pipeline, uid) for uid in uids}
+    asyncio.run(_publish_like_bluesky_nats(bus, [collector.by_run[uid] for uid in uids]))
+
+    catalog = Catalog.embedded(tmp_path / "catalog", readable=[base_dir])
+    registered: list[Documents] = []
+
+    def register(docs: Documents) -> None:
+        catalog.register_run(docs, {})
+        registered.append(docs)
+
+    worker = Worker(
+        register, bus, WorkerSettings(durable="interop", wire="bluesky-nats", ack_wait=5)
+    )
+    thread = threading.Thread(target=worker.run, kwargs={"max_runs": 2})
+    thread.start()
+    thread.join(60)
+    try:
+        assert not thread.is_alive()
+        assert worker.registered == uids
+        assert [as_json(d) for d in registered] == [as_json(expected[u]) for u in uids]
+        assert [r.uid for r in catalog.search()] == uids[::-1]
+        assert catalog.run(uids[1]).metadata["stop"]["num_events"] == {"primary": 3}
+    finally:
+        worker.stop()
+        catalog.close()

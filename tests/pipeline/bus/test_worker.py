@@ -1,0 +1,261 @@
+"""Catalog workers in other processes register published runs in a Tiled server on
+PostgreSQL: exactly once, also when killed mid-registration, also two at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from bluesky import plans as bp
+
+from tests.bus_runs import publishing_pipeline, three_runs
+from tests.conftest import Rig
+from tests.nats_server import free_port, port_open
+from zarrscribe.callbacks import BusSettings
+from zarrscribe.catalog import Catalog
+
+ROOT = Path(__file__).parents[3]
+PG = "postgresql://postgres@127.0.0.1:5432"
+API_KEY = secrets.token_hex(16)
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A Tiled server on PostgreSQL; FAILS (does not skip) when PostgreSQL is not there."""
+    if not port_open(5432) or shutil.which("psql") is None:
+        pytest.fail("needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and psql")
+    name = f"zsbus_{uuid.uuid4().hex[:10]}"
+    _psql(f"CREATE DATABASE {name}")
+    _psql(f"CREATE DATABASE {name}_tables")
+    base = tmp_path_factory.mktemp("tiled") / "data"
+    base.mkdir()
+    port = free_port()
+    log = base.parent / "tiled.log"
+    config = base.parent / "tiled.yml"
+    # A stock `tiled serve config`: runs are BlueskyRun nodes under a CatalogOfBlueskyRuns
+    # root, and documents() is served (DESIGN.md: "Measured since the backbone landed").
+    config.write_text(
+        json.dumps(
+            {
+                "authentication": {"single_user_api_key": API_KEY},
+                "trees": [
+                    {
+                        "path": "/",
+                        "tree": "catalog",
+                        "args": {
+                            "uri": f"{PG}/{name}",
+                            "writable_storage": [str(base / ".tiled-data"), f"{PG}/{name}_tables"],
+                            "readable_storage": [str(base)],
+                            "init_if_not_exists": True,
+                            "specs": [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+                        },
+                    }
+                ],
+                "media_types": {
+                    "BlueskyRun": {
+                        "application/json-seq": "bluesky_tiled_plugins.exporters:json_seq_exporter"
+                    }
+                },
+            }
+        )
+    )
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("tiled")),
+                "serve",
+                "config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    uri = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{uri}/v1/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"tiled server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield uri, base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _psql(f"DROP DATABASE IF EXISTS {name}_tables WITH (FORCE)")
+
+
+class WorkerProcess:
+    def __init__(self, bus: BusSettings, uri: str, journal: Path, hold_after: float = 0) -> None:
+        self.journal = journal
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.pipeline.bus._worker_proc",
+                bus.servers,
+                bus.stream,
+                bus.prefix,
+                uri,
+                API_KEY,
+                str(journal),
+                str(hold_after),
+            ],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def lines(self) -> list[str]:
+        return self.journal.read_text().splitlines() if self.journal.exists() else []
+
+    def done(self) -> list[str]:
+        return [line.split()[1] for line in self.lines() if line.startswith("done ")]
+
+    def wait_for(self, check: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if self.proc.poll() is not None:
+                pytest.fail(f"worker exited: {self.proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"timed out; journal: {self.lines()}"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+def _entries(uri: str, uids: list[str]) -> Counter[str]:
+    """How many catalog entries each run has (searching by start.uid, not by key)."""
+    from tiled.queries import Eq
+
+    catalog = Catalog.from_uri(uri, api_key=API_KEY)
+    try:
+        return Counter({uid: len(catalog.client.search(Eq("start.uid", uid))) for uid in uids})
+    finally:
+        catalog.close()
+
+
+def test_worker_in_another_process_registers_runs_for_stock_clients(
+    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path
+) -> None:
+    uri, base = server
+    worker = WorkerProcess(bus, uri, tmp_path / "journal")
+    try:
+        with publishing_pipeline(rig, base / "stock", bus) as (RE, _, publisher):
+            uids = three_runs(RE, rig)
+            assert publisher.flush(30)
+        worker.wait_for(lambda: sorted(worker.done()) == sorted(uids))
+    finally:
+        worker.stop()
+    assert _entries(uri, uids) == Counter(dict.fromkeys(uids, 1))
+
+    from tiled.client import from_uri
+
+    client = from_uri(uri, api_key=API_KEY)
+    try:
+        assert type(client).__name__ == "CatalogOfBlueskyRuns"
+        run = client[uids[2]]
+        assert type(run).__name__.startswith("BlueskyRun")
+        assert run.metadata["stop"]["exit_status"] == "success"
+        frames = np.asarray(run["primary"]["cam3"].read())
+        np.testing.assert_array_equal(frames, np.stack(rig.cam3.pushed))
+        assert [doc["uid"] for name, doc in run.documents() if name == "start"] == [uids[2]]
+    finally:
+        client.context.close()
+
+
+@pytest.mark.parametrize("when", ["during", "after"])
+def test_worker_killed_mid_registration_registers_the_run_exactly_once(
+    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path, when: str
+) -> None:
+    uri, base = server
+    hold = 60.0 if when == "after" else 0.0  # "after": registered, killed before the ack
+    first = WorkerProcess(bus, uri, tmp_path / "first", hold_after=hold)
+    with publishing_pipeline(rig, base / f"killed-{when}", bus) as (RE, _, publisher):
+        (uid,) = RE(bp.count([rig.cam1, rig.cam2], num=2)).run_start_uids
+        assert publisher.flush(30)
+    try:
+        if when == "during":
+            first.wait_for(lambda: f"begin {uid}" in first.lines())
+            time.sleep(0.1)  # inside TiledWriter's requests
+        else:
+            first.wait_for(lambda: f"done {uid}" in first.lines())
+        first.kill()
+    finally:
+        first.stop()
+    killed_done = first.done()
+    second = WorkerProcess(bus, uri, tmp_path / "second")
+    try:
+        second.wait_for(lambda: uid in second.done())  # redelivered after ack_wait
+        time.sleep(3)  # longer than ack_wait: nothing is delivered again
+        assert second.done() == [uid]
+    finally:
+        second.stop()
+    assert killed_done == ([uid] if when == "after" else [])
+    assert _entries(uri, [uid]) == Counter({uid: 1})
+    catalog = Catalog.from_uri(uri, api_key=API_KEY)
+    try:
+        md = catalog.run(uid).metadata
+        assert md["stop"]["num_events"] == {"primary": 2}
+        assert catalog.read_array(uid, "cam2").shape == (2, 24, 24)
+    finally:
+        catalog.close()
+
+
+def test_two_workers_register_every_run_once(
+    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path
+) -> None:
+    uri, base = server
+    workers = [WorkerProcess(bus, uri, tmp_path / f"w{i}") for i in range(2)]
+    try:
+        for w in workers:
+            w.wait_for(lambda w=w: "ready" in w.lines())
+        with publishing_pipeline(rig, base / "two", bus) as (RE, _, publisher):
+            uids = [u for _ in range(6) for u in RE(bp.count([rig.cam1], num=1)).run_start_uids]
+            assert publisher.flush(30)
+        workers[0].wait_for(lambda: sum(len(w.done()) for w in workers) >= len(uids))
+        time.sleep(3)  # longer than ack_wait: no run comes back
+        done = [uid for w in workers for uid in w.done()]
+    finally:
+        for w in workers:
+            w.stop()
+    assert sorted(done) == sorted(uids)  # every run once, by one of the two
+    assert all(w.done() for w in workers), "both workers took a share"
+    assert _entries(uri, uids) == Counter(dict.fromkeys(uids, 1))
