@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench_replay.py",
     "bench_bus.py",
     "bench_ophyd_async.py",
+    "bench_serve.py",
 ]
 
 

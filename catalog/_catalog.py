@@ -17,7 +17,7 @@ from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE, Documents
 from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 
-__all__ = ["Catalog", "RunSummary"]
+__all__ = ["Catalog", "RunSummary", "Runs"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,54 @@ class RunSummary:
     @property
     def started(self) -> datetime:
         return datetime.fromtimestamp(self.start_time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values under stable keys (what ``zarrscribe runs --json`` prints)."""
+        return {
+            "uid": self.uid,
+            "scan_id": self.scan_id,
+            "plan_name": self.plan_name,
+            "start_time": self.start_time,
+            "started": self.started.isoformat(timespec="seconds"),
+            "exit_status": self.exit_status,
+            "devices": list(self.devices),
+            "stores": list(self.stores),
+            "num_events": dict(self.num_events),
+        }
+
+    def _repr_html_(self) -> str:
+        return Runs([self])._repr_html_()
+
+
+class Runs(list[RunSummary]):
+    """Runs a query returned, newest first: a list that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = ("uid", "scan", "plan", "started", "status", "events", "devices", "stores")
+        rows = [
+            (
+                f"<span title='{escape(r.uid)}'>{escape(r.uid[:8])}</span>",
+                escape(str(r.scan_id)),
+                escape(str(r.plan_name)),
+                escape(r.started.strftime("%Y-%m-%d %H:%M:%S")),
+                escape(r.exit_status),
+                str(sum(r.num_events.values())),
+                escape(", ".join(r.devices)),
+                "<br>".join(escape(s) for s in r.stores),
+            )
+            for r in self
+        ]
+        cells = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in row) + "</tr>"
+            for row in rows
+        )
+        header = "".join(f"<th style='text-align:left'>{h}</th>" for h in head)
+        return (
+            f"<table><thead><tr>{header}</tr></thead><tbody>{cells}</tbody></table>"
+            f"<small>{len(self)} run{'s' if len(self) != 1 else ''}</small>"
+        )
 
 
 def _summary(uid: str, metadata: Any, base_dir: Path | None) -> RunSummary:
@@ -260,7 +308,7 @@ class Catalog:
         uid: str | None = None,
         limit: int | None = None,
         **start_keys: Any,
-    ) -> list[RunSummary]:
+    ) -> Runs:
         """Runs matching every filter given, newest first.
 
         ``uid`` matches a full uid or a prefix; ``device`` any device that took
@@ -298,7 +346,7 @@ class Catalog:
             items = results.items()
             if limit is not None:
                 items = items[:limit]  # fetches only that many from the server
-            return [_summary(key, node.metadata, self.base_dir) for key, node in items]
+            return Runs(_summary(key, node.metadata, self.base_dir) for key, node in items)
 
     def run(self, uid: str) -> Any:
         """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""

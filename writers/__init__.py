@@ -1,24 +1,32 @@
 """Writers: devices push frames; writers stream them into Zarr v3 stores.
 
 Nothing here knows about bluesky callbacks or Tiled.
+
+Names are imported on first use: the command line's ``--help`` loads none of them.
 """
 
-from ._discovery import get_available_writers
-from ._errors import FrameError, StoreExistsError, WriterError
-from ._jsonable import to_jsonable
-from ._layout import Compression, ZarrLayout, default_layout
-from ._paths import PathInfo, SessionPathProvider, sanitize_name
-from ._protocols import (
-    ControllableDataWriter,
-    DataWriter,
-    HasMetadata,
-    HasWriterLogic,
-    PrepareInfo,
-)
-from ._readable import frames_on_disk
-from ._store import read_store_attributes, store_path, update_store_attributes
-from ._zarr import SourceInfo, ZarrWriter
-from .model import METADATA_KEY, ZARR_MIMETYPE
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._discovery import get_available_writers
+    from ._errors import FrameError, StoreExistsError, WriterError
+    from ._jsonable import to_jsonable
+    from ._layout import Compression, ZarrLayout, default_layout
+    from ._paths import PathInfo, SessionPathProvider, sanitize_name
+    from ._protocols import (
+        ControllableDataWriter,
+        DataWriter,
+        HasMetadata,
+        HasWriterLogic,
+        PrepareInfo,
+    )
+    from ._readable import frames_on_disk
+    from ._store import read_store_attributes, store_path, update_store_attributes
+    from ._zarr import SourceInfo, ZarrWriter
+    from .model import METADATA_KEY, ZARR_MIMETYPE
 
 __all__ = [
     "METADATA_KEY",
@@ -46,3 +54,38 @@ __all__ = [
     "to_jsonable",
     "update_store_attributes",
 ]
+
+_WHERE = {
+    "get_available_writers": "._discovery",
+    "FrameError": "._errors",
+    "StoreExistsError": "._errors",
+    "WriterError": "._errors",
+    "to_jsonable": "._jsonable",
+    "Compression": "._layout",
+    "ZarrLayout": "._layout",
+    "default_layout": "._layout",
+    "PathInfo": "._paths",
+    "SessionPathProvider": "._paths",
+    "sanitize_name": "._paths",
+    "ControllableDataWriter": "._protocols",
+    "DataWriter": "._protocols",
+    "HasMetadata": "._protocols",
+    "HasWriterLogic": "._protocols",
+    "PrepareInfo": "._protocols",
+    "frames_on_disk": "._readable",
+    "read_store_attributes": "._store",
+    "store_path": "._store",
+    "update_store_attributes": "._store",
+    "SourceInfo": "._zarr",
+    "ZarrWriter": "._zarr",
+    "METADATA_KEY": ".model",
+    "ZARR_MIMETYPE": ".model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
+import logging
 import sys
 from types import ModuleType
 
-from ._common import common_options
+from ...writers.model import ZarrscribeError
+from ._common import Parser, common_options
 
 __all__ = ["main"]
 
-VERBS = ("demo", "runs", "show", "replay", "worker")
+VERBS = ("demo", "runs", "show", "delete", "replay", "serve", "worker")
 """Each verb is the module of the same name here: ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> exit code``."""
 
@@ -20,8 +21,8 @@ def _verb(name: str) -> ModuleType:
     return importlib.import_module(f".{name}", __name__)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="zarrscribe", description="Bluesky runs into Zarr v3 stores, found again in Tiled."
     )
     common = common_options()
@@ -34,12 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_version_line(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Tiled version")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors are one line on stderr and exit code 2."""
+    # Tiled logs its version whenever an app starts (also the in-process one of the
+    # embedded catalog); stderr is for what a user must know. A filter, because tiled
+    # sets the level of its logger when it is imported.
+    logging.getLogger("tiled.server.app").addFilter(_no_version_line)
     args, unknown = _parser().parse_known_args(argv)
     if unknown:  # the verb's own usage, not the top-level one
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    from ...writers.model import ZarrscribeError  # (imports the writers: not for --help)
 
     try:
         result: int = args.verb.run(args)

@@ -4,27 +4,83 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import json
 import os
-from collections.abc import Sequence
+import re
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from ...writers.model import STATE_DIR, ZarrscribeError
 
 if TYPE_CHECKING:
     from ...catalog import Catalog, RunSummary
 
 DEFAULT_BASE_DIR = Path("zarrscribe-data")
 
+EXIT_STATUSES = ("success", "abort", "fail", "incomplete")
+"""Exit statuses a run can have in the catalog (``--status`` choices)."""
 
-def common_options() -> argparse.ArgumentParser:
+
+class UsageError(ZarrscribeError, ValueError):
+    """A bad option or value on the command line (exit code 2, one line)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (plus the verb's usage line when an
+    option is unknown, with the nearest known option)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            known = [o for action in self._actions for o in action.option_strings]
+            for word in message.split(":", 1)[1].split():
+                near = difflib.get_close_matches(word.split("=")[0], known, n=1)
+                if word.startswith("-") and near:
+                    message += f" (did you mean {near[0]}?)"
+                    break
+            self.print_usage(sys.stderr)
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = re.findall(r"'([^']*)'", choice.group(2))
+            near = difflib.get_close_matches(choice.group(1), choices, n=1)
+            if near:
+                message += f"; did you mean {near[0]!r}?"
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """An ``int`` of at least 1, for ``type=`` of an option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    """Write ``value`` as indented JSON and a newline (the result of a ``--json`` verb)."""
+    out = out or sys.stdout
+    out.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def common_options() -> Parser:
     """The options every verb takes: ``--base-dir``, ``--catalog``, ``--api-key``."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--base-dir",
         type=Path,
         default=Path(os.environ.get("ZARRSCRIBE_BASE_DIR", DEFAULT_BASE_DIR)),
         help="data folder (default: ./zarrscribe-data or $ZARRSCRIBE_BASE_DIR)",
     )
-    common.add_argument("--catalog", help="Tiled server URI (default: embedded SQLite catalog)")
+    common.add_argument(
+        "--catalog",
+        help="Tiled server URI (default: the embedded SQLite catalog); "
+        "for serve: a database URI such as postgresql://user@host/db",
+    )
     common.add_argument(
         "--api-key",
         default=os.environ.get("TILED_API_KEY"),
@@ -37,7 +93,6 @@ def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     """The catalog the options name: a Tiled server, or the base directory's own
     (which must exist unless ``create``)."""
     from ...catalog import Catalog, CatalogError
-    from ...writers.model import STATE_DIR
     from .._pipeline import embedded_catalog
 
     if args.catalog:
@@ -51,13 +106,24 @@ def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     return embedded_catalog(args.base_dir)
 
 
-def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+@contextlib.contextmanager
+def catalog_of(args: argparse.Namespace) -> Iterator[Catalog]:
+    """:func:`open_catalog`, closed (its connections with it) when the block ends."""
+    catalog = open_catalog(args)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+def table(rows: Sequence[Sequence[str]], out: TextIO, indent: str = "") -> None:
     """Print ``rows`` (the first is the header) as aligned columns."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        cells = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        out.write(indent + cells.rstrip() + "\n")
         if n == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
+            out.write(indent + "  ".join("-" * w for w in widths) + "\n")
 
 
 def _store_paths(summary: RunSummary, base: Path) -> str:

@@ -32,7 +32,9 @@ class Progress:
         self._last = 0.0
         self._plan = ""
         self._total: int | None = None
-        self._events = 0
+        self._events: dict[str, int] = {}
+        """Highest event sequence number seen, per descriptor (events and stream datums
+        both announce events; counting documents would count some twice)."""
         self._frames: dict[str, int] = {}
         self._resources: dict[str, str] = {}
 
@@ -40,23 +42,26 @@ class Progress:
         if name == "start":
             self._plan = f"{doc.get('plan_name', 'run')} (scan {doc.get('scan_id')})"
             self._total = doc.get("num_points")
-            self._events, self._frames, self._resources = 0, {}, {}
+            self._events, self._frames, self._resources = {}, {}, {}
         elif name == "event":
-            self._events += 1
+            self._seen(doc["descriptor"], doc["seq_num"])
         elif name == "event_page":
-            self._events += len(doc["seq_num"])
+            self._seen(doc["descriptor"], max(doc["seq_num"]))
         elif name == "stream_resource":
             self._resources[doc["uid"]] = doc["data_key"]
         elif name == "stream_datum":
             key = self._resources.get(doc["stream_resource"], "?")
             self._frames[key] = max(self._frames.get(key, 0), doc["indices"]["stop"])
-            self._events = max(self._events, doc["seq_nums"]["stop"] - 1)
+            self._seen(doc["descriptor"], doc["seq_nums"]["stop"] - 1)
         elif name == "stop":
             self._line(final=f"  {doc['exit_status']}")
             return
         else:
             return
         self._line()
+
+    def _seen(self, descriptor: str, seq_num: int) -> None:
+        self._events[descriptor] = max(self._events.get(descriptor, 0), seq_num)
 
     def _line(self, final: str = "") -> None:
         now = time.monotonic()
@@ -66,9 +71,8 @@ class Progress:
         total = f"/{self._total}" if self._total else ""
         frames = ", ".join(f"{k} {v}" for k, v in sorted(self._frames.items()))
         head = "\r" if self._live else ""
-        text = (
-            f"{head}{self._plan:<22} events {self._events}{total}  frames: {frames or '-'}{final}"
-        )
+        events = sum(self._events.values())
+        text = f"{head}{self._plan:<22} events {events}{total}  frames: {frames or '-'}{final}"
         self._out.write(text + ("\n" if final else ""))
         self._out.flush()
 
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from .._pipeline import Pipeline
     from ..sim import SimCamera, SimLight, SimMotor, fly_scan
 
-    out = sys.stdout
+    out, info = sys.stdout, sys.stderr  # the table is the result; the rest is progress
     shared = ZarrWriter("default")
     side = ZarrWriter("side", compression=Compression())
     cam1 = SimCamera("cam1", shared, shape=(512, 512), exposure=0.01, seed=1)
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     cam3 = SimCamera("cam3", side, shape=(128, 128), exposure=0.005, seed=3)
     stage_x = SimMotor("stage_x", velocity=2.0, units="um")
     laser = SimLight("laser", wavelength_nm=561.0, power_mw=12.0)
-    out.write(
+    info.write(
         f"zarrscribe demo: data under {args.base_dir.absolute()}, session {args.session!r}\n"
     )
     RE = RunEngine({}, call_returns_result=True)
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         api_key=args.api_key,
     )
     pipeline.subscribe(RE)
-    RE.subscribe(Progress(out))
+    RE.subscribe(Progress(info))
     uids: list[str] = []
     plans = [
         bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames // 4, md={"sample": "beads"}),
@@ -116,17 +120,16 @@ def run(args: argparse.Namespace) -> int:
     for plan in plans:
         result = RE(plan)
         uids.extend(result.run_start_uids if hasattr(result, "run_start_uids") else result)
-    out.write("registering runs in the catalog ...\n")
+    info.write("registering runs in the catalog ...\n")
     start = time.monotonic()
     done = pipeline.flush(timeout=120)
-    out.write(
+    info.write(
         f"  {'done' if done else 'some still pending'} in {time.monotonic() - start:.1f} s\n"
     )
     catalog = pipeline.connect_catalog()
     runs = [r for r in catalog.search() if r.uid in uids]
-    out.write("\n")
     runs_table(runs, args.base_dir.absolute(), out)
-    out.write(
+    info.write(
         f"\nquery them:  zarrscribe runs --base-dir {args.base_dir}   "
         f"zarrscribe show {runs[0].uid[:8] if runs else 'UID'} --base-dir {args.base_dir}\n"
     )

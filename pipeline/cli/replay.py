@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ._common import EXIT_STATUSES, UsageError
+
 HELP = "regenerate attributes and catalog entries from documents"
 
 
@@ -13,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", help="uid, uid prefix, run folder or log file")
     parser.add_argument("--all", action="store_true", help="every run under --base-dir")
     parser.add_argument("--plan", help="runs of this plan (from the catalog)")
-    parser.add_argument("--status", help="runs with this exit status (from the catalog)")
+    parser.add_argument(
+        "--status", choices=EXIT_STATUSES, help="runs with this exit status (from the catalog)"
+    )
     parser.add_argument("--check", action="store_true", help="report differences, write nothing")
     parser.add_argument(
         "--force",
@@ -31,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
     if args.status:
         query["exit_status"] = args.status
     if args.targets and query:
-        raise SystemExit("give runs to replay, or query filters, not both")
+        raise UsageError("give runs to replay, or query filters (--plan, --status), not both")
     if not args.targets and not query and not args.all:
-        raise SystemExit("say what to replay: UID, run folder, --plan/--status, or --all")
+        raise UsageError("say what to replay: UID, run folder, --plan/--status, or --all")
     out = sys.stdout
     verb = "checking" if args.check else "replaying"
-    out.write(f"{verb} runs under {args.base_dir.absolute()} ...\n")
+    sys.stderr.write(f"{verb} runs under {args.base_dir.absolute()} ...\n")
 
     def progress(i: int, n: int, report: Any) -> None:
         out.write(f"[{i}/{n}] {report.line()}\n")

@@ -8,24 +8,38 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ._common import open_catalog, runs_table
+from ._common import EXIT_STATUSES, UsageError, catalog_of, positive_int, print_json, runs_table
 
 HELP = "query past runs (newest first)"
+
+NAMED_KEYS = {"plan_name": ("plan", "--plan"), "scan_id": ("scan_id", "--scan-id")}
+"""Start-document keys that ``--key`` may name although they have their own option."""
+
+RESERVED_KEYS = {
+    "exit_status": "--status",
+    "device": "--device",
+    "since": "--since",
+    "until": "--until",
+    "uid": "--uid",
+    "limit": "--limit",
+}
+"""Filters of ``Catalog.search`` that are not start-document keys: ``--key`` refuses them."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", help="plan name, e.g. count")
     parser.add_argument("--scan-id", type=int)
-    parser.add_argument("--status", help="exit status: success, abort, fail, incomplete")
+    parser.add_argument("--status", choices=EXIT_STATUSES, help="exit status")
     parser.add_argument("--device", help="a device that took part")
     parser.add_argument("--since", help="started at or after (ISO 8601 or epoch seconds)")
     parser.add_argument("--until", help="started at or before")
     parser.add_argument("--uid", help="uid or uid prefix")
     parser.add_argument("--key", action="append", help="start-document KEY=VALUE (repeatable)")
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=positive_int, default=50, help="at most this many")
+    parser.add_argument("--json", action="store_true", help="print a JSON list (see README)")
 
 
-def parse_time(text: str) -> float:
+def parse_time(text: str, option: str = "--since") -> float:
     """Epoch seconds from epoch seconds or ISO 8601 text."""
     try:
         return float(text)
@@ -34,33 +48,58 @@ def parse_time(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
-        raise SystemExit(
-            f"time {text!r} is neither epoch seconds nor ISO 8601 (e.g. 2026-11-30T09:00)"
+        raise UsageError(
+            f"{option} {text!r} is neither epoch seconds nor ISO 8601 (e.g. 2026-11-30T09:00)"
         ) from None
 
 
-def run(args: argparse.Namespace) -> int:
+def _start_keys(args: argparse.Namespace) -> dict[str, Any]:
+    """``--key`` items as start-document filters; ``plan_name``/``scan_id`` fill their
+    options (an option given with another value is an error)."""
     extra: dict[str, Any] = {}
     for item in args.key or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--key {item!r} must be KEY=VALUE (e.g. sample=beads)")
+        if not sep or not key:
+            raise UsageError(f"--key {item!r} must be KEY=VALUE (e.g. sample=beads)")
         try:
-            extra[key] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
-            extra[key] = value
-    since = parse_time(args.since) if args.since else None
-    until = parse_time(args.until) if args.until else None
-    runs = open_catalog(args).search(
-        plan_name=args.plan,
-        scan_id=args.scan_id,
-        exit_status=args.status,
-        device=args.device,
-        since=since,
-        until=until,
-        uid=args.uid,
-        limit=args.limit,
-        **extra,
-    )
+            parsed = value
+        if key in RESERVED_KEYS:
+            option = RESERVED_KEYS[key]
+            raise UsageError(f"--key {item!r}: filter {key!r} with {option} {value}, not --key")
+        if key in NAMED_KEYS:
+            attribute, option = NAMED_KEYS[key]
+            given = getattr(args, attribute)
+            if given is not None and given != parsed:
+                raise UsageError(f"--key {item!r} contradicts {option} {given}")
+            setattr(args, attribute, parsed)
+            continue
+        extra[key] = parsed
+    return extra
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = _start_keys(args)
+    since = parse_time(args.since, "--since") if args.since else None
+    until = parse_time(args.until, "--until") if args.until else None
+    with catalog_of(args) as catalog:
+        runs = catalog.search(
+            plan_name=args.plan,
+            scan_id=args.scan_id,
+            exit_status=args.status,
+            device=args.device,
+            since=since,
+            until=until,
+            uid=args.uid,
+            limit=args.limit,
+            **extra,
+        )
+    if args.json:
+        print_json([r.as_dict() for r in runs])
+        return 0
+    if not runs:
+        sys.stderr.write("no runs match\n")
+        return 0
     runs_table(runs, args.base_dir.absolute(), sys.stdout)
     return 0

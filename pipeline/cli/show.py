@@ -1,46 +1,128 @@
-"""``zarrscribe show``: one run's metadata and arrays."""
+"""``zarrscribe show``: one run's metadata, arrays and scalar readings."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import datetime
+from typing import Any
 
-from ._common import open_catalog
+from ...writers.model import ATTRIBUTES_KEY
+from ._common import catalog_of, positive_int, print_json, table
 
-HELP = "a run's metadata and arrays"
+HELP = "a run's metadata, arrays and scalar readings"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("uid", help="uid or unambiguous uid prefix")
+    parser.add_argument(
+        "--rows",
+        type=positive_int,
+        help="readings per stream (default: 20 in the table, all with --json)",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON object (see README)")
+
+
+def _plain(value: Any) -> Any:
+    """A reading as a JSON value (numpy scalars to Python; NaN to None)."""
+    item = getattr(value, "item", None)
+    value = item() if callable(item) else value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def readings(run: Any, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
+    """The scalar readings of each stream of ``run`` (its events table, without the
+    per-reading timestamps), column by column: ``{stream: {column: [values]}}``."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for stream in run:
+        node = run[stream]
+        base = getattr(node, "base", node)
+        if "internal" not in base:
+            continue  # a stream of arrays only (a fly scan)
+        frame = base["internal"].read()
+        if limit is not None:
+            frame = frame.head(limit)
+        out[stream] = {
+            str(column): [_plain(v) for v in frame[column]]
+            for column in frame.columns
+            if not str(column).startswith("ts_")
+        }
+    return out
+
+
+def describe(run: Any, rows: int | None = None) -> dict[str, Any]:
+    """What ``show --json`` prints for ``run`` (stable keys, see README)."""
+    md = run.metadata
+    start, stop = dict(md.get("start", {})), dict(md.get("stop") or {})
+    ours = dict(md.get(ATTRIBUTES_KEY, {}))
+    return {
+        "uid": start.get("uid"),
+        "plan_name": start.get("plan_name"),
+        "scan_id": start.get("scan_id"),
+        "start_time": start.get("time"),
+        "started": datetime.fromtimestamp(start["time"]).isoformat(timespec="seconds"),
+        "exit_status": ours.get("exit_status", stop.get("exit_status")),
+        "reason": ours.get("reason") or stop.get("reason") or "",
+        "log": ours.get("log", ""),
+        "start": start,
+        "configuration": dict(ours.get("configuration", {})),
+        "arrays": dict(ours.get("arrays", {})),
+        "readings": readings(run, rows),
+    }
+
+
+def _text(shown: dict[str, Any]) -> str:
+    lines = [f"run {shown['uid']}"]
+    start = shown["start"]
+    for key in ("plan_name", "scan_id", "sample"):
+        if key in start:
+            lines.append(f"  {key:<12} {start[key]}")
+    lines.append(f"  {'started':<12} {shown['started']}")
+    lines.append(f"  {'exit status':<12} {shown['exit_status']}")
+    if shown["reason"]:
+        lines.append(f"  {'reason':<12} {shown['reason']}")
+    lines.append(f"  {'log':<12} {shown['log'] or '-'}")
+    lines.append("configuration")
+    for device, config in shown["configuration"].items():
+        values = ", ".join(f"{k.removeprefix(device + '-')}={v}" for k, v in config.items())
+        lines.append(f"  {device:<12} {values}")
+    lines.append("arrays")
+    for key, info in shown["arrays"].items():
+        size = "x".join(str(s) for s in info["shape"])
+        where = info.get("store") or str(info.get("uri", "")).removeprefix("file://")
+        lines.append(f"  {key:<12} {size} {info['dtype']}  {where}/{key}")
+    return "\n".join(lines) + "\n"
+
+
+def _readings_text(shown: dict[str, Any], rows: int | None, out: Any) -> None:
+    for stream, columns in shown["readings"].items():
+        names = [c for c in columns if c not in ("time",)]
+        count = len(columns[names[0]]) if names else 0
+        out.write(f"readings: {stream}\n")
+        body = [names]
+        for i in range(count):
+            body.append([_cell(columns[n][i]) for n in names])
+        table(body, out, indent="  ")
+        if count == rows:
+            out.write(f"  (first {rows}; --rows N for more, --json for all columns)\n")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...writers.model import ATTRIBUTES_KEY
-
-    catalog = open_catalog(args)
-    md = catalog.run(args.uid).metadata
-    start, stop = dict(md.get("start", {})), dict(md.get("stop") or {})
-    ours = dict(md.get(ATTRIBUTES_KEY, {}))
-    out = sys.stdout
-    out.write(f"run {start.get('uid')}\n")
-    for key in ("plan_name", "scan_id", "sample"):
-        if key in start:
-            out.write(f"  {key:<12} {start[key]}\n")
-    started = datetime.fromtimestamp(start["time"]).isoformat(timespec="seconds")
-    out.write(f"  {'started':<12} {started}\n")
-    out.write(f"  {'exit status':<12} {ours.get('exit_status', stop.get('exit_status'))}\n")
-    reason = ours.get("reason") or stop.get("reason")
-    if reason:
-        out.write(f"  {'reason':<12} {reason}\n")
-    out.write(f"  {'log':<12} {ours.get('log', '-')}\n")
-    out.write("configuration\n")
-    for device, config in ours.get("configuration", {}).items():
-        values = ", ".join(f"{k.removeprefix(device + '-')}={v}" for k, v in config.items())
-        out.write(f"  {device:<12} {values}\n")
-    out.write("arrays\n")
-    for key, info in ours.get("arrays", {}).items():
-        shape = "x".join(str(s) for s in info["shape"])
-        where = info.get("store") or str(info.get("uri", "")).removeprefix("file://")
-        out.write(f"  {key:<12} {shape} {info['dtype']}  {where}/{info.get('path', key)}\n")
+    rows = args.rows or (None if args.json else 20)
+    with catalog_of(args) as catalog:
+        shown = describe(catalog.run(args.uid), rows)
+    if args.json:
+        print_json(shown)
+        return 0
+    sys.stdout.write(_text(shown))
+    _readings_text(shown, rows, sys.stdout)
     return 0

@@ -45,6 +45,10 @@ class _Configured:
         self.parent = None
         self._config = dict(config)
 
+    def __repr__(self) -> str:
+        # bluesky records repr(device) in a run's plan_args: the name says which one.
+        return self.name
+
     def configure(self, **values: Any) -> None:
         """Change configuration values (as a user would before a run)."""
         unknown = set(values) - set(self._config)
