@@ -16,19 +16,18 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..writers.model import Documents
 from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
 from ._errors import DocumentLogError
 from ._log import read_document_log
+from ._outbox import OutboxRun, read_cursor, write_cursor
 
 __all__ = ["Publisher"]
 
@@ -40,41 +39,22 @@ _LINGER = 0.005
 
 
 @dataclass
-class _Run:
-    """What the publisher knows of one run (owned by the NATS thread, except ``known``)."""
-
-    uid: str
-    log: Path
-    cursor: Path
-    sent: int = 0
-    known: int = 0
-    """Documents of the run seen so far (the RunEngine thread writes it)."""
-    last_queued: int = -1
-    """Position of the run's last document put in the memory queue."""
-    stopped: bool = False
-    extra: Documents = field(default_factory=list)
-    """Documents after the log's end (a recovered stop), kept in the cursor file."""
-
-
-@dataclass
 class _Item:
-    run: _Run
+    run: OutboxRun
     seq: int
     name: str
     doc: dict[str, Any]
 
 
 class Publisher:
-    """A pipeline stage ``(name, doc)`` that publishes every document to JetStream.
+    """Publishes every document of every run to JetStream, through one stage per run
+    (:meth:`stage`, which the pipeline puts right after the run's document log).
 
-    It never raises into the RunEngine and never waits for NATS. Subscribe it
-    after the document log (it reads that log when it has to catch up).
+    It never raises into the RunEngine and never waits for NATS; it reads a run's
+    log when it has to catch up.
 
     Parameters
     ----------
-    log_path_for:
-        Gives the document log of a run from its start uid (known from the start
-        document on), e.g. ``DocumentLog.path_for``.
     state_dir:
         Folder for the per-run cursors (e.g. ``<base_dir>/.zarrscribe/outbox``).
     settings:
@@ -86,7 +66,6 @@ class Publisher:
 
     def __init__(
         self,
-        log_path_for: Callable[[str], Path],
         state_dir: str | Path,
         settings: BusSettings | None = None,
         *,
@@ -94,15 +73,12 @@ class Publisher:
         ack_timeout: float = 5.0,
     ) -> None:
         self.settings = settings or BusSettings()
-        self._log_path_for = log_path_for
         self._state_dir = Path(state_dir)
         self._state_dir.mkdir(parents=True, exist_ok=True)
         self._max_queued = max_queued
         self._ack_timeout = ack_timeout
         self._queue: deque[_Item] = deque()
-        self._runs: dict[str, _Run] = {}
-        self._owner: dict[str, str] = {}  # descriptor / resource uid -> run uid
-        self._current: str | None = None
+        self._runs: dict[str, OutboxRun] = {}
         self._lock = threading.Lock()  # guards _runs membership (both threads)
         self._idle = threading.Event()
         self._closing = False
@@ -119,31 +95,25 @@ class Publisher:
         self._thread.start()
 
     # ------------------------------------------------------------ RunEngine thread
-    def __call__(self, name: str, doc: dict[str, Any]) -> None:
-        try:
-            self._accept(name, doc)
-        except Exception:  # never into the RunEngine: the log still has the document
-            logger.exception("publisher could not take a %s document", name)
+    def stage(self, run_uid: str, log: Path) -> Callable[[str, dict[str, Any]], None]:
+        """The stage that publishes the documents of run ``run_uid``, logged in ``log``
+        (the pipeline routes each run's documents to its own stages)."""
+        run = OutboxRun(run_uid, Path(log), self._state_dir / f"{run_uid}.json")
+        self._write_cursor(run)  # before anything is sent: a crash still finds the run
+        with self._lock:
+            self._runs[run_uid] = run
 
-    def _accept(self, name: str, doc: dict[str, Any]) -> None:
-        if name == "start":
-            uid = str(doc["uid"])
-            run = _Run(uid, Path(self._log_path_for(uid)), self._state_dir / f"{uid}.json")
-            self._write_cursor(run)  # before anything is sent: a crash still finds the run
-            with self._lock:
-                self._runs[uid] = run
-            self._current = uid
-        run_uid = self._run_of(name, doc)
-        run_ = self._runs.get(run_uid) if run_uid else None
-        if run_ is None:
-            logger.warning("publisher: %s document for no run it knows; not sent", name)
-            return
+        def publish(name: str, doc: dict[str, Any]) -> None:
+            try:
+                self._accept(run, name, doc)
+            except Exception:  # never into the RunEngine: the log still has the document
+                logger.exception("publisher could not take a %s document", name)
+
+        return publish
+
+    def _accept(self, run_: OutboxRun, name: str, doc: dict[str, Any]) -> None:
         seq = run_.known
         run_.known = seq + 1
-        if name in ("descriptor", "resource", "stream_resource"):
-            self._owner[str(doc["uid"])] = run_.uid
-        if name == "stop":
-            self._current = None
         if len(self._queue) < self._max_queued:
             self._queue.append(_Item(run_, seq, name, doc))
             run_.last_queued = seq
@@ -151,19 +121,6 @@ class Publisher:
         if self._idle.is_set():
             self._idle.clear()
             self._loop.call_soon_threadsafe(self._wake.set)
-
-    def _run_of(self, name: str, doc: dict[str, Any]) -> str | None:
-        if name == "start":
-            return str(doc["uid"])
-        if name in ("stop", "descriptor", "stream_resource") and doc.get("run_start"):
-            return str(doc["run_start"])
-        owner = (
-            doc.get("descriptor")
-            or doc.get("resource")
-            or doc.get("stream_resource")
-            or doc.get("run_start")
-        )
-        return self._owner.get(str(owner), self._current) if owner else self._current
 
     # ------------------------------------------------------------ public API
     @property
@@ -205,7 +162,7 @@ class Publisher:
         with self._lock:
             run = self._runs.get(uid)
             if run is None:
-                run = _Run(uid, log, cursor)
+                run = OutboxRun(uid, log, cursor)
                 if cursor.exists():
                     run.sent = int(json.loads(cursor.read_text())["sent"])
                 self._runs[uid] = run
@@ -239,21 +196,12 @@ class Publisher:
 
     # ------------------------------------------------------------ cursors
     def _resume(self, cursor: Path) -> None:
-        try:
-            state = json.loads(cursor.read_text(encoding="utf-8"))
-            run = _Run(str(state["run"]), Path(state["log"]), cursor, sent=int(state["sent"]))
-            run.extra = [(str(n), dict(d)) for n, d in state.get("extra", [])]
-            run.known = len(read_document_log(run.log).documents)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            logger.error("publisher: cannot resume from %s (%s); remove it if stale", cursor, e)
-            return
-        self._runs[run.uid] = run
+        run = read_cursor(cursor)
+        if run is not None:
+            self._runs[run.uid] = run
 
-    def _write_cursor(self, run: _Run) -> None:
-        state = {"run": run.uid, "log": str(run.log), "sent": run.sent, "extra": run.extra}
-        tmp = run.cursor.with_suffix(f".{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp, run.cursor)
+    def _write_cursor(self, run: OutboxRun) -> None:
+        write_cursor(run)
 
     # ------------------------------------------------------------ NATS thread
     def _kick(self) -> None:
@@ -367,7 +315,7 @@ class Publisher:
                 expected[item.run.uid] = next_seq + 1
         return batch
 
-    def _from_log(self, run: _Run, upto: int) -> list[_Item]:
+    def _from_log(self, run: OutboxRun, upto: int) -> list[_Item]:
         items: list[_Item] = []
         for seq, (name, doc) in enumerate(read_document_log(run.log).documents):
             if seq >= run.sent:
@@ -426,7 +374,7 @@ class Publisher:
                 self._queue.appendleft(item)
 
     def _acknowledged(self, items: list[_Item]) -> None:
-        touched: dict[str, _Run] = {}
+        touched: dict[str, OutboxRun] = {}
         for item in items:
             run = item.run
             if item.seq == run.sent:

@@ -122,9 +122,7 @@ class Pipeline:
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}
         self._log_paths: dict[str, Path] = {}
-        self.publisher = (
-            Publisher(self.log_path, self.base_dir / STATE_DIR / "outbox", bus) if bus else None
-        )
+        self.publisher = Publisher(self.base_dir / STATE_DIR / "outbox", bus) if bus else None
         """Sends every document to NATS JetStream, when a ``bus`` was given."""
         self._registry = None if bus is not None and catalog is None else self.registrations
 
@@ -150,8 +148,8 @@ class Pipeline:
             log=log.path, base_dir=self.base_dir, leases=self.leases, registry=self._registry
         )
         stages: list[Stage] = [log, presenter, self.metadata, finisher]
-        if self.publisher is not None:
-            stages.insert(1, self.publisher)  # after the log, which is its outbox
+        if self.publisher is not None:  # after the log, which is its outbox
+            stages.insert(1, self.publisher.stage(start["uid"], log.path))
         return stages
 
     def log_path(self, run_uid: str) -> Path:

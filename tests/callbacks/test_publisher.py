@@ -132,7 +132,7 @@ def test_killed_publisher_resumes_from_its_cursor_and_sends_the_recovered_stop(
         "reason": "incomplete",
         "num_events": {},
     }
-    with Publisher(lambda uid: log, base_dir / ".zarrscribe" / "outbox", bus) as publisher:
+    with Publisher(base_dir / ".zarrscribe" / "outbox", bus) as publisher:
         publisher.publish_recovered(log, stop)
         publisher.publish_recovered(log, stop)  # twice: harmless
         assert publisher.flush(30)
