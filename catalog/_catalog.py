@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ._sql import SQLWriter
+
 __all__ = ["Catalog", "RunSummary"]
+
+Documents = Iterable[tuple[str, dict[str, Any]]]
 
 _METADATA_KEY = "zarrscribe"
 
@@ -80,8 +85,11 @@ class Catalog:
     as :attr:`client` for anything this small API does not cover.
     """
 
-    def __init__(self, client: Any, *, description: str) -> None:
+    def __init__(self, client: Any, *, description: str, direct: SQLWriter | None = None) -> None:
+        from ._consolidator import install_zarr_consolidator
+
         install_zarr_consolidator()
+        self._direct = direct  # embedded: runs are written straight into its database
         self._client = client
         # Our own view of the same node, whose runs are always BlueskyRun v3
         # clients: bluesky-tiled-plugins' CatalogOfBlueskyRuns.v2 rebinds
@@ -106,22 +114,34 @@ class Catalog:
         from tiled.client.context import Context
         from tiled.server.app import build_app
 
+        from ._sql import SQLWriter
+
         directory = Path(directory).absolute()
         (directory / "data").mkdir(parents=True, exist_ok=True)
-        adapter = from_uri(
-            f"sqlite:///{directory / 'catalog.db'}",
-            writable_storage=[str(directory / "data"), f"sqlite:///{directory / 'tables.sqlite'}"],
-            readable_storage=[str(Path(p).absolute()) for p in readable],
-            init_if_not_exists=True,
-            specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-        )
+        database = directory / "catalog.db"
+        with _init_lock(directory):
+            # Tiled's init_if_not_exists starts a `tiled catalog init` process on
+            # every open; only a missing database needs it.
+            adapter = from_uri(
+                f"sqlite:///{database}",
+                writable_storage=[
+                    str(directory / "data"),
+                    f"sqlite:///{directory / 'tables.sqlite'}",
+                ],
+                readable_storage=[str(Path(p).absolute()) for p in readable],
+                init_if_not_exists=not database.exists(),
+                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+            )
         app = build_app(adapter, serialization_registry=_serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
             # warns about httpx; nothing for a user to act on.
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
             context = Context.from_app(app)
-        return cls(from_context(context), description=f"embedded catalog in {directory}")
+        direct = SQLWriter(database, _table_storage(adapter))
+        return cls(
+            from_context(context), description=f"embedded catalog in {directory}", direct=direct
+        )
 
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
@@ -129,6 +149,7 @@ class Catalog:
         from tiled.client import from_context
         from tiled.client.context import Context
 
+        cls.check_uri(uri)
         context = None
         try:
             context, node_path_parts = Context.from_any_uri(uri, api_key=api_key)
@@ -148,10 +169,24 @@ class Catalog:
             raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
         return cls(client, description=f"Tiled server {uri}")
 
+    @staticmethod
+    def check_uri(uri: str) -> None:
+        """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise CatalogError(
+                f"{uri!r} is not a Tiled server URI; give http(s)://host:port/api "
+                "(a database is served by a Tiled server; omit the URI for the embedded catalog)"
+            )
+
     def close(self) -> None:
         """Release the catalog: for the embedded one, shut the in-process app down
         (its database connections with it). The catalog cannot be used afterwards."""
         with self._lock:
+            if self._direct is not None:
+                self._direct.close()
             context = getattr(self._client, "context", None)
             if context is not None and hasattr(context, "close"):
                 context.close()
@@ -190,51 +225,81 @@ class Catalog:
         with self._lock:
             self._runs.delete_contents([uid], recursive=True, external_only=False)
 
-    def register_run(
-        self, documents: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]
-    ) -> str:
+    def register_run(self, documents: Documents, metadata: dict[str, Any]) -> str:
         """Register a run from its documents, replacing any earlier entry of it.
 
-        The documents go through bluesky-tiled-plugins' ``TiledWriter`` (so
-        databroker and ``BlueskyRun`` clients read the entry), each device's
-        array as external Zarr data; ``metadata`` is then merged into the run's
-        metadata. Raises :class:`CatalogUnavailableError` if the catalog is down.
+        The entry is the one bluesky-tiled-plugins' ``TiledWriter`` makes (so
+        databroker and ``BlueskyRun`` clients read it), each device's array as
+        external Zarr data, with ``metadata`` merged into the run's metadata.
+        The embedded catalog writes it straight into its database in one
+        transaction; a Tiled server gets one request per node. Raises
+        :class:`CatalogUnavailableError` if the catalog is down.
         """
-        docs = list(documents)
-        starts = [doc for name, doc in docs if name == "start"]
-        if len(starts) != 1:
-            raise CatalogError(
-                f"a run is registered from exactly one start document; got {len(starts)}"
-            )
-        uid = str(starts[0]["uid"])
+        return self.register_runs([(documents, metadata)])[0]
+
+    def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
+        """Register several runs (documents, metadata); the embedded catalog does it in
+        one transaction (all or none). Returns their uids, in order."""
+        from ._plan import UnsupportedRun, plan_run
+
+        plans, fallback, uids = [], [], []
+        for documents, metadata in runs:
+            docs = list(documents)
+            uid = _start_uid(docs)
+            uids.append(uid)
+            try:
+                plans.append(plan_run(docs, metadata))
+            except UnsupportedRun:
+                fallback.append((uid, docs, metadata))  # TiledWriter writes it
+            except (KeyError, ValueError, TypeError) as e:
+                raise CatalogError(
+                    f"run {uid!r} has documents the catalog cannot take: {_one_line(e)}"
+                ) from e
+        what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
-                try:
-                    self._write_run(docs)
-                except Exception as e:
-                    if _status_code(e) != 409:
-                        raise
-                    # Registered before (a replay, or a retry after a partial attempt):
-                    # replace the entry. Checking first would cost a request per run.
-                    self.delete_run(uid)
-                    self._write_run(docs)
-                self._node(uid).update_metadata(metadata=metadata, drop_revision=True)
+                if self._direct is not None:
+                    if plans:
+                        self._direct.write(plans)
+                else:
+                    for plan in plans:
+                        self._replace(plan.key, partial(self._write_http, plan))
+                for uid, docs, metadata in fallback:
+                    self._replace(uid, partial(self._write_tiled_writer, docs, metadata))
         except Exception as e:
             if _is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"{self._description} is unreachable while registering run {uid!r}: {e}"
+                    f"{self._description} is unreachable while registering {what}: {_one_line(e)}"
                 ) from e
             raise CatalogError(
-                f"registering run {uid!r} in {self._description} failed: {e}"
+                f"registering {what} in {self._description} failed: {_one_line(e)}; "
+                "it stays queued and is retried"
             ) from e
-        return uid
+        return uids
 
-    def _write_run(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+    def _replace(self, uid: str, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as e:
+            if _status_code(e) != 409:
+                raise
+            # Registered before (a replay, or a retry after a partial attempt):
+            # replace the entry. Checking first would cost a request per run.
+            self.delete_run(uid)
+            write()
+
+    def _write_http(self, plan: Any) -> None:
+        from ._http import write_http
+
+        write_http(self._runs, plan)
+
+    def _write_tiled_writer(self, docs: list[tuple[str, dict[str, Any]]], metadata: Any) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
         writer = TiledWriter(self._runs)
         for name, doc in docs:
             writer(name, doc)
+        self._node(_start_uid(docs)).update_metadata(metadata=metadata, drop_revision=True)
 
     # ---------------------------------------------------------------- queries
     def search(
@@ -313,6 +378,8 @@ class Catalog:
         Stream datums come consolidated (one per array); stream resources get
         back the URI and parameters the run gave them.
         """
+        from ._consolidator import STREAM_RESOURCE_KEY
+
         run = self.run(uid)
         with self._lock:
             docs = [(str(name), dict(doc)) for name, doc in run.documents()]
@@ -335,11 +402,53 @@ class Catalog:
             for name in streams:
                 node = run[name]
                 if key in node:
+                    import numpy as np
+
                     return np.asarray(node[key].read())
         raise RunNotFoundError(
             f"run {uid!r} has no array {key!r} in stream(s) {streams}; "
             f"see Catalog.run({uid!r}) for what it has"
         )
+
+
+def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
+    starts = [doc for name, doc in docs if name == "start"]
+    if len(starts) != 1:
+        raise CatalogError(
+            f"a run is registered from exactly one start document; got {len(starts)}"
+        )
+    return str(starts[0]["uid"])
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message in one short line: a database error's reason, never its SQL."""
+    orig = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's error with the SQL
+    text = str(orig if orig is not None else error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+@contextmanager
+def _init_lock(directory: Path) -> Iterator[None]:
+    """Serialise the creation of a catalog between processes (Unix ``flock``)."""
+    import fcntl
+
+    with open(directory / ".open.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _table_storage(adapter: Any) -> Any:
+    """The embedded catalog's SQL table storage (``tables.sqlite``), as Tiled opened it."""
+    from tiled.storage import SQLStorage
+
+    for storage in adapter.context.writable_storage.values():
+        if isinstance(storage, SQLStorage):
+            return storage
+    raise CatalogError("the embedded catalog has no SQL table storage; reopen it")
 
 
 def _pinned_structure_clients() -> Any:
