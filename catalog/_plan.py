@@ -60,10 +60,8 @@ def _spec(name: str, version: str | None) -> dict[str, Any]:
 
 def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]) -> NodePlan:
     """The entry ``TiledWriter`` makes from ``docs``, ``metadata`` merged into the run's."""
-    from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer
-
     normalized: list[tuple[str, dict[str, Any]]] = []
-    normalizer = RunNormalizer()
+    normalizer = _normalizer()
     normalizer.subscribe(lambda name, doc: normalized.append((str(name), doc)))
     for name, doc in docs:
         normalizer(name, doc)
@@ -73,6 +71,37 @@ def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any
         if handler is not None:
             handler(doc)
     return planner.finish(metadata)
+
+
+_NORMALIZER: Any = None
+
+
+def _normalizer() -> Any:
+    """bluesky-tiled-plugins' ``RunNormalizer``, schema-checking start, stop and resources.
+
+    ``RunNormalizer.emit`` validates every document it emits against its JSON
+    schema (jsonschema: 1-3 ms a document, most of a bulk registration's time).
+    Events and stream datums come by the thousand and descriptors are the
+    slowest to check; all three were made by event_model's composers in the
+    RunEngine and are read back from our own log. The start, stop and stream
+    resource documents, which decide the entry's keys and data sources, are
+    still checked.
+    """
+    global _NORMALIZER
+    if _NORMALIZER is None:
+        from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer
+        from event_model import DocumentNames, schema_validators
+
+        bulk = {DocumentNames.event, DocumentNames.stream_datum, DocumentNames.descriptor}
+
+        class Normalizer(RunNormalizer):  # type: ignore[misc]
+            def emit(self, name: Any, doc: Any) -> None:
+                if name not in bulk:
+                    schema_validators[name].validate(doc)
+                self.dispatcher.process(name, doc)
+
+        _NORMALIZER = Normalizer
+    return _NORMALIZER()
 
 
 class _Planner:

@@ -12,6 +12,7 @@ never both and never neither.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ class SQLWriter:
         from tiled.server.connection_pool import json_serializer
 
         self._storage = table_storage
+        self._sql = _Statements()
         self._engine = create_engine(
             f"sqlite:///{db_path}",
             json_serializer=json_serializer,  # Tiled's own: same JSON text
@@ -67,7 +69,7 @@ class SQLWriter:
                 replaced: list[tuple[str, str, int]] = []
                 for plan in plans:
                     replaced += _delete_run(db, plan.key)
-                    _insert(db, 0, plan, stored)
+                    _insert(db, self._sql, 0, plan, stored)
         except BaseException:
             for data_uri, table_name, dataset_id in created:
                 _drop_rows(data_uri, table_name, dataset_id)
@@ -78,36 +80,97 @@ class SQLWriter:
     def _store_tables(
         self, plans: Sequence[NodePlan], stored: dict[int, Any]
     ) -> list[tuple[str, str, int]]:
-        """Initialise table storage and append the rows of every table node (Tiled's SQLAdapter).
+        """Initialise table storage and append the rows of every table node.
 
         Fills ``stored`` (``id(node)`` -> the data source with its table name and
         dataset id); the plans are not changed, so a failed write can be retried.
+        Tiled's ``SQLAdapter.init_storage`` creates each distinct table once;
+        the other runs' dataset ids and all rows go in one transaction.
         """
         from tiled.adapters.sql import SQLAdapter
 
+        groups: dict[str, list[NodePlan]] = {}
+        for plan in plans:
+            for node in plan.walk():
+                if node.table:
+                    groups.setdefault(node.data_source.structure.arrow_schema, []).append(node)
         created: list[tuple[str, str, int]] = []
         try:
-            for plan in plans:
-                for node in plan.walk():
-                    if not node.table:
-                        continue
-                    data_source = SQLAdapter.init_storage(self._storage, node.data_source, None)
-                    stored[id(node)] = data_source
-                    params = data_source.parameters
-                    created.append((self._storage.uri, params["table_name"], params["dataset_id"]))
-                    adapter = SQLAdapter(
-                        data_source.assets[0].data_uri,
-                        data_source.structure,
-                        params["table_name"],
-                        params["dataset_id"],
-                    )
-                    for table in node.table:
-                        adapter.append_partition(0, table)
+            rest: list[NodePlan] = []
+            for group in groups.values():
+                first = SQLAdapter.init_storage(self._storage, group[0].data_source, None)
+                stored[id(group[0])] = first
+                created.append(_dataset(first))
+                for node in group[1:]:
+                    stored[id(node)] = copy.deepcopy(first)
+                rest += group[1:]
+            _write_rows(
+                self._storage,
+                [stored[id(node)] for node in rest],
+                [(stored[id(n)], n.table) for g in groups.values() for n in g],
+            )
+            created += [_dataset(stored[id(node)]) for node in rest]
         except BaseException:
             for data_uri, table_name, dataset_id in created:
                 _drop_rows(data_uri, table_name, dataset_id)
             raise
         return created
+
+
+def _dataset(data_source: Any) -> tuple[str, str, int]:
+    params = data_source.parameters
+    return data_source.assets[0].data_uri, params["table_name"], int(params["dataset_id"])
+
+
+def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]]) -> None:
+    """Give each data source in ``new`` a dataset id, then append every table's rows,
+    all in one transaction of the table storage.
+
+    This mirrors two pieces of ``tiled.adapters.sql.SQLAdapter`` (0.2.20) that have
+    no batch form: the dataset-id counter of ``init_storage`` (SQLite: the one-row
+    table ``_dataset_id_counter``) and the row layout of ``append_partition``
+    (``_dataset_id`` and ``_partition_id`` first, lower-case column names). Calling
+    them per run costs two commits (two fsyncs) per run.
+    """
+    from contextlib import closing
+
+    import numpy
+    import pyarrow  # type: ignore[import-untyped]
+
+    with closing(storage.connect()) as conn:
+        if new:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE _dataset_id_counter SET value = value + {len(new):d} RETURNING value"
+                )
+                (last,) = cursor.fetchone()
+            for data_source, dataset_id in zip(
+                new, range(last - len(new) + 1, last + 1), strict=True
+            ):
+                data_source.parameters["dataset_id"] = dataset_id
+        by_table: dict[str, list[Any]] = {}
+        for data_source, pieces in tables:
+            schema = data_source.structure.arrow_schema_decoded
+            dataset_id = data_source.parameters["dataset_id"]
+            for piece in pieces:
+                piece = piece.cast(schema)
+                n = len(piece)
+                piece = piece.add_column(
+                    0,
+                    pyarrow.field("_partition_id", pyarrow.int16()),
+                    [numpy.zeros(n, dtype=numpy.int16)],
+                )
+                piece = piece.add_column(
+                    0,
+                    pyarrow.field("_dataset_id", pyarrow.int32()),
+                    [numpy.full(n, dataset_id, dtype=numpy.int32)],
+                )
+                piece = piece.rename_columns([c.lower() for c in piece.column_names])
+                by_table.setdefault(data_source.parameters["table_name"], []).append(piece)
+        for table_name, pieces in by_table.items():
+            with conn.cursor() as cursor:
+                cursor.adbc_ingest(table_name, pyarrow.concat_tables(pieces), mode="append")
+        conn.commit()
 
 
 def _structure(data_source: Any) -> tuple[str, Any]:
@@ -121,66 +184,79 @@ def _structure(data_source: Any) -> tuple[str, Any]:
     return compute_structure_id(structure), structure
 
 
-def _insert(db: Any, parent: int, node: NodePlan, stored: dict[int, Any]) -> None:
-    from sqlalchemy import insert, select
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-    from tiled.catalog import orm
+class _Statements:
+    """Insert statements built once (SQLAlchemy then reuses their compiled form)."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import bindparam, insert, select
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        from tiled.catalog import orm
+
+        nodes, sources = orm.Node.__table__, orm.DataSource.__table__
+        assets = orm.Asset.__table__
+        self.node = insert(nodes).returning(nodes.c.id)
+        self.structure = sqlite_insert(orm.Structure.__table__).on_conflict_do_nothing(
+            index_elements=["id"]
+        )
+        self.data_source = insert(sources).returning(sources.c.id)
+        self.find_asset = select(assets.c.id).where(assets.c.data_uri == bindparam("uri"))
+        self.asset = insert(assets).returning(assets.c.id)
+        self.association = insert(orm.DataSourceAssetAssociation.__table__)
+
+
+def _insert(
+    db: Any, sql: _Statements, parent: int, node: NodePlan, stored: dict[int, Any]
+) -> None:
     from tiled.structures.core import StructureFamily
 
     node_id = db.execute(
-        insert(orm.Node)
-        .values(
-            key=node.key,
-            parent=parent,
-            metadata_=node.metadata,
-            structure_family=StructureFamily(node.structure_family),
-            specs=node.specs,
-        )
-        .returning(orm.Node.id)
+        sql.node,
+        {
+            "key": node.key,
+            "parent": parent,
+            "metadata": node.metadata,
+            "structure_family": StructureFamily(node.structure_family),
+            "specs": node.specs,
+        },
     ).scalar_one()
     ds = stored.get(id(node), node.data_source)
     if ds is not None:
         structure_id, structure = _structure(ds)
-        db.execute(
-            sqlite_insert(orm.Structure)
-            .values(id=structure_id, structure=structure)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
+        db.execute(sql.structure, {"id": structure_id, "structure": structure})
         ds_id = db.execute(
-            insert(orm.DataSource)
-            .values(
-                node_id=node_id,
-                structure_family=ds.structure_family,
-                mimetype=ds.mimetype,
-                management=ds.management,
-                parameters=ds.parameters,
-                properties=ds.properties,
-                structure_id=structure_id,
-            )
-            .returning(orm.DataSource.id)
+            sql.data_source,
+            {
+                "node_id": node_id,
+                "structure_family": ds.structure_family,
+                "mimetype": ds.mimetype,
+                "management": ds.management,
+                "parameters": ds.parameters,
+                "properties": ds.properties,
+                "structure_id": structure_id,
+            },
         ).scalar_one()
         for asset in ds.assets:
-            asset_id = db.execute(
-                select(orm.Asset.id).where(orm.Asset.data_uri == asset.data_uri)
-            ).scalar()
+            asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar()
             if asset_id is None:
                 asset_id = db.execute(
-                    insert(orm.Asset)
-                    .values(
-                        data_uri=asset.data_uri, is_directory=asset.is_directory, size=asset.size
-                    )
-                    .returning(orm.Asset.id)
+                    sql.asset,
+                    {
+                        "data_uri": asset.data_uri,
+                        "is_directory": asset.is_directory,
+                        "size": asset.size,
+                    },
                 ).scalar_one()
             db.execute(
-                insert(orm.DataSourceAssetAssociation).values(
-                    data_source_id=ds_id,
-                    asset_id=asset_id,
-                    parameter=asset.parameter,
-                    num=asset.num,
-                )
+                sql.association,
+                {
+                    "data_source_id": ds_id,
+                    "asset_id": asset_id,
+                    "parameter": asset.parameter,
+                    "num": asset.num,
+                },
             )
     for child in node.children:
-        _insert(db, node_id, child, stored)
+        _insert(db, sql, node_id, child, stored)
 
 
 def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
