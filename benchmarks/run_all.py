@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["bench_writers.py", "bench_pipeline.py", "bench_replay.py"]
+BENCHMARKS = ["bench_writers.py", "bench_pipeline.py", "bench_replay.py", "bench_catalog.py"]
 
 
 def main() -> int:

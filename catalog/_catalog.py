@@ -159,14 +159,17 @@ class Catalog:
                 context.close()  # do not leak the connection of a refused client
             if _is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"Tiled server {uri!r} cannot be reached ({e}); check that it runs"
+                    f"Tiled server {uri!r} cannot be reached ({_one_line(e)}); check that it runs"
                 ) from e
             if _status_code(e) in (401, 403):
                 raise CatalogError(
                     f"Tiled server {uri!r} refused the API key (HTTP {_status_code(e)}); "
                     "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
                 ) from e
-            raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
+            raise CatalogError(
+                f"cannot open Tiled catalog {uri!r}: {_one_line(e)}; check that it is a Tiled "
+                "server's URI (http(s)://host:port/api)"
+            ) from e
         return cls(client, description=f"Tiled server {uri}")
 
     @staticmethod

@@ -31,6 +31,7 @@ class Runs:
     pushed: dict[str, dict[str, np.ndarray]]
     reference: Catalog  # TiledWriter through HTTP
     direct: Catalog  # Catalog.register_runs, straight into SQL
+    http: Catalog  # Catalog.register_runs through HTTP (as for a Tiled server)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +67,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         reference.client[uid].update_metadata(metadata=metadata, drop_revision=True)
     direct = Catalog.embedded(base / "direct", readable=[base])
     direct.register_runs(jobs.values())
-    yield Runs(base, jobs, pushed, reference, direct)
-    reference.close()
-    direct.close()
+    served = Catalog.embedded(base / "http", readable=[base])
+    http = Catalog(served.client, description="the same app, through HTTP only")
+    http.register_runs(jobs.values())
+    yield Runs(base, jobs, pushed, reference, direct, http)
+    for catalog in (reference, direct, served):
+        catalog.close()
 
 
 def _tree(node: Any, catalog_dir: str = "") -> dict[str, Any]:
@@ -107,13 +111,14 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
-def test_entries_equal_node_by_node(runs: Runs) -> None:
-    ref, new = runs.reference.client, runs.direct.client
+@pytest.mark.parametrize("way", ["direct", "http"])
+def test_entries_equal_node_by_node(runs: Runs, way: str) -> None:
+    ref, new = runs.reference.client, getattr(runs, way).client
     assert sorted(ref) == sorted(new) == sorted(runs.jobs)
     for uid in runs.jobs:
         # the table storage is each catalog's own tables.sqlite
         a = _tree(ref[uid], (runs.base / "reference").as_posix())
-        b = _tree(new[uid], (runs.base / "direct").as_posix())
+        b = _tree(new[uid], (runs.base / way).as_posix())
         assert a == b, _differences(a, b)
         # the tree is what we think it is: streams, internal table, external arrays
         assert a["specs"][-1] == {"name": "BlueskyRun", "version": "3.0"}
