@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -13,6 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._tiled import (
+    init_lock,
+    is_unreachable,
+    one_line,
+    pinned_structure_clients,
+    serialization_registry,
+    status_code,
+    table_storage,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,23 +68,6 @@ def _summary(uid: str, metadata: Any) -> RunSummary:
     )
 
 
-def _status_code(error: BaseException) -> int | None:
-    """HTTP status of ``error`` or of what caused it (RunRouter wraps callback errors)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        code = getattr(getattr(seen, "response", None), "status_code", None)
-        if isinstance(code, int):
-            return code
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    import httpx
-
-    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
-
-
 class Catalog:
     """A Tiled catalog of runs: registration, queries, reading arrays back.
 
@@ -96,7 +87,7 @@ class Catalog:
         # "BlueskyRun" in the structure-client map it shares with every default
         # client of the process (2.0.12), which would change what we read.
         self._runs = type(client)(
-            client.context, item=client.item, structure_clients=_pinned_structure_clients()
+            client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
         self._description = description
         self._lock = threading.RLock()
@@ -119,7 +110,7 @@ class Catalog:
         directory = Path(directory).absolute()
         (directory / "data").mkdir(parents=True, exist_ok=True)
         database = directory / "catalog.db"
-        with _init_lock(directory):
+        with init_lock(directory):
             # Tiled's init_if_not_exists starts a `tiled catalog init` process on
             # every open; only a missing database needs it.
             adapter = from_uri(
@@ -132,13 +123,13 @@ class Catalog:
                 init_if_not_exists=not database.exists(),
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
             )
-        app = build_app(adapter, serialization_registry=_serialization_registry())
+        app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
             # warns about httpx; nothing for a user to act on.
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
             context = Context.from_app(app)
-        direct = SQLWriter(database, _table_storage(adapter))
+        direct = SQLWriter(database, table_storage(adapter))
         return cls(
             from_context(context), description=f"embedded catalog in {directory}", direct=direct
         )
@@ -157,17 +148,17 @@ class Catalog:
         except Exception as e:
             if context is not None:
                 context.close()  # do not leak the connection of a refused client
-            if _is_unreachable(e):
+            if is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"Tiled server {uri!r} cannot be reached ({_one_line(e)}); check that it runs"
+                    f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
                 ) from e
-            if _status_code(e) in (401, 403):
+            if status_code(e) in (401, 403):
                 raise CatalogError(
-                    f"Tiled server {uri!r} refused the API key (HTTP {_status_code(e)}); "
+                    f"Tiled server {uri!r} refused the API key (HTTP {status_code(e)}); "
                     "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
                 ) from e
             raise CatalogError(
-                f"cannot open Tiled catalog {uri!r}: {_one_line(e)}; check that it is a Tiled "
+                f"cannot open Tiled catalog {uri!r}: {one_line(e)}; check that it is a Tiled "
                 "server's URI (http(s)://host:port/api)"
             ) from e
         return cls(client, description=f"Tiled server {uri}")
@@ -241,8 +232,11 @@ class Catalog:
         return self.register_runs([(documents, metadata)])[0]
 
     def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
-        """Register several runs (documents, metadata); the embedded catalog does it in
-        one transaction (all or none). Returns their uids, in order."""
+        """Register several runs (documents, metadata); returns their uids, in order.
+
+        The embedded catalog writes them all in one transaction (all or none);
+        a run whose documents need ``TiledWriter`` itself (internal array data)
+        is written through it, on its own."""
         from ._plan import UnsupportedRun, plan_run
 
         plans, fallback, uids = [], [], []
@@ -256,7 +250,7 @@ class Catalog:
                 fallback.append((uid, docs, metadata))  # TiledWriter writes it
             except (KeyError, ValueError, TypeError) as e:
                 raise CatalogError(
-                    f"run {uid!r} has documents the catalog cannot take: {_one_line(e)}"
+                    f"run {uid!r} has documents the catalog cannot take: {one_line(e)}"
                 ) from e
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
@@ -270,13 +264,13 @@ class Catalog:
                 for uid, docs, metadata in fallback:
                     self._replace(uid, partial(self._write_tiled_writer, docs, metadata))
         except Exception as e:
-            if _is_unreachable(e):
+            if is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"{self._description} is unreachable while registering {what}: {_one_line(e)}"
+                    f"{self._description} is unreachable while registering {what}: {one_line(e)}"
                 ) from e
             raise CatalogError(
-                f"registering {what} in {self._description} failed: {_one_line(e)}; "
-                "it stays queued and is retried"
+                f"registering {what} in {self._description} failed: {one_line(e)}; "
+                "try again (a RegistrationQueue retries by itself)"
             ) from e
         return uids
 
@@ -284,7 +278,7 @@ class Catalog:
         try:
             write()
         except Exception as e:
-            if _status_code(e) != 409:
+            if status_code(e) != 409:
                 raise
             # Registered before (a replay, or a retry after a partial attempt):
             # replace the entry. Checking first would cost a request per run.
@@ -423,65 +417,5 @@ def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
     return str(starts[0]["uid"])
 
 
-def _one_line(error: BaseException) -> str:
-    """The error's message in one short line: a database error's reason, never its SQL."""
-    orig = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's error with the SQL
-    text = str(orig if orig is not None else error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-@contextmanager
-def _init_lock(directory: Path) -> Iterator[None]:
-    """Serialise the creation of a catalog between processes (Unix ``flock``)."""
-    import fcntl
-
-    with open(directory / ".open.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _table_storage(adapter: Any) -> Any:
-    """The embedded catalog's SQL table storage (``tables.sqlite``), as Tiled opened it."""
-    from tiled.storage import SQLStorage
-
-    for storage in adapter.context.writable_storage.values():
-        if isinstance(storage, SQLStorage):
-            return storage
-    raise CatalogError("the embedded catalog has no SQL table storage; reopen it")
-
-
-def _pinned_structure_clients() -> Any:
-    """Tiled's default structure clients, with ``BlueskyRun`` fixed to ``BlueskyRunV3``."""
-    from bluesky_tiled_plugins.clients.bluesky_run import BlueskyRunV3
-    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
-    from tiled.utils import OneShotCachedMap
-
-    Container.discover_clients_from_entrypoints()
-    defaults = DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]
-    lazy: dict[str, Callable[[], Any]] = {
-        key: partial(defaults.__getitem__, key) for key in defaults
-    }
-    lazy["BlueskyRun"] = lambda: BlueskyRunV3
-    return OneShotCachedMap(lazy)
-
-
 def _epoch(value: float | datetime) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
-
-
-def _serialization_registry() -> Any:
-    """Tiled's default serializers plus bluesky-tiled-plugins' JSON-seq document exporter."""
-    from tiled.media_type_registration import default_serialization_registry
-
-    try:
-        from bluesky_tiled_plugins.exporters import json_seq_exporter
-    except ImportError:  # pragma: no cover - older plugin versions
-        return default_serialization_registry
-    default_serialization_registry.register(
-        "BlueskyRun", "application/json-seq", json_seq_exporter
-    )
-    return default_serialization_registry
