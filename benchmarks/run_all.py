@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench_memory.py",
     "bench_pipeline.py",
     "bench_replay.py",
+    "bench_catalog.py",
     "bench_bus.py",
     "bench_ophyd_async.py",
     "bench_serve.py",

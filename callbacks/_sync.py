@@ -31,12 +31,12 @@ __all__ = [
     "LoadedRun",
     "Outcome",
     "Synced",
+    "catalog_entry",
     "inside_base",
     "load_run",
     "loaded_run",
     "read_on_disk",
     "register_documents",
-    "register_logged_run",
     "sync_entry",
     "sync_store",
 ]
@@ -252,12 +252,15 @@ def register_documents(
         raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
 
 
-def register_logged_run(catalog: Catalog, log: Path, *, base_dir: Path) -> None:
-    """Register a finished run from its log: the pending-registration step of live runs,
-    through the same projection and comparison as replay."""
+def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Documents, dict[str, Any]]:
+    """A finished run's catalog documents and metadata from its log: what the pending
+    registrations of live runs write, through the same projection as replay."""
     run = load_run(log, base_dir)
+    if run.damage:
+        raise CallbackError(
+            f"the log of run {run.record.uid!r} is damaged ({run.damage[0]}); "
+            f"check it with 'zarrscribe replay {log} --check'"
+        )
     on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir)
     projection = RunProjection(run.record, on_disk, base_dir=base_dir)
-    synced = sync_entry(catalog, projection, run.documents, log, damaged=bool(run.damage))
-    if synced.refused:
-        raise CallbackError(f"run {run.record.uid!r} not registered: {synced.refused}")
+    return list(projection.catalog_documents(run.documents)), projection.catalog_metadata(log)

@@ -1,7 +1,12 @@
-"""The Tiled side: an embedded catalog or any Tiled server, registration and queries."""
+"""The Tiled side: an embedded catalog or any Tiled server, registration and queries.
+
+Importing this package is cheap: Tiled and bluesky-tiled-plugins (which pull in
+dask and xarray) are imported when a catalog is opened.
+"""
+
+from typing import Any
 
 from ._catalog import Catalog, Runs, RunSummary
-from ._consolidator import ZarrConsolidator, install_zarr_consolidator
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
@@ -34,3 +39,12 @@ __all__ = [
     "store_api_key",
     "stored_api_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The consolidator subclasses a bluesky-tiled-plugins class: import on first use.
+    if name in ("ZarrConsolidator", "install_zarr_consolidator"):
+        from . import _consolidator
+
+        return getattr(_consolidator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,15 +9,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE, Documents
-from ._consolidator import STREAM_RESOURCE_KEY, install_zarr_consolidator
+from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE, Document
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._tiled import (
+    init_lock,
+    is_unreachable,
+    one_line,
+    pinned_structure_clients,
+    status_code,
+    table_storage,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ._sql import SQLWriter
 
 __all__ = ["Catalog", "RunSummary", "Runs"]
+
+Documents = Iterable[Document]
+"""Documents as registration takes them (any iterable, in order)."""
 
 
 @dataclass(frozen=True)
@@ -106,23 +119,6 @@ def _summary(uid: str, metadata: Any, base_dir: Path | None) -> RunSummary:
     )
 
 
-def _status_code(error: BaseException) -> int | None:
-    """HTTP status of ``error`` or of what caused it (RunRouter wraps callback errors)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        code = getattr(getattr(seen, "response", None), "status_code", None)
-        if isinstance(code, int):
-            return code
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    import httpx
-
-    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
-
-
 class Catalog:
     """A Tiled catalog of runs: registration, queries, reading arrays back.
 
@@ -132,16 +128,24 @@ class Catalog:
     """
 
     def __init__(
-        self, client: Any, *, description: str, base_dir: str | Path | None = None
+        self,
+        client: Any,
+        *,
+        description: str,
+        base_dir: str | Path | None = None,
+        direct: SQLWriter | None = None,
     ) -> None:
+        from ._consolidator import install_zarr_consolidator
+
         install_zarr_consolidator()
+        self._direct = direct  # embedded: runs are written straight into its database
         self._client = client
         # Our own view of the same node, whose runs are always BlueskyRun v3
         # clients: bluesky-tiled-plugins' CatalogOfBlueskyRuns.v2 rebinds
         # "BlueskyRun" in the structure-client map it shares with every default
         # client of the process (2.0.12), which would change what we read.
         self._runs = type(client)(
-            client.context, item=client.item, structure_clients=_pinned_structure_clients()
+            client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
         self._description = description
         self.base_dir = Path(base_dir) if base_dir is not None else None
@@ -161,25 +165,37 @@ class Catalog:
         from tiled.client.context import Context
         from tiled.server.app import build_app
 
+        from ._exporters import serialization_registry
+        from ._sql import SQLWriter
+
         directory = Path(directory).absolute()
         (directory / "data").mkdir(parents=True, exist_ok=True)
-        adapter = from_uri(
-            f"sqlite:///{directory / 'catalog.db'}",
-            writable_storage=[str(directory / "data"), f"sqlite:///{directory / 'tables.sqlite'}"],
-            readable_storage=[str(Path(p).absolute()) for p in readable],
-            init_if_not_exists=True,
-            specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-        )
-        app = build_app(adapter, serialization_registry=_serialization_registry())
+        database = directory / "catalog.db"
+        with init_lock(directory):
+            # Tiled's init_if_not_exists starts a `tiled catalog init` process on
+            # every open; only a missing database needs it.
+            adapter = from_uri(
+                f"sqlite:///{database}",
+                writable_storage=[
+                    str(directory / "data"),
+                    f"sqlite:///{directory / 'tables.sqlite'}",
+                ],
+                readable_storage=[str(Path(p).absolute()) for p in readable],
+                init_if_not_exists=not database.exists(),
+                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+            )
+        app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
             # warns about httpx; nothing for a user to act on.
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
             context = Context.from_app(app)
+        direct = SQLWriter(database, table_storage(adapter))
         return cls(
             from_context(context),
             description=f"embedded catalog in {directory}",
             base_dir=Path(readable[0]).absolute() if readable else None,
+            direct=direct,
         )
 
     @classmethod
@@ -188,6 +204,7 @@ class Catalog:
         from tiled.client import from_context
         from tiled.client.context import Context
 
+        cls.check_uri(uri)
         context = None
         try:
             context, node_path_parts = Context.from_any_uri(uri, api_key=api_key)
@@ -195,22 +212,39 @@ class Catalog:
         except Exception as e:
             if context is not None:
                 context.close()  # do not leak the connection of a refused client
-            if _is_unreachable(e):
+            if is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"Tiled server {uri!r} cannot be reached ({e}); check that it runs"
+                    f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
                 ) from e
-            if _status_code(e) in (401, 403):
+            if status_code(e) in (401, 403):
                 raise CatalogError(
-                    f"Tiled server {uri!r} refused the API key (HTTP {_status_code(e)}); "
+                    f"Tiled server {uri!r} refused the API key (HTTP {status_code(e)}); "
                     "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
                 ) from e
-            raise CatalogError(f"cannot open Tiled catalog {uri!r}: {e}") from e
+            raise CatalogError(
+                f"cannot open Tiled catalog {uri!r}: {one_line(e)}; check that it is a Tiled "
+                "server's URI (http(s)://host:port/api)"
+            ) from e
         return cls(client, description=f"Tiled server {uri}")
+
+    @staticmethod
+    def check_uri(uri: str) -> None:
+        """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise CatalogError(
+                f"{uri!r} is not a Tiled server URI; give http(s)://host:port/api "
+                "(a database is served by a Tiled server; omit the URI for the embedded catalog)"
+            )
 
     def close(self) -> None:
         """Release the catalog: for the embedded one, shut the in-process app down
         (its database connections with it). The catalog cannot be used afterwards."""
         with self._lock:
+            if self._direct is not None:
+                self._direct.close()
             context = getattr(self._client, "context", None)
             if context is not None and hasattr(context, "close"):
                 context.close()
@@ -249,51 +283,84 @@ class Catalog:
         with self._lock:
             self._runs.delete_contents([uid], recursive=True, external_only=False)
 
-    def register_run(
-        self, documents: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]
-    ) -> str:
+    def register_run(self, documents: Documents, metadata: dict[str, Any]) -> str:
         """Register a run from its documents, replacing any earlier entry of it.
 
-        The documents go through bluesky-tiled-plugins' ``TiledWriter`` (so
-        databroker and ``BlueskyRun`` clients read the entry), each device's
-        array as external Zarr data; ``metadata`` is then merged into the run's
-        metadata. Raises :class:`CatalogUnavailableError` if the catalog is down.
+        The entry is the one bluesky-tiled-plugins' ``TiledWriter`` makes (so
+        databroker and ``BlueskyRun`` clients read it), each device's array as
+        external Zarr data, with ``metadata`` merged into the run's metadata.
+        The embedded catalog writes it straight into its database in one
+        transaction; a Tiled server gets one request per node. Raises
+        :class:`CatalogUnavailableError` if the catalog is down.
         """
-        docs = list(documents)
-        starts = [doc for name, doc in docs if name == "start"]
-        if len(starts) != 1:
-            raise CatalogError(
-                f"a run is registered from exactly one start document; got {len(starts)}"
-            )
-        uid = str(starts[0]["uid"])
+        return self.register_runs([(documents, metadata)])[0]
+
+    def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
+        """Register several runs (documents, metadata); returns their uids, in order.
+
+        The embedded catalog writes them all in one transaction (all or none);
+        a run whose documents need ``TiledWriter`` itself (internal array data)
+        is written through it, on its own."""
+        from ._plan import UnsupportedRun, plan_run
+
+        plans, fallback, uids = [], [], []
+        for documents, metadata in runs:
+            docs = list(documents)
+            uid = _start_uid(docs)
+            uids.append(uid)
+            try:
+                plans.append(plan_run(docs, metadata))
+            except UnsupportedRun:
+                fallback.append((uid, docs, metadata))  # TiledWriter writes it
+            except (KeyError, ValueError, TypeError) as e:
+                raise CatalogError(
+                    f"run {uid!r} has documents the catalog cannot take: {one_line(e)}"
+                ) from e
+        what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
-                try:
-                    self._write_run(docs)
-                except Exception as e:
-                    if _status_code(e) != 409:
-                        raise
-                    # Registered before (a replay, or a retry after a partial attempt):
-                    # replace the entry. Checking first would cost a request per run.
-                    self.delete_run(uid)
-                    self._write_run(docs)
-                self._node(uid).update_metadata(metadata=metadata, drop_revision=True)
+                if self._direct is not None:
+                    if plans:
+                        self._direct.write(plans)
+                else:
+                    for plan in plans:
+                        self._replace(plan.key, partial(self._write_http, plan))
+                for uid, docs, metadata in fallback:
+                    self._replace(uid, partial(self._write_tiled_writer, docs, metadata))
         except Exception as e:
-            if _is_unreachable(e):
+            if is_unreachable(e):
                 raise CatalogUnavailableError(
-                    f"{self._description} is unreachable while registering run {uid!r}: {e}"
+                    f"{self._description} is unreachable while registering {what}: {one_line(e)}"
                 ) from e
             raise CatalogError(
-                f"registering run {uid!r} in {self._description} failed: {e}"
+                f"registering {what} in {self._description} failed: {one_line(e)}; "
+                "try again (a RegistrationQueue retries by itself)"
             ) from e
-        return uid
+        return uids
 
-    def _write_run(self, docs: Documents) -> None:
+    def _replace(self, uid: str, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as e:
+            if status_code(e) != 409:
+                raise
+            # Registered before (a replay, or a retry after a partial attempt):
+            # replace the entry. Checking first would cost a request per run.
+            self.delete_run(uid)
+            write()
+
+    def _write_http(self, plan: Any) -> None:
+        from ._http import write_http
+
+        write_http(self._runs, plan)
+
+    def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
         writer = TiledWriter(self._runs)
         for name, doc in docs:
             writer(name, doc)
+        self._node(_start_uid(docs)).update_metadata(metadata=metadata, drop_revision=True)
 
     # ---------------------------------------------------------------- queries
     def search(
@@ -366,12 +433,14 @@ class Catalog:
         with self._lock:
             return self._node(matches[0].uid)
 
-    def documents(self, uid: str) -> Documents:
+    def documents(self, uid: str) -> list[Document]:
         """The documents of run ``uid`` as the catalog holds them.
 
         Stream datums come consolidated (one per array); stream resources get
         back the URI and parameters the run gave them.
         """
+        from ._consolidator import STREAM_RESOURCE_KEY
+
         run = self.run(uid)
         with self._lock:
             docs = [(str(name), dict(doc)) for name, doc in run.documents()]
@@ -394,6 +463,8 @@ class Catalog:
             for name in streams:
                 node = run[name]
                 if key in node:
+                    import numpy as np
+
                     return np.asarray(node[key].read())
         raise RunNotFoundError(
             f"run {uid!r} has no array {key!r} in stream(s) {streams}; "
@@ -401,34 +472,14 @@ class Catalog:
         )
 
 
-def _pinned_structure_clients() -> Any:
-    """Tiled's default structure clients, with ``BlueskyRun`` fixed to ``BlueskyRunV3``."""
-    from bluesky_tiled_plugins.clients.bluesky_run import BlueskyRunV3
-    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
-    from tiled.utils import OneShotCachedMap
-
-    Container.discover_clients_from_entrypoints()
-    defaults = DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]
-    lazy: dict[str, Callable[[], Any]] = {
-        key: partial(defaults.__getitem__, key) for key in defaults
-    }
-    lazy["BlueskyRun"] = lambda: BlueskyRunV3
-    return OneShotCachedMap(lazy)
+def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
+    starts = [doc for name, doc in docs if name == "start"]
+    if len(starts) != 1:
+        raise CatalogError(
+            f"a run is registered from exactly one start document; got {len(starts)}"
+        )
+    return str(starts[0]["uid"])
 
 
 def _epoch(value: float | datetime) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
-
-
-def _serialization_registry() -> Any:
-    """Tiled's default serializers plus bluesky-tiled-plugins' JSON-seq document exporter."""
-    from tiled.media_type_registration import default_serialization_registry
-
-    try:
-        from bluesky_tiled_plugins.exporters import json_seq_exporter
-    except ImportError:  # pragma: no cover - older plugin versions
-        return default_serialization_registry
-    default_serialization_registry.register(
-        "BlueskyRun", "application/json-seq", json_seq_exporter
-    )
-    return default_serialization_registry

@@ -4,6 +4,14 @@ Each finished run becomes a small JSON job file in the pending folder before
 anything is tried, so a catalog that is down, or a process that dies, loses no
 registration: the job stays on disk and is retried (with back-off) by this
 worker, or by the next one started on the same folder.
+
+A job is done only when the catalog holds the run. Any failure (unreachable,
+"database is locked" from another process, a full disk, a server error) keeps
+it queued with its own back-off, behind the jobs that can go; only a catalog
+that can never work (a URI that is not a Tiled server, a refused API key) stops
+the worker, and then :meth:`RegistrationQueue.flush` returns ``False`` at once.
+Jobs that wait together are registered together (``Catalog.register_runs``:
+one transaction for the embedded catalog).
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..writers.model import ZarrscribeError
+from ..writers.model import Documents, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
 
@@ -25,8 +34,13 @@ __all__ = ["RegistrationQueue"]
 
 logger = logging.getLogger(__name__)
 
-Register = Callable[[Catalog, Path], None]
-"""Registers the run logged in a document log in a catalog (compare, then write)."""
+PrepareEntry = Callable[[Path], tuple[Documents, dict[str, Any]]]
+"""A run's catalog documents and metadata from its document log (the pipeline's
+projection of the run: the same as replay registers)."""
+
+
+BATCH = 200
+"""Most runs registered in one ``register_runs`` call."""
 
 
 @dataclass
@@ -34,6 +48,10 @@ class _Job:
     path: Path
     uid: str
     log: Path
+    not_before: float = 0.0
+    """``time.monotonic()`` before which the job is not retried."""
+    delay: float = 0.0
+    """Current back-off of this job (0 until it failed)."""
 
 
 class RegistrationQueue:
@@ -47,8 +65,9 @@ class RegistrationQueue:
         ``None`` keeps every job pending.
     pending_dir:
         Folder of job files; jobs found there at start are resumed.
-    register:
-        Registers one run from its document log (the pipeline's projection of it).
+    prepare:
+        A run's catalog documents and metadata from its document log (the
+        pipeline's projection: what replay would register).
     retry_initial, retry_max:
         Back-off bounds in seconds while the catalog is unreachable.
     """
@@ -57,7 +76,7 @@ class RegistrationQueue:
         self,
         catalog: Catalog | Callable[[], Catalog] | None,
         pending_dir: str | Path,
-        register: Register,
+        prepare: PrepareEntry,
         *,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
@@ -66,7 +85,7 @@ class RegistrationQueue:
         self._connect = None if isinstance(catalog, Catalog) else catalog
         self._pending_dir = Path(pending_dir)
         self._pending_dir.mkdir(parents=True, exist_ok=True)
-        self._register_run = register
+        self._prepare = prepare
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._cond = threading.Condition()
@@ -74,6 +93,7 @@ class RegistrationQueue:
         self._jobs: list[_Job] = [job for job in map(self._read_job, self._job_files()) if job]
         self._busy = False
         self._closing = False
+        self._fatal: str | None = None
         self.failures: dict[str, str] = {}
         """Last error per run uid that could not be registered (kept pending)."""
         self._thread = threading.Thread(
@@ -108,7 +128,11 @@ class RegistrationQueue:
             self._cond.notify_all()
             while self._jobs or self._busy:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or (self._catalog is None and self._connect is None):
+                if (
+                    remaining <= 0
+                    or self._fatal is not None
+                    or (self._catalog is None and self._connect is None)
+                ):
                     return False
                 self._cond.wait(min(remaining, 0.1))
         return True
@@ -138,31 +162,37 @@ class RegistrationQueue:
             return None
 
     def _run(self) -> None:
-        delay = self._retry_initial
         while True:
             with self._cond:
-                while not self._closing and (
-                    not self._jobs or (self._catalog is None and self._connect is None)
-                ):
-                    self._cond.wait()
-                if self._closing:
-                    return
-                job = self._jobs.pop(0)
+                while True:
+                    if self._closing:
+                        return
+                    now = time.monotonic()
+                    ready = [j for j in self._jobs if j.not_before <= now]
+                    usable = self._fatal is None and (
+                        self._catalog is not None or self._connect is not None
+                    )
+                    if ready and usable:
+                        break
+                    waits = [j.not_before - now for j in self._jobs]
+                    self._cond.wait(min(waits) if waits and usable else None)
+                batch = ready[:BATCH]
+                taken = {id(j) for j in batch}
+                self._jobs = [j for j in self._jobs if id(j) not in taken]
                 self._busy = True
+            failed: list[_Job] = []
             try:
-                ok = self._register(job)
+                failed = self._register(batch)
             finally:
                 with self._cond:
+                    now = time.monotonic()
+                    for job in failed:  # back off, behind the others
+                        job.delay = min(max(job.delay * 2, self._retry_initial), self._retry_max)
+                        job.not_before = now + job.delay
+                        if not any(j.uid == job.uid for j in self._jobs):
+                            self._jobs.append(job)
                     self._busy = False
                     self._cond.notify_all()
-            if ok:
-                delay = self._retry_initial
-                continue
-            with self._cond:  # put it back and wait before trying again
-                if not any(j.uid == job.uid for j in self._jobs):
-                    self._jobs.insert(0, job)
-                self._cond.wait(delay)
-            delay = min(delay * 2, self._retry_max)
 
     @property
     def catalog(self) -> Catalog | None:
@@ -178,24 +208,53 @@ class RegistrationQueue:
                 self._catalog = self._connect()
         return self._catalog
 
-    def _register(self, job: _Job) -> bool:
+    def _register(self, jobs: list[_Job]) -> list[_Job]:
+        """Register ``jobs``; return those that failed (to retry later)."""
         try:
             catalog = self.connect()
-        except Exception as e:  # the worker must outlive any failure to connect
-            self.failures[job.uid] = f"cannot connect to the catalog: {e}"
-            logger.warning("catalog not available; run %s stays pending: %s", job.uid, e)
-            return False
-        try:
-            self._register_run(catalog, job.log)
         except CatalogUnavailableError as e:
-            self.failures[job.uid] = str(e)
-            logger.warning("catalog unreachable; run %s stays pending: %s", job.uid, e)
-            return False
-        except (ZarrscribeError, OSError, ValueError) as e:
-            # Not a connectivity problem: keep the job on disk, do not spin on it.
-            self.failures[job.uid] = str(e)
-            logger.error("registering run %s failed; kept in %s: %s", job.uid, job.path, e)
-            return True
-        self.failures.pop(job.uid, None)
-        job.path.unlink(missing_ok=True)
-        return True
+            self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
+            return jobs
+        except Exception as e:  # the worker must outlive any failure to connect
+            if isinstance(e, CatalogError):  # bad URI, refused key: retrying cannot help
+                with self._cond:
+                    self._fatal = str(e)
+                logger.error("catalog refused; %d run(s) stay pending: %s", len(jobs), e)
+            self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
+            return jobs
+        loaded: list[tuple[_Job, tuple[Documents, dict[str, Any]]]] = []
+        failed: list[_Job] = []
+        for job in jobs:
+            try:
+                loaded.append((job, self._prepare(job.log)))
+            except (ZarrscribeError, OSError, ValueError) as e:
+                self._fail([job], f"cannot read the documents of run {job.uid}: {e}")
+                failed.append(job)
+        try:
+            catalog.register_runs([entry for _, entry in loaded])
+        except CatalogUnavailableError as e:
+            self._fail([job for job, _ in loaded], str(e), logging.WARNING)
+            return [*failed, *(job for job, _ in loaded)]
+        except Exception as e:
+            if len(loaded) == 1:
+                self._fail([loaded[0][0]], str(e))
+                return [*failed, loaded[0][0]]
+            # One bad run must not hold the others back: try them one by one.
+            return [*failed, *(j for job, _ in loaded for j in self._register([job]))]
+        for job, _ in loaded:
+            self.failures.pop(job.uid, None)
+            job.path.unlink(missing_ok=True)
+        return failed
+
+    def _fail(self, jobs: list[_Job], reason: str, level: int = logging.ERROR) -> None:
+        for job in jobs:
+            self.failures[job.uid] = reason
+        if jobs:
+            what = jobs[0].uid if len(jobs) == 1 else f"{len(jobs)} runs"
+            logger.log(
+                level,
+                "%s not registered, kept in %s and retried: %s",
+                what,
+                self._pending_dir,
+                reason,
+            )

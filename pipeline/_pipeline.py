@@ -21,7 +21,7 @@ from ..callbacks import (
     Publisher,
     Stage,
     WriterLeases,
-    register_logged_run,
+    catalog_entry,
 )
 from ..catalog import Catalog, CatalogError, RegistrationQueue, relocate_embedded
 from ..writers import SessionPathProvider, WriterError, sanitize_name
@@ -111,13 +111,14 @@ class Pipeline:
         if catalog == "embedded":
             connect = partial(embedded_catalog, self.base_dir)
         elif isinstance(catalog, str):
+            Catalog.check_uri(catalog)  # a URI that cannot be a Tiled server fails now
             connect = partial(Catalog.from_uri, catalog, api_key=api_key)
         else:
             connect = catalog
         self.registrations = RegistrationQueue(
             connect,
             self.base_dir / STATE_DIR / "pending",
-            partial(register_logged_run, base_dir=self.base_dir),
+            partial(catalog_entry, base_dir=self.base_dir),
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}

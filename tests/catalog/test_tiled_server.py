@@ -53,7 +53,7 @@ def _tail(log: Path) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     if not _port_open("127.0.0.1", 5432) or shutil.which("psql") is None:
-        pytest.skip(
+        pytest.fail(
             "needs PostgreSQL on 127.0.0.1:5432 and psql (this project's machines have both)"
         )
     name = f"zs_{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,213 @@
+"""The catalog alone: registration per run, bulk registration, queries on a big catalog.
+
+Run: ``.venv/bin/python benchmarks/bench_catalog.py [--runs 1000] [--query-runs 10000]``.
+Every figure is a ratio to raw Tiled calls measured in the same process:
+
+- one run registered (``Catalog.register_run``, direct SQL) against one raw
+  ``create_container`` of the same start metadata through the in-process app
+  (target <= 3x), and against ``TiledWriter`` through HTTP (what it replaced);
+- ``register_runs`` of ``--runs`` prepared runs into an empty embedded catalog
+  (target >= 50 runs/s), against raw ``create_container`` per run;
+- queries on a catalog of ``--query-runs`` runs (filled through the fast path)
+  against the same raw Tiled search (target <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zarrscribe.catalog import Catalog
+
+from _common import scratch, table
+from _runs import Documents, small_run
+
+
+def _progress(label: str, i: int, n: int) -> None:
+    if i % max(1, n // 20) == 0 or i == n:
+        print(f"\r  {label}: {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _metadata(docs: Documents) -> dict[str, Any]:
+    """Run metadata the size of the pipeline's (``catalog_metadata``)."""
+    start = docs[0][1]
+    return {
+        "zarrscribe": {
+            "exit_status": "success",
+            "devices": ["cam", "m1"],
+            "device_set": {"cam": True, "m1": True},
+            "stores": [f"run{start['scan_id']}.zarr"],
+            "arrays": {"cam": {"shape": [3, 8, 8], "dtype": "uint16", "uri": "file:///x"}},
+            "log": f"/data/run{start['scan_id']}/documents.jsonl",
+        }
+    }
+
+
+def _runs(d: Path, n: int, offset: int = 0) -> list[tuple[Documents, dict[str, Any]]]:
+    out = []
+    for i in range(offset, offset + n):
+        docs = small_run(i, (d / f"run{i}.zarr").as_uri())
+        out.append((docs, _metadata(docs)))
+    return out
+
+
+def _tiled_writer(catalog: Catalog, docs: Documents, metadata: dict[str, Any]) -> None:
+    from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+
+    writer = TiledWriter(catalog.client)
+    for name, doc in docs:
+        writer(name, doc)
+    catalog.client[docs[0][1]["uid"]].update_metadata(metadata=metadata, drop_revision=True)
+
+
+def bench_registration(d: Path, n_single: int, n_bulk: int) -> list[list[str]]:
+    from zarrscribe.catalog import install_zarr_consolidator
+
+    install_zarr_consolidator()
+    rows = []
+    ours = Catalog.embedded(d / "single", readable=[d])
+    raw = Catalog.embedded(d / "raw", readable=[d])
+    via_http = Catalog.embedded(d / "http", readable=[d])
+    single = _runs(d, n_single)
+    t_ours, t_raw, t_http = [], [], []
+    for i, (docs, metadata) in enumerate(single):  # interleaved rounds
+        start = docs[0][1]
+        t_raw.append(
+            _time(lambda s=start: raw.client.create_container(key=s["uid"], metadata={"start": s}))
+        )
+        t_ours.append(_time(lambda r=(docs, metadata): ours.register_run(*r)))
+        if i < max(5, n_single // 10):
+            t_http.append(_time(lambda r=(docs, metadata): _tiled_writer(via_http, *r)))
+        _progress("one run at a time", i + 1, n_single)
+    raw_ms = statistics.median(t_raw) * 1e3
+    ours_ms = statistics.median(t_ours) * 1e3
+    http_ms = statistics.median(t_http) * 1e3
+    rows.append(
+        [
+            f"register one run ({n_single} runs, median)",
+            f"{raw_ms:.1f} ms",
+            f"{ours_ms:.1f} ms",
+            f"{ours_ms / raw_ms:.2f}x (target <= 3x)",
+        ]
+    )
+    rows.append(
+        [
+            f"  TiledWriter via HTTP ({len(t_http)} runs, median)",
+            f"{raw_ms:.1f} ms",
+            f"{http_ms:.1f} ms",
+            f"{http_ms / raw_ms:.1f}x",
+        ]
+    )
+    for c in (ours, raw, via_http):
+        c.close()
+
+    bulk = _runs(d, n_bulk, offset=n_single)
+    ours = Catalog.embedded(d / "bulk", readable=[d])
+    raw = Catalog.embedded(d / "bulk-raw", readable=[d])
+    t_bulk = _time(lambda: ours.register_runs(bulk))
+    assert len(ours) == n_bulk
+    start_docs = [docs[0][1] for docs, _ in bulk]
+    t_raw_bulk = _time(
+        lambda: [
+            raw.client.create_container(key=s["uid"], metadata={"start": s}) for s in start_docs
+        ]
+    )
+    rows.append(
+        [
+            f"register_runs, {n_bulk} runs into an empty catalog",
+            f"{n_bulk / t_raw_bulk:,.0f} runs/s",
+            f"{n_bulk / t_bulk:,.0f} runs/s",
+            f"{t_bulk / t_raw_bulk:.2f}x time (target >= 50 runs/s)",
+        ]
+    )
+    ours.close()
+    raw.close()
+    return rows
+
+
+def bench_queries(d: Path, n_runs: int, n_queries: int) -> list[list[str]]:
+    from tiled.client.container import Container
+    from tiled.queries import Eq, Like
+
+    ours = Catalog.embedded(d / "big", readable=[d])
+    batch = 1000
+    uids: list[str] = []
+    for offset in range(0, n_runs, batch):
+        runs = _runs(d, min(batch, n_runs - offset), offset=offset)
+        ours.register_runs(runs)
+        uids += [docs[0][1]["uid"] for docs, _ in runs]
+        _progress("filling", offset + len(runs), n_runs)
+    raw = ours.client  # the same catalog, queried with plain Tiled calls
+
+    def raw_first10(results: Any) -> list[Any]:
+        return [node.metadata for _, node in results.sort(("start.time", -1)).items()[:10]]
+
+    probe = uids[n_runs // 2][:8]
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+        (
+            "plan_name, newest 10",
+            lambda: ours.search(plan_name="scan", limit=10),
+            lambda: raw_first10(Container.search(raw, Eq("start.plan_name", "scan"))),
+        ),
+        (
+            "start key sample, newest 10",
+            lambda: ours.search(sample="s3", limit=10),
+            lambda: raw_first10(Container.search(raw, Eq("start.sample", "s3"))),
+        ),
+        (
+            "uid prefix",
+            lambda: ours.search(uid=probe),
+            lambda: raw_first10(Container.search(raw, Like("start.uid", probe + "%"))),
+        ),
+        (
+            "newest 10",
+            lambda: ours.search(limit=10),
+            lambda: raw_first10(raw),
+        ),
+    ]
+    rows = []
+    for label, mine, theirs in cases:
+        t_ours, t_raw = [], []
+        for _ in range(n_queries):  # interleaved
+            t_raw.append(_time(theirs))
+            t_ours.append(_time(mine))
+        a, b = statistics.median(t_raw), statistics.median(t_ours)
+        rows.append(
+            [
+                f"query {label} ({n_runs:,} runs)",
+                f"{a * 1e3:.1f} ms",
+                f"{b * 1e3:.1f} ms",
+                f"{b / a:.2f}x (target <= 1.2x)",
+            ]
+        )
+    ours.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--single", type=int, default=100, help="runs registered one by one")
+    parser.add_argument("--runs", type=int, default=1000, help="runs registered in bulk")
+    parser.add_argument("--query-runs", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=20)
+    args = parser.parse_args(argv)
+    with scratch("zs-bench-catalog-") as d:
+        rows = bench_registration(d, args.single, args.runs)
+        rows += bench_queries(d, args.query_runs, args.queries)
+    print(table([["catalog", "raw Tiled", "zarrscribe", "ratio"], *rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

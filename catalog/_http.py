@@ -1,0 +1,46 @@
+"""Writing a planned entry to a Tiled server with the fewest requests.
+
+``TiledWriter`` makes ~15 requests per run (it streams: nodes first, then data
+source updates, metadata patches and stream closes). A finished run's entry is
+known in full beforehand, so each node is created once with its final
+metadata and data source: one request per node, plus one per table append.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._plan import NodePlan
+
+__all__ = ["write_http"]
+
+
+def write_http(runs: Any, plan: NodePlan) -> None:
+    """Create run ``plan`` under the container client ``runs``."""
+    from tiled.structures.core import Spec
+
+    def specs(node: NodePlan) -> list[Any]:
+        return [Spec(s["name"], version=s["version"]) for s in node.specs]
+
+    root = runs.create_container(key=plan.key, metadata=plan.metadata, specs=specs(plan))
+    for stream in plan.children:
+        node = root.create_container(key=stream.key, metadata=stream.metadata, specs=specs(stream))
+        node = getattr(node, "base", node)
+        for child in stream.children:
+            if child.table:
+                table = node.create_appendable_table(
+                    schema=child.data_source.structure.arrow_schema_decoded,
+                    key=child.key,
+                    metadata=child.metadata,
+                    specs=specs(child),
+                )
+                for rows in child.table:
+                    table.append_partition(0, rows)
+            else:
+                node.new(
+                    key=child.key,
+                    structure_family=child.data_source.structure_family,
+                    data_sources=[child.data_source],
+                    metadata=child.metadata,
+                    specs=specs(child),
+                )

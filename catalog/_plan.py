@@ -1,0 +1,312 @@
+"""A run's catalog entry computed from its documents, before anything is written.
+
+:func:`plan_run` turns a run's documents into the tree of nodes that
+bluesky-tiled-plugins' ``TiledWriter`` (with our Zarr consolidator) would
+create through Tiled's HTTP API: the run container, one container per stream,
+the stream's ``internal`` table of event data and one external array per
+StreamResource, with the same metadata, specs and data sources. It reuses the
+plugin's own pieces (``RunNormalizer``, ``concatenate_stream_datums``,
+``consolidator_factory``, ``truncate_json_overflow``) so structures and
+consolidation are computed by the same code. The plan is then written in one
+go: straight into the SQL catalog (:mod:`._sql`) or with the fewest HTTP
+requests (:mod:`._http`).
+
+Runs that need what the plan does not model (internal array data written as
+Zarr or ragged arrays, tables wider than the plugin's column limit) raise
+:class:`UnsupportedRun`; the caller then registers them through ``TiledWriter``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["NodePlan", "UnsupportedRun", "plan_run"]
+
+
+class UnsupportedRun(Exception):
+    """The run uses a TiledWriter feature the plan does not model (fall back to TiledWriter)."""
+
+
+@dataclass
+class NodePlan:
+    """One node to create: its key, family, metadata, specs, data source and children."""
+
+    key: str
+    structure_family: str
+    """``container``, ``table`` or ``array``."""
+    metadata: dict[str, Any]
+    specs: list[dict[str, Any]]
+    """Specs as Tiled stores them: ``{"name": ..., "version": ...}``."""
+    data_source: Any = None
+    """A ``tiled.structures.data_source.DataSource`` (tables: before storage is initialised)."""
+    table: list[Any] = field(default_factory=list)
+    """Rows of a table node, as pyarrow tables appended in this order."""
+    children: list[NodePlan] = field(default_factory=list)
+
+    def walk(self) -> Iterable[NodePlan]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def _spec(name: str, version: str | None) -> dict[str, Any]:
+    return {"name": name, "version": version}
+
+
+def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]) -> NodePlan:
+    """The entry ``TiledWriter`` makes from ``docs``, ``metadata`` merged into the run's."""
+    normalized: list[tuple[str, dict[str, Any]]] = []
+    normalizer = _normalizer()
+    normalizer.subscribe(lambda name, doc: normalized.append((str(name), doc)))
+    for name, doc in docs:
+        normalizer(name, doc)
+    planner = _Planner()
+    for name, doc in normalized:
+        handler = getattr(planner, name, None)
+        if handler is not None:
+            handler(doc)
+    return planner.finish(metadata)
+
+
+_NORMALIZER: Any = None
+
+
+def _normalizer() -> Any:
+    """bluesky-tiled-plugins' ``RunNormalizer``, schema-checking start, stop and resources.
+
+    ``RunNormalizer.emit`` validates every document it emits against its JSON
+    schema (jsonschema: 1-3 ms a document, most of a bulk registration's time).
+    Events and stream datums come by the thousand and descriptors are the
+    slowest to check; all three were made by event_model's composers in the
+    RunEngine and are read back from our own log. The start, stop and stream
+    resource documents, which decide the entry's keys and data sources, are
+    still checked.
+    """
+    global _NORMALIZER
+    if _NORMALIZER is None:
+        from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer
+        from event_model import DocumentNames, schema_validators
+
+        bulk = {DocumentNames.event, DocumentNames.stream_datum, DocumentNames.descriptor}
+
+        class Normalizer(RunNormalizer):  # type: ignore[misc]
+            def emit(self, name: Any, doc: Any) -> None:
+                if name not in bulk:
+                    schema_validators[name].validate(doc)
+                self.dispatcher.process(name, doc)
+
+        _NORMALIZER = Normalizer
+    return _NORMALIZER()
+
+
+class _Planner:
+    """Mirrors ``bluesky_tiled_plugins.writing.tiled_writer._RunWriter`` (2.0.12), in memory."""
+
+    def __init__(self) -> None:
+        from bluesky_tiled_plugins.writing.tiled_writer import BATCH_SIZE, MAX_ARRAY_SIZE
+
+        self._batch_size = BATCH_SIZE
+        self._max_array_size = MAX_ARRAY_SIZE
+        self.root: NodePlan | None = None
+        self.stop_doc: dict[str, Any] | None = None
+        self.data_keys: dict[str, Any] = {}
+        self.streams: dict[str, NodePlan] = {}  # by descriptor name and uid
+        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.arrays: dict[str, tuple[NodePlan, Any]] = {}  # by sres uid and stream_datakey
+        self.datums: dict[str, dict[str, Any]] = {}  # concatenated StreamDatums by sres uid
+        self.order: list[str] = []
+
+    def start(self, doc: dict[str, Any]) -> None:
+        from bluesky_tiled_plugins.utils import truncate_json_overflow
+
+        doc = copy.copy(doc)
+        doc.pop("tiled_access_tags", None)  # an embedded app without access policy drops them
+        extra = doc.pop("tiled_specs", None) or []
+        specs = [
+            _spec(s, None) if isinstance(s, str) else _spec(s["name"], s.get("version"))
+            for s in extra
+        ]
+        self.root = NodePlan(
+            key=str(doc["uid"]),
+            structure_family="container",
+            metadata={"start": truncate_json_overflow(dict(doc))},
+            specs=[*specs, _spec("BlueskyRun", "3.0")],
+        )
+
+    def descriptor(self, doc: dict[str, Any]) -> None:
+        from bluesky_tiled_plugins.utils import truncate_json_overflow
+
+        if self.root is None:
+            raise UnsupportedRun("descriptor before start")
+        name = doc["name"]
+        self.data_keys.update(doc.get("data_keys", {}))
+        if name not in self.streams:
+            metadata = {
+                k: v for k, v in doc.items() if k not in {"name", "object_keys", "run_start"}
+            }
+            node = NodePlan(
+                key=name,
+                structure_family="container",
+                metadata=truncate_json_overflow(metadata),
+                specs=[_spec("BlueskyEventStream", "3.0"), _spec("composite", None)],
+            )
+            self.root.children.append(node)
+            for key, val in doc.get("data_keys", {}).items():
+                if "external" not in val and val.get("dtype") == "array":
+                    shape = val.get("shape", ())
+                    if None in shape or 0 <= self._max_array_size < math.prod(shape):
+                        raise UnsupportedRun(f"internal array data {key!r}")
+                    dtype_numpy = val.get("dtype_numpy")
+                    if dtype_numpy and _dtype_kind(dtype_numpy) in {"U", "S", "O"}:
+                        raise UnsupportedRun(f"internal string array {key!r}")
+        else:
+            node = self.streams[name]
+            updates = [
+                *node.metadata.get("_config_updates", []),
+                {"uid": doc["uid"], "time": doc["time"]},
+            ]
+            if conf := doc.get("configuration"):
+                updates[-1]["configuration"] = conf
+            node.metadata["_config_updates"] = truncate_json_overflow(updates)
+        self.streams[doc["uid"]] = self.streams[name] = node
+
+    def event(self, doc: dict[str, Any]) -> None:
+        stream = self.streams[doc["descriptor"]].key
+        row = {"seq_num": doc["seq_num"], "time": doc["time"], **doc["data"]}
+        row.update({f"ts_{k}": v for k, v in doc["timestamps"].items()})
+        self.rows[stream].append(row)
+
+    def stream_resource(self, doc: dict[str, Any]) -> None:
+        self.resources[doc["uid"]] = doc
+
+    def stream_datum(self, doc: dict[str, Any]) -> None:
+        # As _RunWriter.stream_datum with its default batch size: consecutive
+        # datums are concatenated; the rest are consumed as they come.
+        from bluesky_tiled_plugins.writing.tiled_writer import concatenate_stream_datums
+
+        sres = doc["stream_resource"]
+        cached = self.datums.pop(sres, None)
+        if cached is None:
+            self.datums[sres] = doc
+            return
+        try:
+            joined = concatenate_stream_datums(cached, doc)
+        except ValueError:
+            self._consume(cached)
+            self._consume(doc)
+            return
+        if joined["indices"]["stop"] - joined["indices"]["start"] >= self._batch_size:
+            self._consume(joined)
+        else:
+            self.datums[sres] = joined
+
+    def _consume(self, doc: dict[str, Any]) -> None:
+        from bluesky_tiled_plugins.writing.consolidators import consolidator_factory
+
+        sres_uid, desc_uid = doc["stream_resource"], doc["descriptor"]
+        if sres_uid in self.arrays:
+            node, consolidator = self.arrays[sres_uid]
+        elif sres_uid in self.resources:
+            sres = self.resources[sres_uid]
+            stream = self.streams[desc_uid]
+            full_key = f"{stream.key}_{sres['data_key']}"
+            if full_key in self.arrays:
+                node, consolidator = self.arrays[full_key]
+                consolidator.update_from_stream_resource(sres)
+            else:
+                consolidator = consolidator_factory(sres, stream.metadata)
+                data_source = consolidator.get_data_source()
+                node = NodePlan(
+                    key=consolidator.data_key,
+                    structure_family=str(data_source.structure_family.value),
+                    metadata={},
+                    specs=[],
+                    data_source=data_source,
+                )
+                stream.children.append(node)
+            self.arrays[sres_uid] = self.arrays[full_key] = (node, consolidator)
+        else:
+            raise UnsupportedRun(f"stream resource {sres_uid} referenced before being received")
+        consolidator.consume_stream_datum(doc)
+
+    def stop(self, doc: dict[str, Any]) -> None:
+        self.stop_doc = doc
+
+    def finish(self, metadata: dict[str, Any]) -> NodePlan:
+        from tiled.client.metadata_update import apply_update_patch
+
+        if self.root is None or self.stop_doc is None:
+            raise UnsupportedRun("a run without start or stop document")
+        for stream, rows in self.rows.items():
+            self._table(self.streams[stream], rows)
+        for doc in self.datums.values():
+            self._consume(doc)
+        for node, consolidator in {id(n): (n, c) for n, c in self.arrays.values()}.values():
+            final = consolidator.get_data_source()
+            known = {a.data_uri for a in final.assets}
+            final.assets = [
+                *final.assets,
+                *(a for a in node.data_source.assets if a.data_uri not in known),
+            ]
+            node.data_source = final
+            if consolidator.metadata:
+                node.metadata = apply_update_patch(
+                    node.metadata, copy.deepcopy(consolidator.metadata)
+                )
+        stop = dict(self.stop_doc)
+        notes = list(dict.fromkeys(stop.pop("_run_normalizer_notes", [])))
+        update = {"stop": stop, **({"notes": notes} if notes else {})}
+        root = self.root
+        root.metadata = apply_update_patch(root.metadata, update, copy.deepcopy(metadata))
+        return root
+
+    def _table(self, stream: NodePlan, rows: list[dict[str, Any]]) -> None:
+        """The stream's ``internal`` table, as ``_RunWriter._write_internal_data`` makes it."""
+        import pyarrow  # type: ignore[import-untyped]  # no stubs; not in pyproject's list
+        from bluesky_tiled_plugins.utils import truncate_json_overflow
+        from bluesky_tiled_plugins.writing.tiled_writer import MAX_TABLE_COLUMNS
+        from tiled.structures.core import StructureFamily
+        from tiled.structures.data_source import DataSource
+        from tiled.structures.table import TableStructure
+
+        batches = [rows[i : i + self._batch_size] for i in range(0, len(rows), self._batch_size)]
+        tables = [pyarrow.Table.from_pylist(batch) for batch in batches]
+        if not tables or not tables[0]:
+            return
+        first = tables[0]
+        if first.num_columns > MAX_TABLE_COLUMNS:
+            raise UnsupportedRun(f"{first.num_columns} event columns")
+        schema = first.schema
+        for i, f in enumerate(first.schema):
+            if pyarrow.types.is_null(f.type):
+                schema = schema.set(i, f.with_type(pyarrow.string()))
+            elif pyarrow.types.is_list(f.type) and pyarrow.types.is_null(f.type.value_type):
+                schema = schema.set(i, f.with_type(pyarrow.list_(pyarrow.string())))
+        metadata = {k: v for k, v in self.data_keys.items() if k in first.column_names}
+        stream.children.append(
+            NodePlan(
+                key="internal",
+                structure_family="table",
+                metadata=truncate_json_overflow(metadata),
+                specs=[],
+                data_source=DataSource(
+                    structure=TableStructure.from_schema(schema, 1),
+                    structure_family=StructureFamily.table,
+                    mimetype="application/x-tiled-sql-table",
+                    parameters={},
+                ),
+                table=tables,
+            )
+        )
+
+
+def _dtype_kind(dtype: Any) -> str:
+    import numpy
+
+    return str(numpy.dtype(dtype).kind)

@@ -1,0 +1,83 @@
+"""Glue to Tiled: opening the embedded app, client classes, error classification."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ._errors import CatalogError
+
+__all__ = [
+    "init_lock",
+    "is_unreachable",
+    "one_line",
+    "pinned_structure_clients",
+    "status_code",
+    "table_storage",
+]
+
+
+def status_code(error: BaseException) -> int | None:
+    """HTTP status of ``error`` or of what caused it (RunRouter wraps callback errors)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        code = getattr(getattr(seen, "response", None), "status_code", None)
+        if isinstance(code, int):
+            return code
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def is_unreachable(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message in one short line: a database error's reason, never its SQL."""
+    orig = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's error with the SQL
+    text = str(orig if orig is not None else error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+@contextmanager
+def init_lock(directory: Path) -> Iterator[None]:
+    """Serialise the creation of a catalog between processes (Unix ``flock``)."""
+    import fcntl
+
+    with open(directory / ".open.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def table_storage(adapter: Any) -> Any:
+    """The embedded catalog's SQL table storage (``tables.sqlite``), as Tiled opened it."""
+    from tiled.storage import SQLStorage
+
+    for storage in adapter.context.writable_storage.values():
+        if isinstance(storage, SQLStorage):
+            return storage
+    raise CatalogError("the embedded catalog has no SQL table storage; reopen it")
+
+
+def pinned_structure_clients() -> Any:
+    """Tiled's default structure clients, with ``BlueskyRun`` fixed to ``BlueskyRunV3``."""
+    from bluesky_tiled_plugins.clients.bluesky_run import BlueskyRunV3
+    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
+    from tiled.utils import OneShotCachedMap
+
+    Container.discover_clients_from_entrypoints()
+    defaults = DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]
+    lazy: dict[str, Callable[[], Any]] = {
+        key: partial(defaults.__getitem__, key) for key in defaults
+    }
+    lazy["BlueskyRun"] = lambda: BlueskyRunV3
+    return OneShotCachedMap(lazy)
