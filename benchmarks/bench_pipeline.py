@@ -19,10 +19,10 @@ import numpy as np
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from zarrscribe.callbacks import RunRecord, catalog_metadata
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
 from zarrscribe.writers import ZarrWriter
+from zarrscribe.writers.model import RunProjection, RunRecord
 
 from _common import scratch, table
 from _runs import small_run
@@ -143,7 +143,7 @@ def bench_catalog(n_runs: int, n_queries: int) -> list[list[str]]:
         for i in range(n_runs):
             docs = small_run(i, (d / f"run{i}.zarr").as_uri())
             record = RunRecord.from_documents(docs)
-            metadata = catalog_metadata(record, log=str(d / f"run{i}.jsonl"))
+            metadata = RunProjection(record).catalog_metadata(d / f"run{i}.jsonl")
             reg.append(_time(lambda docs=docs, md=metadata: ours.register_run(docs, md)))
             start = docs[0][1]
             raw_reg.append(

@@ -19,7 +19,7 @@ import numpy as np
 
 from zarrscribe.callbacks import LOG_NAME, read_document_log
 from zarrscribe.catalog import Catalog
-from zarrscribe.pipeline._replay import find_logs, replay_runs
+from zarrscribe.pipeline.replay import find_logs, replay_runs
 from zarrscribe.writers import ZarrWriter
 
 from _common import scratch, table
@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
         start = time.perf_counter()
         for log in logs:
-            for _ in read_document_log(log):
-                pass
+            read_document_log(log)
         floor = time.perf_counter() - start
         rows.append(_rate("read every log (floor)", len(logs), floor, floor))
 
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 _progress(label, i, len(targets))
             return time.perf_counter() - start
 
-        targets = list(find_logs(d).values())
+        targets: list[Path] = find_logs(d)
         t = replay("attributes", targets, None)
         rows.append(_rate("replay: write every store's attributes", len(targets), t, floor))
         t = replay("idempotent", targets, None)
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = Catalog.embedded(d / "raw", readable=[d]).client
         start = time.perf_counter()
         for log in subset:
-            first = next(iter(read_document_log(log)))[1]
+            first = read_document_log(log).documents[0][1]
             raw.create_container(key=first["uid"], metadata={"start": first})
         t_raw = time.perf_counter() - start
         rows.append(_rate("replay into an empty catalog", len(subset), t_cat, floor))

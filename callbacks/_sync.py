@@ -32,6 +32,7 @@ __all__ = [
     "Outcome",
     "Synced",
     "catalog_entry",
+    "compare_entry",
     "inside_base",
     "load_run",
     "loaded_run",
@@ -54,6 +55,8 @@ class Synced:
     differences: list[str] = field(default_factory=list)
     refused: str | None = None
     """Why nothing was written although it differs (a damaged log would lose data)."""
+    entry: tuple[Documents, dict[str, Any]] | None = None
+    """The catalog documents and metadata to register, where the entry differs."""
 
 
 def inside_base(uri: str, base_dir: Path) -> Path:
@@ -170,17 +173,17 @@ def load_run(log: Path, base_dir: Path) -> LoadedRun:
     return loaded_run(log, logged.documents, base_dir, logged.damage)
 
 
-def sync_entry(
-    catalog: Catalog,
+def compare_entry(
     projection: RunProjection,
     documents: Documents,
     log: Path | None,
+    current: dict[str, Any] | None,
     *,
-    check: bool = False,
     force: bool = False,
     damaged: bool = False,
 ) -> Synced:
-    """Register the run's catalog entry where it differs from the projection.
+    """Compare the run's ``current`` catalog entry metadata (``None``: no entry) with
+    the projection. Where they differ, :attr:`Synced.entry` is what to register.
 
     A log that looks damaged (damaged lines, or no stop document while the
     catalog's entry has a real one) never replaces an entry with one that loses
@@ -195,32 +198,46 @@ def sync_entry(
         "stop": stop,
         **without_written_at(metadata),
     }
+    if current is None:
+        return Synced("missing", ["catalog: no entry"], entry=(docs, metadata))
+    existing = {
+        "start": current.get("start"),
+        "stop": current.get("stop"),
+        **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
+    }
+    diffs = differences("catalog", existing, expected)
+    if not diffs:
+        return Synced("unchanged")
+    ours = current.get(ATTRIBUTES_KEY) or {}
+    lost_stop = record.stop is None and current.get("stop") and not ours.get("recovered")
+    lost = downgrades(current, metadata)
+    if (damaged or lost_stop) and lost and not force:
+        why = "the log has no stop document but the entry has" if lost_stop else "damaged log"
+        return Synced("refused", diffs, f"{why}; replacing would lose: {'; '.join(lost)}")
+    return Synced("differs", diffs, entry=(docs, metadata))
+
+
+def sync_entry(
+    catalog: Catalog,
+    projection: RunProjection,
+    documents: Documents,
+    log: Path | None,
+    *,
+    check: bool = False,
+    force: bool = False,
+    damaged: bool = False,
+) -> Synced:
+    """Register the run's catalog entry where it differs from the projection
+    (:func:`compare_entry`, with the entry looked up in ``catalog``)."""
     try:
-        current: dict[str, Any] | None = dict(catalog.run(record.uid).metadata)
+        current: dict[str, Any] | None = dict(catalog.run(projection.record.uid).metadata)
     except RunNotFoundError:
         current = None
-    if current is None:
-        result = Synced("missing", ["catalog: no entry"])
-    else:
-        existing = {
-            "start": current.get("start"),
-            "stop": current.get("stop"),
-            **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
-        }
-        diffs = differences("catalog", existing, expected)
-        if not diffs:
-            return Synced("unchanged")
-        ours = current.get(ATTRIBUTES_KEY) or {}
-        lost_stop = record.stop is None and current.get("stop") and not ours.get("recovered")
-        lost = downgrades(current, metadata)
-        if (damaged or lost_stop) and lost and not force:
-            why = "the log has no stop document but the entry has" if lost_stop else "damaged log"
-            return Synced("refused", diffs, f"{why}; replacing would lose: {'; '.join(lost)}")
-        result = Synced("differs", diffs)
-    if not check:
-        catalog.register_run(docs, metadata)
-        result.outcome = "registered"
-    return result
+    synced = compare_entry(projection, documents, log, current, force=force, damaged=damaged)
+    if synced.entry is not None and not check:
+        catalog.register_run(*synced.entry)
+        synced.outcome = "registered"
+    return synced
 
 
 def register_documents(

@@ -415,6 +415,12 @@ class Catalog:
                 items = items[:limit]  # fetches only that many from the server
             return Runs(_summary(key, node.metadata, self.base_dir) for key, node in items)
 
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """Every run's metadata by uid, fetched page by page (for comparing many runs
+        at once, as a replay of everything does)."""
+        with self._lock:
+            return {str(key): dict(node.metadata) for key, node in self._runs.items()}
+
     def run(self, uid: str) -> Any:
         """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""
         with self._lock:

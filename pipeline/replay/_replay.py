@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...callbacks import (
     LoadedRun,
     Synced,
+    compare_entry,
     load_run,
     loaded_run,
     read_on_disk,
-    sync_entry,
     sync_store,
 )
-from ...catalog import Catalog, CatalogUnavailableError, RunNotFoundError
+from ...catalog import Catalog, CatalogError, CatalogUnavailableError, RunNotFoundError
 from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
     ZARR_MIMETYPE,
+    Documents,
     RunProjection,
     ZarrscribeError,
 )
@@ -57,17 +58,24 @@ def _log_of(uid: str, base_dir: Path) -> Path | None:
     return next(iter(matches.values()), None)
 
 
+Entry = tuple[Documents, dict[str, Any]]
+"""A run's catalog documents and metadata, to register."""
+
+
 def _replay_one(
     run: LoadedRun,
     *,
     source: str,
     base_dir: Path,
     catalog: Catalog | None,
+    known: dict[str, dict[str, Any]] | None,
     check: bool,
     force: bool,
     queue: Queue | None,
-    recovered: Recovered | None = None,
-) -> ReplayReport:
+    recovered: Recovered | None,
+) -> tuple[ReplayReport, Entry | None]:
+    """Replay one run's attributes; compare its catalog entry. Returns the report and
+    the entry to register (registered in batches by the caller), if any."""
     record = run.record
     damaged = bool(run.damage)
     zarr_stores = record.store_uris(ZARR_MIMETYPE)
@@ -98,29 +106,20 @@ def _replay_one(
     if recovered is not None and record.stop is None and log is not None and not check:
         *_, (_, stop) = projection.catalog_documents(run.documents)  # ends with its stop
         recovered(log, stop)
+    entry: Entry | None = None
     if catalog is None:
         if queue is not None and log is not None and not check:
             queue(record.uid, log)
             report.catalog = "queued"
     else:
-        try:
-            synced = sync_entry(
-                catalog,
-                projection,
-                run.documents,
-                log,
-                check=check,
-                force=force,
-                damaged=damaged,
-            )
-            report.catalog = synced.outcome
-            note("catalog", synced)
-        except CatalogUnavailableError as e:
-            if queue is None or log is None or check:
-                raise
-            queue(record.uid, log)
-            report.catalog = "queued"
-            report.differences.append(f"catalog unreachable, registration queued: {e}")
+        current = known.get(record.uid) if known is not None else _look_up(catalog, record.uid)
+        synced = compare_entry(
+            projection, run.documents, log, current, force=force, damaged=damaged
+        )
+        report.catalog = synced.outcome
+        note("catalog", synced)
+        if not check:
+            entry = synced.entry
     if refusals:
         report.error = (
             f"{'; '.join(refusals)} ({run.damage[0] if run.damage else run.log}); "
@@ -132,7 +131,14 @@ def _replay_one(
             f"{f' (+{len(run.damage) - 3} more)' if len(run.damage) > 3 else ''}; "
             "the lines were left out and nothing that would lose data was replaced"
         )
-    return report
+    return report, entry
+
+
+def _look_up(catalog: Catalog, uid: str) -> dict[str, Any] | None:
+    try:
+        return dict(catalog.run(uid).metadata)
+    except RunNotFoundError:
+        return None
 
 
 def _crash_tail(run: LoadedRun) -> bool:
@@ -141,8 +147,41 @@ def _crash_tail(run: LoadedRun) -> bool:
     return run.record.stop is None and len(run.damage) == 1 and ": cut short (" in run.damage[0]
 
 
+def _register(
+    catalog: Catalog, waiting: list[tuple[ReplayReport, Entry, Path | None]], queue: Queue | None
+) -> Iterator[ReplayReport]:
+    """Register the waiting entries in one batch (one transaction in the embedded
+    catalog); with the catalog unreachable, queue them; a batch that fails for another
+    reason is registered run by run, so one bad run does not fail the others."""
+    batch, waiting[:] = list(waiting), []
+    if not batch:
+        return
+    try:
+        catalog.register_runs([entry for _, entry, _ in batch])
+    except CatalogUnavailableError as e:
+        if queue is None:
+            raise
+        for report, _, log in batch:
+            report.differences.append(f"catalog unreachable, registration queued: {e}")
+            if log is not None:
+                queue(report.uid, log)
+            report.catalog = "queued"
+            yield report
+    except CatalogError as e:
+        if len(batch) > 1:
+            for item in batch:
+                yield from _register(catalog, [item], queue)
+        else:
+            batch[0][0].error = str(e)
+            yield batch[0][0]
+    else:
+        for report, _, _ in batch:
+            report.catalog = "registered"
+            yield report
+
+
 def replay_runs(
-    targets: Iterable[str | Path],
+    targets: Sequence[str | Path],
     *,
     base_dir: Path,
     catalog: Catalog | None,
@@ -150,12 +189,17 @@ def replay_runs(
     force: bool = False,
     queue: Queue | None = None,
     recovered: Recovered | None = None,
+    batch: int = 200,
 ) -> Iterator[ReplayReport]:
     """Replay each target: a run folder, a log file, a uid or a uid prefix.
 
     Documents come from the run's log, or from the catalog where the log is gone.
-    One failing run is reported (``error``) and the others still replay.
+    Entries to register are written ``batch`` at a time. One failing run is
+    reported (``error``) and the others still replay.
     """
+    # Replaying many runs: fetch every entry once rather than one request per run.
+    known = catalog.entries() if catalog is not None and len(targets) > 20 else None
+    waiting: list[tuple[ReplayReport, Entry, Path | None]] = []
     for target in targets:
         try:
             path = Path(target)
@@ -167,11 +211,12 @@ def replay_runs(
                 run, source = load_run(log, base_dir), str(log)
             else:
                 run, source = _from_catalog(str(target), catalog, base_dir), "catalog"
-            yield _replay_one(
+            report, entry = _replay_one(
                 run,
                 source=source,
                 base_dir=base_dir,
                 catalog=catalog,
+                known=known,
                 check=check,
                 force=force,
                 queue=queue,
@@ -179,6 +224,15 @@ def replay_runs(
             )
         except (ZarrscribeError, OSError) as e:
             yield ReplayReport(uid="", source=str(target), error=str(e))
+            continue
+        if entry is None or catalog is None:
+            yield report
+            continue
+        waiting.append((report, entry, run.log if run.log.exists() else None))
+        if len(waiting) >= batch:
+            yield from _register(catalog, waiting, queue)
+    if catalog is not None:
+        yield from _register(catalog, waiting, queue)
 
 
 def _from_catalog(uid: str, catalog: Catalog | None, base_dir: Path) -> LoadedRun:
