@@ -32,25 +32,11 @@ _MISSING = 2**64 - 1
 """Offset and size of a chunk that was never written (an all-0xFF index entry)."""
 
 
-def _crc32c_table() -> tuple[int, ...]:
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-_CRC32C = _crc32c_table()
-
-
 def crc32c(data: bytes) -> int:
     """CRC-32C (Castagnoli), the checksum of the ``crc32c`` Zarr codec."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    import google_crc32c  # the well-kept C implementation (Apache-2.0)
+
+    return int(google_crc32c.value(data))
 
 
 @dataclass(frozen=True)
