@@ -17,7 +17,7 @@ from bluesky import plans as bp
 from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
 from tests.conftest import Rig
-from zarrscribe.callbacks import read_document_log
+from zarrscribe.callbacks import catalog_entry
 from zarrscribe.catalog import Catalog, install_zarr_consolidator
 from zarrscribe.pipeline import Pipeline, fly_scan
 
@@ -55,7 +55,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     jobs = {}
     for path in sorted((base / ".zarrscribe" / "pending").glob("*.json")):
         job = json.loads(path.read_text())
-        jobs[job["uid"]] = (list(read_document_log(Path(job["log"]))), job["metadata"])
+        jobs[job["uid"]] = catalog_entry(Path(job["log"]), base_dir=base)  # the projection
     assert set(jobs) == set(pushed)
     reference = Catalog.embedded(base / "reference", readable=[base])
     install_zarr_consolidator()

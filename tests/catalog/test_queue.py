@@ -8,6 +8,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,11 @@ print("locked", flush=True)
 sys.stdin.read()
 con.execute("ROLLBACK")
 """
+
+
+def _as_logged(log: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """The run's documents as logged, with no metadata of ours."""
+    return read_document_log(log).documents, {}
 
 
 def test_two_processes_sharing_one_embedded_catalog_register_every_run(tmp_path: Path) -> None:
@@ -66,7 +72,7 @@ def test_two_processes_sharing_one_embedded_catalog_register_every_run(tmp_path:
 def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path: Path) -> None:
     catalog = Catalog.embedded(tmp_path / "catalog", readable=[tmp_path])
     queue = RegistrationQueue(
-        catalog, tmp_path / "pending", read_document_log, retry_initial=0.05, retry_max=0.2
+        catalog, tmp_path / "pending", _as_logged, retry_initial=0.05, retry_max=0.2
     )
     first = small_run("x", 0, tmp_path / "first.zarr")
     catalog.register_run(first, {})  # the table storage exists
@@ -86,7 +92,7 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
     assert blocker.stdin is not None
     assert blocker.stdout.readline().strip() == "locked"
     try:
-        queue.submit(uid, log, {})
+        queue.submit(uid, log)
         assert not queue.flush(3.0)
         assert queue.pending() == [uid]
         reason = queue.failures[uid]
@@ -111,11 +117,9 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
 def test_a_uri_that_is_not_a_tiled_server_is_refused_at_once(tmp_path: Path, uri: str) -> None:
     with pytest.raises(CatalogError, match="not a Tiled server URI"):
         Catalog.from_uri(uri)
-    queue = RegistrationQueue(
-        partial(Catalog.from_uri, uri), tmp_path / "pending", read_document_log
-    )
+    queue = RegistrationQueue(partial(Catalog.from_uri, uri), tmp_path / "pending", _as_logged)
     try:
-        queue.submit("0123", tmp_path / "x.jsonl", {})
+        queue.submit("0123", tmp_path / "x.jsonl")
         start = time.monotonic()
         while "0123" not in queue.failures and time.monotonic() - start < 10:
             time.sleep(0.01)

@@ -24,19 +24,10 @@ from zarrscribe.callbacks import load_run
 from zarrscribe.catalog import RunNotFoundError
 from zarrscribe.pipeline import Pipeline, find_logs
 from zarrscribe.pipeline.cli import main as cli
-from zarrscribe.writers import read_store_attributes, store_path
+from zarrscribe.writers import frames_on_disk, read_store_attributes, store_path
 from zarrscribe.writers.model import ATTRIBUTES_KEY, INCOMPLETE, ZARR_MIMETYPE
 
 ROOT = Path(__file__).parents[3]
-
-
-def _array_frames(store: Path, key: str) -> int:
-    import json
-
-    try:
-        return int(json.loads((store / key / "zarr.json").read_text())["shape"][0])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _kill_when(tmp_path: Path, mode: str, ready: Callable[[Path, Path], bool]) -> Path:
@@ -112,7 +103,7 @@ def _replay_restores(tmp_path: Path, base: Path) -> dict[str, str]:
 def test_killed_mid_frames(tmp_path: Path) -> None:
     def enough(base: Path, markers: Path) -> bool:
         stores = list(base.glob("faults/fly_scan_*/default.zarr"))
-        return bool(stores) and _array_frames(stores[0], "cam1") >= 64
+        return bool(stores) and frames_on_disk(stores[0]).get("cam1", 0) >= 64
 
     base = _kill_when(tmp_path, "mid-frames", enough)
     (status,) = _replay_restores(tmp_path, base).values()
