@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench_pipeline.py",
     "bench_replay.py",
     "bench_catalog.py",
+    "bench_cli.py",
     "bench_bus.py",
     "bench_ophyd_async.py",
     "bench_serve.py",
