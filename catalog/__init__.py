@@ -6,7 +6,7 @@ dask and xarray) are imported when a catalog is opened.
 
 from typing import Any
 
-from ._catalog import Catalog, Runs, RunSummary
+from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
@@ -19,6 +19,7 @@ from ._serve import (
     store_api_key,
     stored_api_key,
 )
+from ._summary import Runs, RunSummary
 
 __all__ = [
     "Catalog",
