@@ -3,13 +3,15 @@
 ``TiledWriter`` makes ~15 requests per run (it streams: nodes first, then data
 source updates, metadata patches and stream closes). A finished run's entry is
 known in full beforehand, so each node is created once with its final
-metadata and data source: one request per node, plus one per table append.
+metadata and data source: one request per node, plus one per table append, plus
+one that adds zarrscribe's metadata last (the mark of a complete entry).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..writers.model import ATTRIBUTES_KEY
 from ._plan import NodePlan
 
 __all__ = ["write_http"]
@@ -22,7 +24,10 @@ def write_http(runs: Any, plan: NodePlan) -> None:
     def specs(node: NodePlan) -> list[Any]:
         return [Spec(s["name"], version=s["version"]) for s in node.specs]
 
-    root = runs.create_container(key=plan.key, metadata=plan.metadata, specs=specs(plan))
+    # zarrscribe's own metadata goes last: an entry cut short by a killed writer
+    # lacks it, so a later comparison with the run's projection re-registers it.
+    first = {k: v for k, v in plan.metadata.items() if k != ATTRIBUTES_KEY}
+    root = runs.create_container(key=plan.key, metadata=first, specs=specs(plan))
     for stream in plan.children:
         node = root.create_container(key=stream.key, metadata=stream.metadata, specs=specs(stream))
         node = getattr(node, "base", node)
@@ -44,3 +49,5 @@ def write_http(runs: Any, plan: NodePlan) -> None:
                     metadata=child.metadata,
                     specs=specs(child),
                 )
+    if first != plan.metadata:
+        root.update_metadata(metadata=dict(plan.metadata), drop_revision=True)
