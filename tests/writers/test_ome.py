@@ -1,4 +1,4 @@
-"""OME-Zarr 0.5 images written through acquire-zarr, read by ome-zarr-py, xarray and zarr-python."""
+"""OME-Zarr 0.5 images written by acquire-zarr, read by ome-zarr-py, xarray and zarr-python."""
 
 from __future__ import annotations
 
