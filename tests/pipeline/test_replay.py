@@ -200,7 +200,7 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 
 
 def _array_frames(store: Path, key: str) -> int:
-    node = store / key / "zarr.json"
+    node = store / key / "0" / "zarr.json"  # the OME-Zarr image's array
     try:
         return int(json.loads(node.read_text())["shape"][0])
     except (OSError, ValueError, KeyError):

@@ -98,7 +98,7 @@ def test_stream_documents_pass_schema(writer: ZarrWriter) -> None:
     resource, datum = docs[0][1], docs[1][1]
     assert resource["uri"] == writer.uri
     assert resource["mimetype"] == "application/x-zarr"
-    assert resource["parameters"]["array_key"] == "cam1"
+    assert resource["parameters"]["array_key"] == "cam1/0"  # the OME-Zarr image's array
     assert datum["indices"] == {"start": 0, "stop": 3}
     more = list(writer.collect_stream_docs("cam1", 10))  # only 5 were written
     assert [name for name, _ in more] == ["stream_datum"]
