@@ -45,7 +45,7 @@ class Rig:
 
     def __init__(self) -> None:
         self.default = ZarrWriter("default")
-        self.side = ZarrWriter("side")
+        self.side = ZarrWriter("side", ome=False)  # the flat layout of older stores
         self.cam1 = RecordingCamera("cam1", self.default, shape=(32, 40), exposure=0.0, seed=1)
         self.cam2 = RecordingCamera("cam2", self.default, shape=(24, 24), exposure=0.0, seed=2)
         self.cam3 = RecordingCamera("cam3", self.side, shape=(16, 16), exposure=0.0, seed=3)

@@ -13,6 +13,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from ._errors import StoreExistsError, WriterError
+from ._image import frame_axes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["AcquireStream", "acquire_zarr"]
 
 _MODULE: ModuleType | None = None
-
-_AXIS_NAMES = ("c", "z", "y", "x")
-"""Names of a frame's axes, last ones first used (a 2-D frame is ``y, x``)."""
 
 
 def acquire_zarr() -> ModuleType:
@@ -49,33 +47,34 @@ def acquire_zarr() -> ModuleType:
 
 
 def _array_settings(az: ModuleType, info: SourceInfo) -> Any:
+    """acquire-zarr's settings of one source's array; an OME-Zarr image when ``info.image``."""
     layout = info.layout
-    dims = [
-        az.Dimension(
-            name="t",
-            kind=az.DimensionType.TIME,
-            array_size_px=info.capacity,
-            chunk_size_px=1,
-            shard_size_chunks=layout.frames_per_shard,
-        )
-    ]
-    axes = _AXIS_NAMES[-len(info.shape) :]
-    for axis, size, chunk, per in zip(
-        axes, info.shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
-    ):
+    image = info.image
+    kinds = {"t": az.DimensionType.TIME, "c": az.DimensionType.CHANNEL}
+    names = ("t", *frame_axes(len(info.shape)))
+    sizes = (info.capacity, *info.shape)
+    chunks = (1, *layout.chunk_shape)
+    per_shard = (layout.frames_per_shard, *layout.chunks_per_shard)
+    dims = []
+    for i, name in enumerate(names):
+        extra: dict[str, Any] = {}
+        if image is not None:
+            extra = {"scale": image.scale[i], "unit": image.units[i]}
         dims.append(
             az.Dimension(
-                name=axis,
-                kind=az.DimensionType.CHANNEL if axis == "c" else az.DimensionType.SPACE,
-                array_size_px=size,
-                chunk_size_px=chunk,
-                shard_size_chunks=per,
+                name=name,
+                kind=kinds.get(name, az.DimensionType.SPACE),
+                array_size_px=sizes[i],
+                chunk_size_px=chunks[i],
+                shard_size_chunks=per_shard[i],
+                **extra,
             )
         )
     kwargs: dict[str, Any] = {
         "output_key": info.name,
         "data_type": info.dtype,
         "dimensions": dims,
+        "is_ngff": image is not None,
     }
     if layout.compression is not None:
         c = layout.compression

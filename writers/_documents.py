@@ -26,14 +26,13 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamDocuments"]
 
-"""Mimetype of a Zarr store in StreamResource documents (what Tiled reads)."""
-
 
 class StreamDocuments:
     """Stream documents of one source in one acquisition.
 
     The StreamResource names the store ``uri``, the mimetype and, in its
-    parameters, the array key, the writer group and the layout; each StreamDatum
+    parameters, the array's path in the store (``<source>/0`` for an OME-Zarr
+    image, ``<source>`` for a plain array), the writer group and the layout; each StreamDatum
     gives the range of frame indices since the previous one.
     """
 
@@ -66,7 +65,7 @@ class StreamDocuments:
                     uri=self._uri,
                     data_key=self._info.name,
                     parameters={
-                        "array_key": self._info.name,
+                        "array_key": self._info.array_key,
                         "group": self._group,
                         **self._info.layout.describe(),
                     },

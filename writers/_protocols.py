@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     import numpy as np
     import numpy.typing as npt
@@ -99,8 +99,16 @@ class ControllableDataWriter(DataWriter, Protocol):
         dtype: npt.DTypeLike,
         shape: tuple[int, ...],
         capacity: int = 0,
+        *,
+        pixel_size: float | Sequence[float] | None = None,
+        units: str | None = None,
     ) -> None:
-        """Register source ``name`` with its frame dtype and shape."""
+        """Register source ``name`` with its frame dtype and shape.
+
+        ``pixel_size`` (one number, or one per space axis) and its ``units``
+        (default micrometer) describe the image; devices take them from their
+        configuration keys ``pixel_size`` and ``pixel_size_units``.
+        """
         ...
 
     def write_frame(self, name: str, frame: npt.NDArray[np.generic]) -> None:

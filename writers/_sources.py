@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._errors import FrameError, WriterError
+from ._image import IMAGE_LEVEL, ImageAxes, make_image
 from ._layout import Compression, ZarrLayout, default_layout
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy.typing as npt
 
 __all__ = ["SUPPORTED_DTYPES", "SourceInfo", "check_frame", "make_source"]
@@ -30,7 +33,7 @@ class SourceInfo:
     """A registered source: one device writing one array of the store."""
 
     name: str
-    """Source (device) name; also the array key in the store and the data key."""
+    """Source (device) name; also its data key, and its image's (or array's) name in the store."""
     dtype: np.dtype[np.generic]
     """Dtype every frame must have."""
     shape: tuple[int, ...]
@@ -39,6 +42,14 @@ class SourceInfo:
     """Frames the array holds; 0 means it grows without bound."""
     layout: ZarrLayout
     """Chunking, sharding and compression of the array."""
+    image: ImageAxes | None = None
+    """OME-Zarr axes (types, units, pixel size) when the array is written as an image
+    (group ``<name>``, array ``<name>/0``); ``None`` for a plain array ``<name>``."""
+
+    @property
+    def array_key(self) -> str:
+        """Path of the array in the store: ``<name>/0`` for an image, else ``<name>``."""
+        return self.name if self.image is None else f"{self.name}/{IMAGE_LEVEL}"
 
 
 def make_source(
@@ -48,8 +59,16 @@ def make_source(
     capacity: int,
     layout: ZarrLayout | None,
     compression: Compression | None,
+    *,
+    ome: bool = False,
+    pixel_size: float | Sequence[float] | None = None,
+    units: str | None = None,
 ) -> SourceInfo:
-    """Check a registration and return its :class:`SourceInfo` (default layout if none)."""
+    """Check a registration and return its :class:`SourceInfo` (default layout if none).
+
+    With ``ome`` the array is an OME-Zarr image (frames of one axis stay plain arrays);
+    ``pixel_size`` and ``units`` are checked either way.
+    """
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise WriterError(
             f"source name {name!r} cannot name an array; use a non-empty name "
@@ -76,7 +95,10 @@ def make_source(
             frame_shape, np_dtype, capacity=int(capacity), compression=compression
         )
     layout.check(frame_shape)
-    return SourceInfo(name, np_dtype, frame_shape, int(capacity), layout)
+    image = make_image(name, frame_shape, pixel_size, units)
+    return SourceInfo(
+        name, np_dtype, frame_shape, int(capacity), layout, image=image if ome else None
+    )
 
 
 def check_frame(info: SourceInfo, frame: object) -> npt.NDArray[np.generic]:

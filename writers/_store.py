@@ -21,7 +21,7 @@ try:
 except ImportError:  # not POSIX: updates are not serialised between processes
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["read_store_attributes", "store_path", "update_store_attributes"]
+__all__ = ["name_image", "read_store_attributes", "store_path", "update_store_attributes"]
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -165,3 +165,23 @@ def _merge_attributes(root: Path, plain: dict[str, Any], *, create: bool) -> Non
         raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
     document.setdefault("attributes", {}).update(plain)
     _write_json_atomic(node, document)
+
+
+def name_image(root: Path, name: str) -> None:
+    """Name the OME-Zarr image ``<root>/<name>`` (``multiscales[0].name``), atomically.
+
+    acquire-zarr 0.10 leaves the name out; viewers (napari, ome-zarr-py) show it.
+    Does nothing when the image has no metadata (a source that wrote nothing) or
+    already has this name.
+    """
+    group = root / name
+    if not (group / "zarr.json").is_file():
+        return
+    ome = read_store_attributes(group).get("ome")
+    if not isinstance(ome, dict) or not ome.get("multiscales"):
+        return
+    multiscales = [dict(m) for m in ome["multiscales"]]
+    if multiscales[0].get("name") == name:
+        return
+    multiscales[0]["name"] = name
+    update_store_attributes(group, {"ome": {**ome, "multiscales": multiscales}})

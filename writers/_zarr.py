@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -16,7 +16,7 @@ from ._jsonable import to_jsonable
 from ._layout import Compression, ZarrLayout
 from ._memory import MemoryGuard, StoreProgress, default_memory_limit
 from ._sources import SourceInfo, check_frame, make_source
-from ._store import store_path, update_store_attributes
+from ._store import name_image, store_path, update_store_attributes
 from .model import METADATA_KEY, ZARR_MIMETYPE
 
 if TYPE_CHECKING:
@@ -41,7 +41,12 @@ class ZarrWriter:
     """Shared Zarr v3 writer over acquire-zarr: one store per group, one array per device.
 
     Several devices register as sources and push frames, from any thread, into
-    one store; each gets an array named after it, shaped ``(frames, *frame_shape)``.
+    one store; each gets an array shaped ``(frames, *frame_shape)``. By default each
+    source is an OME-Zarr 0.5 image (viewers open each camera as its own image): a
+    group named after the source, holding ``ome.multiscales`` (axes ``t`` time,
+    ``c`` channel, ``z, y, x`` space, with the units and pixel size given at
+    ``register``), and the array at ``<source>/0``. With ``ome=False`` the array is
+    ``<source>`` itself (the layout of stores written before OME-Zarr).
     Lifecycle per acquisition: ``set_uri`` -> ``register`` (each device) ->
     ``open`` (each device) -> ``write_frame`` ... -> ``close``. The writer is then
     reusable for the next acquisition with a new URI.
@@ -55,6 +60,10 @@ class ZarrWriter:
     ----------
     group:
         Writer group name; the presenter gives each group its own store.
+    ome:
+        Write each source as an OME-Zarr image (array at ``<source>/0``); ``False``
+        keeps the flat layout (array at ``<source>``). Sources of 1-D frames are
+        always plain arrays (an OME-Zarr image needs two or three space axes).
     compression:
         Blosc compression for every source whose layout is not given explicitly.
     max_threads:
@@ -76,6 +85,7 @@ class ZarrWriter:
         self,
         group: str = "default",
         *,
+        ome: bool = True,
         compression: Compression | None = None,
         max_threads: int = 0,
         max_memory: int | Literal["auto"] | None = "auto",
@@ -84,6 +94,7 @@ class ZarrWriter:
         if not group or "/" in group:
             raise WriterError(f"writer group {group!r} must be a non-empty name without '/'")
         self._group = group
+        self._ome = bool(ome)
         self._compression = compression
         self._max_threads = max_threads
         limit = default_memory_limit() if max_memory == "auto" else max_memory
@@ -102,6 +113,11 @@ class ZarrWriter:
     def group(self) -> str:
         """Writer group name."""
         return self._group
+
+    @property
+    def ome(self) -> bool:
+        """Whether sources are written as OME-Zarr images (arrays at ``<source>/0``)."""
+        return self._ome
 
     @property
     def mimetype(self) -> str:
@@ -169,11 +185,18 @@ class ZarrWriter:
         capacity: int = 0,
         *,
         layout: ZarrLayout | None = None,
+        pixel_size: float | Sequence[float] | None = None,
+        units: str | None = None,
     ) -> None:
         """Register source ``name`` with its frame ``dtype`` and ``shape``.
 
         ``capacity`` is the number of frames the array holds (0: unbounded).
         ``layout`` overrides the default chunking/sharding/compression.
+        ``pixel_size`` (one number for every space axis, or one per space axis:
+        ``y, x`` or ``z, y, x``) and ``units`` (an OME-NGFF space unit, default
+        ``"micrometer"``) go into the OME-Zarr image's axes and scale; without them
+        the scale is 1 and the axes have no unit. Devices take both from their
+        configuration keys ``pixel_size`` and ``pixel_size_units``.
         Registering a name again replaces its registration, unless that source is
         open. Sources may be registered after others were opened, up to the first
         frame: the store's arrays are created then.
@@ -184,7 +207,17 @@ class ZarrWriter:
                 f"{self._uri!r}, whose arrays are fixed; register every source before the "
                 "first frame, or close() first"
             )
-        info = make_source(name, dtype, shape, capacity, layout, self._compression)
+        info = make_source(
+            name,
+            dtype,
+            shape,
+            capacity,
+            layout,
+            self._compression,
+            ome=self._ome,
+            pixel_size=pixel_size,
+            units=units,
+        )
         with self._lock:
             current = self._sources.get(name)
             if current is not None and current.opened:
@@ -303,7 +336,8 @@ class ZarrWriter:
 
         The store is readable afterwards even if no frame was written (an empty
         group). Metadata is written after acquire-zarr closes (it rewrites
-        ``zarr.json`` on close), atomically. Closing a closed writer does nothing.
+        ``zarr.json`` on close), atomically; so is each OME-Zarr image's name (the
+        source's, which viewers show). Closing a closed writer does nothing.
         """
         with self._lock:
             if not self._is_open:
@@ -323,6 +357,10 @@ class ZarrWriter:
             if self._memory is not None:
                 self._memory.trim()  # glibc keeps ~200 MiB freed by a 2048² stream otherwise
         try:
+            if stream is not None:
+                for state in self._sources.values():
+                    if state.info.image is not None:
+                        name_image(self._path, state.info.name)
             update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
         except WriterError as e:
             if error is None:

@@ -85,6 +85,13 @@ class SimCamera(_Configured):
         Frame shape and dtype.
     exposure:
         Seconds per frame (the camera sleeps that long per frame).
+    pixel_size:
+        Size of a pixel on the sample: one number, or ``(y, x)``. Declared in the
+        configuration (key ``pixel_size``, with ``pixel_size_units``) and passed to
+        the writer, which writes it as the scale of the OME-Zarr image. ``None``
+        declares nothing (scale 1, no unit).
+    pixel_size_units:
+        Unit of ``pixel_size`` (an OME-NGFF space unit).
     """
 
     def __init__(
@@ -96,10 +103,23 @@ class SimCamera(_Configured):
         dtype: str = "uint16",
         exposure: float = 0.005,
         seed: int | None = None,
+        pixel_size: float | tuple[float, float] | None = None,
+        pixel_size_units: str = "micrometer",
     ) -> None:
-        super().__init__(
-            name, {"exposure": exposure, "shape": list(shape), "dtype": dtype, "gain": 1.0}
-        )
+        config: dict[str, Any] = {
+            "exposure": exposure,
+            "shape": list(shape),
+            "dtype": dtype,
+            "gain": 1.0,
+        }
+        if pixel_size is not None:
+            config["pixel_size"] = (
+                [float(pixel_size)] * 2
+                if isinstance(pixel_size, int | float)
+                else [float(s) for s in pixel_size]
+            )
+            config["pixel_size_units"] = pixel_size_units
+        super().__init__(name, config)
         self._writer = writer
         self._shape = tuple(shape)
         self._dtype = np.dtype(dtype)
@@ -149,7 +169,14 @@ class SimCamera(_Configured):
 
     # ----------------------------------------------------------------- set-up
     def _register(self, capacity: int) -> None:
-        self._writer.register(self.name, self._dtype, self._shape, capacity)
+        self._writer.register(
+            self.name,
+            self._dtype,
+            self._shape,
+            capacity,
+            pixel_size=self._config.get("pixel_size"),
+            units=self._config.get("pixel_size_units"),
+        )
         self._capacity = capacity
         self._registered = True
 

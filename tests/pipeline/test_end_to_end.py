@@ -72,7 +72,9 @@ def test_stores_read_back_equal_through_zarr_and_tiled(session: Session) -> None
         for device, frames in session.pushed[plan].items():
             group = "side" if device == "cam3" else "default"
             run_dir = next(session.base_dir.glob(f"e2e/{plan}_*"))
-            on_disk = zarr.open_group(run_dir / f"{group}.zarr", mode="r")[device][:]
+            on_disk = zarr.open_group(run_dir / f"{group}.zarr", mode="r")[
+                device if group == "side" else f"{device}/0"
+            ][:]
             np.testing.assert_array_equal(on_disk, frames, err_msg=f"{plan}/{device} on disk")
             via_tiled = session.catalog.read_array(uid, device)
             np.testing.assert_array_equal(via_tiled, frames, err_msg=f"{plan}/{device} via Tiled")

@@ -49,7 +49,7 @@ def test_failed_run_leaves_readable_store_log_and_catalog_entry(
         (run,) = catalog.search(exit_status="fail")
         store = _store(base_dir, "count")
         np.testing.assert_array_equal(
-            zarr.open_group(store, mode="r")["cam1"][:], np.stack(rig.cam1.pushed)
+            zarr.open_group(store, mode="r")["cam1/0"][:], np.stack(rig.cam1.pushed)
         )
         np.testing.assert_array_equal(
             catalog.read_array(run.uid, "cam1"), np.stack(rig.cam1.pushed)
@@ -87,7 +87,7 @@ def test_aborted_run(rig: Rig, RE: RunEngine, base_dir: Path) -> None:
         assert pipeline.flush(120)
         (run,) = pipeline.connect_catalog().search(exit_status="abort")
         assert run.plan_name == "pausing"
-        frames = zarr.open_group(_store(base_dir, "pausing"), mode="r")["cam1"][:]
+        frames = zarr.open_group(_store(base_dir, "pausing"), mode="r")["cam1/0"][:]
         np.testing.assert_array_equal(frames, np.stack(rig.cam1.pushed))
         assert len(frames) == 3
         (replayed,) = pipeline.replay(run.uid, check=True)  # live == replay
@@ -131,7 +131,7 @@ def test_bad_frame_stops_the_run_and_keeps_the_good_ones(
         pipeline.subscribe(RE)
         with pytest.raises(FailedStatus):
             RE(bp.count([rig.cam1], num=5))
-    frames = zarr.open_group(_store(base_dir, "count"), mode="r")["cam1"][:]
+    frames = zarr.open_group(_store(base_dir, "count"), mode="r")["cam1/0"][:]
     np.testing.assert_array_equal(frames, np.stack(rig.cam1.pushed[:2]))
     attrs = read_store_attributes(_store(base_dir, "count"))[ATTRIBUTES_KEY]
     assert attrs["run"]["exit_status"] == "fail"

@@ -67,7 +67,7 @@ def test_each_run_gets_its_own_documents_store_and_entry(
         assert sorted(p.name for p in monitor_dir.iterdir()) == ["documents.jsonl"]
         (store,) = base_dir.glob("*/scan_*/default.zarr")
         np.testing.assert_array_equal(
-            zarr.open_group(store, mode="r")["cam1"][:], np.stack(rig.cam1.pushed)
+            zarr.open_group(store, mode="r")["cam1/0"][:], np.stack(rig.cam1.pushed)
         )
         assert read_store_attributes(store)[ATTRIBUTES_KEY]["run"]["uid"] == scan_uid
         catalog = pipeline.connect_catalog()
@@ -90,7 +90,7 @@ def test_a_second_run_writing_into_the_first_runs_store_is_refused(
         assert pipeline.flush(120), pipeline.registrations.failures
         # the first run lost nothing: every frame cam1 pushed is readable in its store
         (store,) = base_dir.glob("*/scan_*/default.zarr")
-        frames = zarr.open_group(store, mode="r")["cam1"][:]
+        frames = zarr.open_group(store, mode="r")["cam1/0"][:]
         np.testing.assert_array_equal(frames, np.stack(rig.cam1.pushed)[: len(frames)])
         assert len(frames) >= 1
         names = [n for n, _ in _logged(base_dir, "scan")]

@@ -98,7 +98,7 @@ def test_stripped_attributes_are_regenerated_equal(lab: Lab) -> None:
     (report,) = lab.pipeline.replay(store.parent)
     assert report.stores[store.as_uri()] == "written"
     assert without_written_at(read_store_attributes(store)) == without_written_at(original)
-    np.testing.assert_array_equal(zarr.open_group(store, mode="r")["cam1"][:].shape, (5, 32, 40))
+    np.testing.assert_array_equal(zarr.open_group(store, mode="r")["cam1/0"][:].shape, (5, 32, 40))
 
 
 def test_lost_catalog_is_rebuilt_with_the_same_entries(lab: Lab) -> None:
@@ -123,7 +123,9 @@ def test_lost_catalog_is_rebuilt_with_the_same_entries(lab: Lab) -> None:
     assert [r.uid for r in catalog.search(device="cam3")] == queries["cam3"]
     np.testing.assert_array_equal(
         catalog.read_array(lab.uids[2], "cam2"),
-        zarr.open_group(store_path(catalog.search(plan_name="fly_scan")[0].stores[0]))["cam2"][:],
+        zarr.open_group(store_path(catalog.search(plan_name="fly_scan")[0].stores[0]))["cam2/0"][
+            :
+        ],
     )
 
 
@@ -209,7 +211,7 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
     try:
         store = base_dir / "crash" / "fly_scan_00000" / "default.zarr"
         _wait_for(  # frames readable on disk (the array's shape can run ahead of them)
-            lambda: min(frames_on_disk(store).get(k, 0) for k in ("cam1", "cam2")) >= 64,
+            lambda: min(frames_on_disk(store).get(k, 0) for k in ("cam1/0", "cam2/0")) >= 64,
             timeout=120,
         )
     finally:
@@ -226,7 +228,7 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         (report,) = pipeline.replay()
         assert report.ok, report.error
         assert report.exit_status == INCOMPLETE
-        assert report.on_disk["cam1"] >= 64
+        assert report.on_disk["cam1/0"] >= 64
         assert report.catalog == "registered"
         catalog = pipeline.connect_catalog()
         (entry,) = catalog.search(exit_status=INCOMPLETE)
@@ -234,9 +236,11 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         assert attrs["run"]["exit_status"] == INCOMPLETE
         assert attrs["stop"] is None
         for key, seed_cam in zip(("cam1", "cam2"), _killed_run.cameras(), strict=True):
-            on_disk = report.on_disk[key]  # frames whose shards reached disk
+            on_disk = report.on_disk[f"{key}/0"]  # frames whose shards reached disk
             expected = np.stack([seed_cam.make_frame() for _ in range(on_disk)])
-            np.testing.assert_array_equal(zarr.open_group(store, mode="r")[key][:], expected)
+            np.testing.assert_array_equal(
+                zarr.open_array(store / key / "0", mode="r")[:on_disk], expected
+            )
             # The attributes and the catalog describe the frames the documents announced
             # (a frame pushed after the last collect has no StreamDatum) that are on disk.
             described = attrs["arrays"][key]["shape"][0]

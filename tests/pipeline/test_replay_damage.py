@@ -141,7 +141,9 @@ def test_a_moved_folder_works_at_its_new_place(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     expected = {
-        f"{p}/cam1": zarr.open_group(next(data.glob(f"s/{p}_*/default.zarr")), mode="r")["cam1"][:]
+        f"{p}/cam1": zarr.open_group(next(data.glob(f"s/{p}_*/default.zarr")), mode="r")["cam1/0"][
+            :
+        ]
         for p in ("count", "scan", "fly_scan")
     }
     moved = tmp_path / "archive" / "data"

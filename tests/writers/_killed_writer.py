@@ -56,7 +56,7 @@ def ngff_stream(path: Path) -> az.ZarrStream:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
-    writer = ZarrWriter("default", max_memory=None)
+    writer = ZarrWriter("default", max_memory=None, ome=False)  # flat; ngff.zarr is OME
     writer.set_uri(str(folder / "w.zarr"))
     for name, (dtype, shape, layout) in SOURCES.items():
         writer.register(name, dtype, shape, layout=layout)

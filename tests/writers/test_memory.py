@@ -68,6 +68,6 @@ def test_max_memory_600_mib_with_fast_2048_frames_completes(
     for i in range(n):
         w.write_frame("cam", frames[i % 4])
     w.close()
-    assert frames_on_disk(tmp_path / "m.zarr") == {"cam": n}
-    array = zarr.open_array(tmp_path / "m.zarr" / "cam", mode="r")
+    assert frames_on_disk(tmp_path / "m.zarr") == {"cam/0": n}
+    array = zarr.open_array(tmp_path / "m.zarr" / "cam" / "0", mode="r")
     np.testing.assert_array_equal(array[n - 1], frames[(n - 1) % 4])

@@ -78,7 +78,7 @@ def test_killed_mid_frames_counts_only_what_reads_back(tmp_path: Path) -> None:
 
 
 def _closed_store(path: Path, frames: int) -> Path:
-    writer = ZarrWriter(max_memory=None)
+    writer = ZarrWriter(max_memory=None, ome=False)  # the flat layout (OME: ngff.zarr)
     writer.set_uri(str(path))
     for name in ("raw", "blosc", "vol"):
         dtype, shape, layout = _killed_writer.SOURCES[name]

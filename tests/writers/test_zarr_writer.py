@@ -59,7 +59,7 @@ def test_round_trip_one_device(writer: ZarrWriter) -> None:
     writer.close()
     assert not writer.is_open
     group = zarr.open_group(writer.uri.removeprefix("file://"), mode="r")
-    np.testing.assert_array_equal(group["cam1"][:], data)
+    np.testing.assert_array_equal(group["cam1/0"][:], data)
 
 
 def test_two_devices_two_threads_one_store(writer: ZarrWriter) -> None:
@@ -84,8 +84,8 @@ def test_two_devices_two_threads_one_store(writer: ZarrWriter) -> None:
     assert writer.get_indices_written() == 25
     writer.close()
     group = zarr.open_group(writer.uri.removeprefix("file://"), mode="r")
-    np.testing.assert_array_equal(group["cam_a"][:], a)
-    np.testing.assert_array_equal(group["cam_b"][:], b)
+    np.testing.assert_array_equal(group["cam_a/0"][:], a)
+    np.testing.assert_array_equal(group["cam_b/0"][:], b)
 
 
 def test_stream_documents_pass_schema(writer: ZarrWriter) -> None:
@@ -98,7 +98,7 @@ def test_stream_documents_pass_schema(writer: ZarrWriter) -> None:
     resource, datum = docs[0][1], docs[1][1]
     assert resource["uri"] == writer.uri
     assert resource["mimetype"] == "application/x-zarr"
-    assert resource["parameters"]["array_key"] == "cam1"
+    assert resource["parameters"]["array_key"] == "cam1/0"  # the OME-Zarr image's array
     assert datum["indices"] == {"start": 0, "stop": 3}
     more = list(writer.collect_stream_docs("cam1", 10))  # only 5 were written
     assert [name for name, _ in more] == ["stream_datum"]
@@ -119,7 +119,7 @@ def test_reuse_after_close(tmp_path: Path) -> None:
         w.close()
         w.clear_sources()
     for i in range(2):
-        assert zarr.open_group(tmp_path / f"s{i}.zarr", mode="r")["cam"][0, 0, 0] == i
+        assert zarr.open_group(tmp_path / f"s{i}.zarr", mode="r")["cam/0"][0, 0, 0] == i
 
 
 def test_metadata_written_after_close_and_cleared(writer: ZarrWriter) -> None:
@@ -156,11 +156,11 @@ def test_compression_and_custom_layout(tmp_path: Path) -> None:
         w.write_frame("raw", f)
     w.close()
     group = zarr.open_group(tmp_path / "c.zarr", mode="r")
-    np.testing.assert_array_equal(group["cam"][:], data)
-    np.testing.assert_array_equal(group["raw"][:], data)
-    assert group["raw"].shards == (3, 64, 64)
-    assert group["raw"].chunks == (1, 32, 32)
-    meta = json.loads((tmp_path / "c.zarr" / "cam" / "zarr.json").read_text())
+    np.testing.assert_array_equal(group["cam/0"][:], data)
+    np.testing.assert_array_equal(group["raw/0"][:], data)
+    assert group["raw/0"].shards == (3, 64, 64)
+    assert group["raw/0"].chunks == (1, 32, 32)
+    meta = json.loads((tmp_path / "c.zarr" / "cam" / "0" / "zarr.json").read_text())
     assert "blosc" in json.dumps(meta["codecs"])
 
 
@@ -185,7 +185,7 @@ def _opened(writer: ZarrWriter, capacity: int = 0) -> ZarrWriter:
 def _assert_readable(writer: ZarrWriter, expected: np.ndarray) -> None:
     writer.close()
     group = zarr.open_group(writer.uri.removeprefix("file://"), mode="r")
-    np.testing.assert_array_equal(group["cam1"][:], expected)
+    np.testing.assert_array_equal(group["cam1/0"][:], expected)
 
 
 def test_wrong_shape_is_refused_and_store_stays_readable(writer: ZarrWriter) -> None:

@@ -116,10 +116,12 @@ def test_one_store_read_back_equal_through_zarr_and_tiled(session: Session) -> N
     for plan, uid in session.uids.items():
         (store,) = session.base_dir.glob(f"oa/{plan}_*/default.zarr")
         group = zarr.open_group(store, mode="r")
-        assert sorted(group.array_keys()) == ["cam", "oa1", "oa2"]
+        assert sorted(group.group_keys()) == ["cam", "oa1", "oa2"]  # an image each
         for device, frames in session.pushed[plan].items():
             assert len(frames) == (3 if plan == "count" else 9)
-            np.testing.assert_array_equal(group[device][:], frames, err_msg=f"{plan}/{device}")
+            np.testing.assert_array_equal(
+                group[f"{device}/0"][:], frames, err_msg=f"{plan}/{device}"
+            )
             np.testing.assert_array_equal(
                 session.catalog.read_array(uid, device), frames, err_msg=f"{plan}/{device} Tiled"
             )
@@ -181,10 +183,10 @@ def test_detector_failing_mid_run_keeps_its_frames(tmp_path: Path) -> None:
     assert "camera link lost" in stop["reason"]
     (store,) = tmp_path.glob("*/fly_scan_*/default.zarr")
     on_disk = zarr.open_group(store, mode="r")
-    np.testing.assert_array_equal(on_disk["bad"][:], np.stack(bad_frames.pushed))
-    assert on_disk["bad"].shape == (4, 8, 8)
+    np.testing.assert_array_equal(on_disk["bad/0"][:], np.stack(bad_frames.pushed))
+    assert on_disk["bad/0"].shape == (4, 8, 8)
     # the other camera kept pushing until the run ended; every frame it wrote is there
-    written = on_disk["good"][:]
+    written = on_disk["good/0"][:]
     assert len(written) >= 4
     np.testing.assert_array_equal(written, np.stack(good_frames.pushed[: len(written)]))
     assert read_store_attributes(store)[ATTRIBUTES_KEY]["run"]["exit_status"] == "fail"
