@@ -71,14 +71,14 @@ def main(base_dir: Path, markers: Path, mode: str) -> None:
         os.replace = replace  # type: ignore[assignment]
         RE(bp.count([cam1, cam2], num=3))
     elif mode == "during-registration":
-        real_register = Catalog.register_run
+        real_register = Catalog.register_runs
 
-        def register(self: Catalog, *args: Any, **kwargs: Any) -> str:
+        def register(self: Catalog, *args: Any, **kwargs: Any) -> list[str]:
             (markers / "registering").touch()
             time.sleep(0.2)
             return real_register(self, *args, **kwargs)
 
-        Catalog.register_run = register  # type: ignore[method-assign]
+        Catalog.register_runs = register  # type: ignore[method-assign]
         for _ in range(3):
             RE(bp.count([cam1, cam2], num=3))
         pipeline.flush(120)

@@ -40,18 +40,15 @@ def _kill_when(tmp_path: Path, mode: str, ready: Callable[[Path, Path], bool]) -
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 180
-        while not ready(base, markers):
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"child ({mode}) ended or stalled: {child.stderr.read().decode()[-3000:]}"  # type: ignore[union-attr]
-                )
-            time.sleep(0.05)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.communicate(timeout=30)
-    assert child.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 180
+    while not ready(base, markers):
+        if child.poll() is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, f"child ({mode}): {stderr.decode()[-3000:]}"
+    assert ready(base, markers), f"child ({mode}) stalled: {stderr.decode()[-3000:]}"
     return base
 
 
