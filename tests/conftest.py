@@ -104,3 +104,19 @@ def small_disk(where: Path, mebibytes: int) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+@pytest.fixture(autouse=True)
+def _stock_bluesky_run_class() -> Iterator[None]:
+    """Undo what ``CatalogOfBlueskyRuns.v2`` does to every default Tiled client of the
+    process (bluesky-tiled-plugins 2.0.12 rebinds ``BlueskyRun`` in the structure-client
+    map all default clients share), so tests of the stock clients see the stock class
+    whatever ran before them."""
+    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
+
+    Container.discover_clients_from_entrypoints()
+    dispatch = DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]
+    original = dispatch["BlueskyRun"]
+    yield
+    if dispatch["BlueskyRun"] is not original:
+        dispatch.set("BlueskyRun", lambda: original)
