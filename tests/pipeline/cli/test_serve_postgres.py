@@ -47,6 +47,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, P
         _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# A socket of an HTTP client of this process is sometimes collected (and warned
+# about) while this test runs; it is not this test's. Left open upstream; see the note.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_pipeline_registers_into_the_served_postgres_catalog(
     served: tuple[Server, Path], rig: Rig, capsys: pytest.CaptureFixture[str]
 ) -> None:
