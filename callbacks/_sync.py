@@ -230,7 +230,7 @@ def sync_entry(
     """Register the run's catalog entry where it differs from the projection
     (:func:`compare_entry`, with the entry looked up in ``catalog``)."""
     try:
-        current: dict[str, Any] | None = dict(catalog.run(projection.record.uid).metadata)
+        current: dict[str, Any] | None = catalog.metadata(projection.record.uid)
     except RunNotFoundError:
         current = None
     synced = compare_entry(projection, documents, log, current, force=force, damaged=damaged)

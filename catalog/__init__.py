@@ -8,6 +8,7 @@ from typing import Any
 
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._open import embedded_catalog
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
 from ._serve import (
@@ -32,6 +33,7 @@ __all__ = [
     "ServerSettings",
     "ZarrConsolidator",
     "build_server_app",
+    "embedded_catalog",
     "install_zarr_consolidator",
     "key_file",
     "new_api_key",

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..writers.model import ATTRIBUTES_KEY, Document
+from ..writers.model import Document
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._filters import Filter, run_filters, tiled_queries
+from ._local import LocalReader, NotReadable
 from ._summary import Runs, summary
-from ._tiled import (
-    init_lock,
-    is_unreachable,
-    one_line,
-    pinned_structure_clients,
-    status_code,
-    table_storage,
-)
+from ._tiled import is_unreachable, one_line, pinned_structure_clients, status_code, tiled_readings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +43,19 @@ class Catalog:
         base_dir: str | Path | None = None,
         direct: SQLWriter | None = None,
     ) -> None:
+        self._description = description
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        """The data folder that store paths in the entries are relative to, where known."""
+        self._lock = threading.RLock()
+        self._local: LocalReader | None = None  # embedded: reads straight from its database
+        self._open: Callable[[], tuple[Any, SQLWriter]] | None = None
+        self._client: Any = None
+        self._runs: Any = None
+        self._direct: SQLWriter | None = None
+        if client is not None:
+            self._attach(client, direct)
+
+    def _attach(self, client: Any, direct: SQLWriter | None) -> None:
         from ._consolidator import install_zarr_consolidator
 
         install_zarr_consolidator()
@@ -61,10 +68,16 @@ class Catalog:
         self._runs = type(client)(
             client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
-        self._description = description
-        self.base_dir = Path(base_dir) if base_dir is not None else None
-        """The data folder that store paths in the entries are relative to, where known."""
-        self._lock = threading.RLock()
+
+    def _tiled(self) -> Any:
+        """The Tiled client of the runs, opening Tiled on first use (embedded catalog)."""
+        with self._lock:
+            if self._runs is None:
+                assert self._open is not None
+                self._attach(*self._open())
+                if self._local is None and self._direct is not None:
+                    self._local = LocalReader.open(self._direct.database)
+            return self._runs
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -72,86 +85,35 @@ class Catalog:
         """An in-process catalog in ``directory`` (``catalog.db``, ``tables.sqlite``, ``data/``).
 
         ``readable`` are the folders whose stores it may serve (external data must
-        lie under one of them). Created on first use; reopening is fast.
+        lie under one of them). Created on first use. Queries read its database
+        directly; Tiled is opened only for what needs it (registration, array data,
+        :attr:`client`).
         """
-        from tiled.catalog import from_uri
-        from tiled.client import from_context
-        from tiled.client.context import Context
-        from tiled.server.app import build_app
-
-        from ._exporters import serialization_registry
-        from ._sql import SQLWriter
+        from ._open import open_embedded
 
         directory = Path(directory).absolute()
-        (directory / "data").mkdir(parents=True, exist_ok=True)
-        database = directory / "catalog.db"
-        with init_lock(directory):
-            # Tiled's init_if_not_exists starts a `tiled catalog init` process on
-            # every open; only a missing database needs it.
-            adapter = from_uri(
-                f"sqlite:///{database}",
-                writable_storage=[
-                    str(directory / "data"),
-                    f"sqlite:///{directory / 'tables.sqlite'}",
-                ],
-                readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=not database.exists(),
-                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-            )
-        app = build_app(adapter, serialization_registry=serialization_registry())
-        with warnings.catch_warnings():
-            # Tiled's in-process transport imports starlette's TestClient, which
-            # warns about httpx; nothing for a user to act on.
-            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
-            context = Context.from_app(app)
-        direct = SQLWriter(database, table_storage(adapter))
-        return cls(
-            from_context(context),
+        catalog = cls(
+            None,
             description=f"embedded catalog in {directory}",
             base_dir=Path(readable[0]).absolute() if readable else None,
-            direct=direct,
         )
+        catalog._open = partial(open_embedded, directory, readable)
+        catalog._local = LocalReader.open(directory / "catalog.db")
+        return catalog
 
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
         """A catalog on a Tiled server, e.g. ``http://host:8000/api/v1/metadata/raw``."""
-        from tiled.client import from_context
-        from tiled.client.context import Context
+        from ._open import open_server
 
-        cls.check_uri(uri)
-        context = None
-        try:
-            context, node_path_parts = Context.from_any_uri(uri, api_key=api_key)
-            client = from_context(context, node_path_parts=node_path_parts)
-        except Exception as e:
-            if context is not None:
-                context.close()  # do not leak the connection of a refused client
-            if is_unreachable(e):
-                raise CatalogUnavailableError(
-                    f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
-                ) from e
-            if status_code(e) in (401, 403):
-                raise CatalogError(
-                    f"Tiled server {uri!r} refused the API key (HTTP {status_code(e)}); "
-                    "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
-                ) from e
-            raise CatalogError(
-                f"cannot open Tiled catalog {uri!r}: {one_line(e)}; check that it is a Tiled "
-                "server's URI (http(s)://host:port/api)"
-            ) from e
-        return cls(client, description=f"Tiled server {uri}")
+        return cls(open_server(uri, api_key), description=f"Tiled server {uri}")
 
     @staticmethod
     def check_uri(uri: str) -> None:
         """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
-        from urllib.parse import urlsplit
+        from ._open import check_uri
 
-        parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise CatalogError(
-                f"{uri!r} is not a Tiled server URI; give http(s)://host:port/api "
-                "(a database is served by a Tiled server; omit the URI for the embedded catalog)"
-            )
+        check_uri(uri)
 
     def close(self) -> None:
         """Release the catalog: for the embedded one, shut the in-process app down
@@ -159,6 +121,8 @@ class Catalog:
         with self._lock:
             if self._direct is not None:
                 self._direct.close()
+            if self._client is None:
+                return  # Tiled was never opened
             context = getattr(self._client, "context", None)
             if context is not None and hasattr(context, "close"):
                 context.close()
@@ -166,6 +130,7 @@ class Catalog:
     @property
     def client(self) -> Any:
         """The Tiled client of the catalog root (a ``CatalogOfBlueskyRuns`` when so tagged)."""
+        self._tiled()
         return self._client
 
     def __repr__(self) -> str:
@@ -176,11 +141,13 @@ class Catalog:
         """The run node keyed exactly ``uid`` (no partial-uid or scan-id lookup)."""
         from tiled.client.container import Container
 
-        return Container.__getitem__(self._runs, uid)
+        return Container.__getitem__(self._tiled(), uid)
 
     def __contains__(self, uid: object) -> bool:
         if not isinstance(uid, str):
             return False
+        if self._local is not None:
+            return self._local.metadata(uid) is not None
         with self._lock:
             try:
                 self._node(uid)
@@ -189,13 +156,15 @@ class Catalog:
         return True
 
     def __len__(self) -> int:
+        if self._local is not None:
+            return self._local.count()
         with self._lock:
-            return len(self._runs)
+            return len(self._tiled())
 
     def delete_run(self, uid: str) -> None:
         """Remove run ``uid``'s entry (its stores on disk are not touched)."""
         with self._lock:
-            self._runs.delete_contents([uid], recursive=True, external_only=False)
+            self._tiled().delete_contents([uid], recursive=True, external_only=False)
 
     def register_run(self, documents: Documents, metadata: dict[str, Any]) -> str:
         """Register a run from its documents, replacing any earlier entry of it.
@@ -233,6 +202,7 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
+                self._tiled()
                 if self._direct is not None:
                     if plans:
                         self._direct.write(plans)
@@ -266,12 +236,12 @@ class Catalog:
     def _write_http(self, plan: Any) -> None:
         from ._http import write_http
 
-        write_http(self._runs, plan)
+        write_http(self._tiled(), plan)
 
     def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
-        writer = TiledWriter(self._runs)
+        writer = TiledWriter(self._tiled())
         for name, doc in docs:
             writer(name, doc)
         self._node(_start_uid(docs)).update_metadata(metadata=metadata, drop_revision=True)
@@ -296,52 +266,46 @@ class Catalog:
         part; ``since``/``until`` bound the start time (epoch seconds or datetime);
         other keywords match start-document keys exactly (``sample="Si"``).
         """
-        from tiled.queries import Comparison, Eq, KeyPresent, Like
+        filters = run_filters(
+            plan_name=plan_name,
+            scan_id=scan_id,
+            exit_status=exit_status,
+            device=device,
+            since=since,
+            until=until,
+            uid=uid,
+            start_keys=start_keys,
+        )
+        if self._local is not None:
+            found = self._local.search(filters, limit)
+        else:
+            found = self._search_tiled(filters, limit)
+        return Runs(summary(key, metadata, self.base_dir) for key, metadata in found)
 
-        queries: list[Any] = []
-        if plan_name is not None:
-            queries.append(Eq("start.plan_name", plan_name))
-        if scan_id is not None:
-            queries.append(Eq("start.scan_id", int(scan_id)))
-        if exit_status is not None:
-            queries.append(Eq(f"{ATTRIBUTES_KEY}.exit_status", exit_status))
-        if device is not None:
-            queries.append(KeyPresent(f"{ATTRIBUTES_KEY}.device_set.{device}"))
-        if since is not None:
-            queries.append(Comparison("ge", "start.time", _epoch(since)))
-        if until is not None:
-            queries.append(Comparison("le", "start.time", _epoch(until)))
-        if uid:
-            queries.append(Like("start.uid", f"{uid}%"))
-        for key, value in start_keys.items():
-            queries.append(Eq(f"start.{key}", value))
+    def _search_tiled(self, filters: list[Filter], limit: int | None) -> list[tuple[str, Any]]:
         from tiled.client.container import Container
 
         with self._lock:
-            results = self._runs
-            for query in queries:
+            results = self._tiled()
+            for query in tiled_queries(filters):
                 # Container.search, not CatalogOfBlueskyRuns.search: the latter
                 # rewrites every key outside start/stop into "start.<key>".
                 results = Container.search(results, query)
-            results = results.sort(("start.time", -1))
-            items = results.items()
+            items = results.sort(("start.time", -1)).items()
             if limit is not None:
                 items = items[:limit]  # fetches only that many from the server
-            return Runs(summary(key, node.metadata, self.base_dir) for key, node in items)
+            return [(key, node.metadata) for key, node in items]
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every run's metadata by uid, fetched page by page (for comparing many runs
         at once, as a replay of everything does)."""
+        if self._local is not None:
+            return self._local.entries()
         with self._lock:
-            return {str(key): dict(node.metadata) for key, node in self._runs.items()}
+            return {str(key): dict(node.metadata) for key, node in self._tiled().items()}
 
-    def run(self, uid: str) -> Any:
-        """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""
-        with self._lock:
-            try:
-                return self._node(uid)  # one request when the uid is exact
-            except KeyError:
-                pass
+    def _full_uid(self, uid: str) -> str:
+        """The uid of the one run whose uid starts with ``uid``."""
         matches = self.search(uid=uid, limit=2)
         if not matches:
             raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
@@ -350,8 +314,40 @@ class Catalog:
                 f"uid prefix {uid!r} is ambiguous: {matches[0].uid}, {matches[1].uid}, ...; "
                 "give more characters"
             )
+        return matches[0].uid
+
+    def run(self, uid: str) -> Any:
+        """The Tiled client of run ``uid`` (a full uid or an unambiguous prefix)."""
         with self._lock:
-            return self._node(matches[0].uid)
+            try:
+                return self._node(uid)  # one request when the uid is exact
+            except KeyError:
+                pass
+        full = self._full_uid(uid)
+        with self._lock:
+            return self._node(full)
+
+    def metadata(self, uid: str) -> dict[str, Any]:
+        """The metadata of run ``uid`` (a full uid or an unambiguous prefix): its
+        ``start`` and ``stop`` documents and zarrscribe's own."""
+        if self._local is None:
+            return dict(self.run(uid).metadata)
+        found = self._local.metadata(uid)
+        if found is None:
+            found = self._local.metadata(self._full_uid(uid))
+        return dict(found or {})
+
+    def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
+        """The scalar readings of each stream of run ``uid`` (its events table, without
+        the per-reading timestamps), column by column: ``{stream: {column: [values]}}``;
+        at most ``limit`` rows per stream. NaN reads as None."""
+        if self._local is not None:
+            full = uid if uid in self else self._full_uid(uid)
+            try:
+                return self._local.readings(full, limit)
+            except NotReadable:
+                pass  # Tiled reads it
+        return tiled_readings(self.run(uid), limit)
 
     def documents(self, uid: str) -> list[Document]:
         """The documents of run ``uid`` as the catalog holds them.
@@ -399,7 +395,3 @@ def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
             f"a run is registered from exactly one start document; got {len(starts)}"
         )
     return str(starts[0]["uid"])
-
-
-def _epoch(value: float | datetime) -> float:
-    return value.timestamp() if isinstance(value, datetime) else float(value)

@@ -268,7 +268,7 @@ class _Planner:
 
     def _table(self, stream: NodePlan, rows: list[dict[str, Any]]) -> None:
         """The stream's ``internal`` table, as ``_RunWriter._write_internal_data`` makes it."""
-        import pyarrow  # type: ignore[import-untyped]  # no stubs; not in pyproject's list
+        import pyarrow  # no stubs; not in pyproject's list
         from bluesky_tiled_plugins.utils import truncate_json_overflow
         from bluesky_tiled_plugins.writing.tiled_writer import MAX_TABLE_COLUMNS
         from tiled.structures.core import StructureFamily

@@ -36,6 +36,7 @@ class SQLWriter:
         from sqlalchemy import create_engine, event
         from tiled.server.connection_pool import json_serializer
 
+        self.database = db_path
         self._storage = table_storage
         self._sql = _Statements()
         self._engine = create_engine(
@@ -135,7 +136,7 @@ def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]
     from contextlib import closing
 
     import numpy
-    import pyarrow  # type: ignore[import-untyped]
+    import pyarrow
 
     with closing(storage.connect()) as conn:
         if new:

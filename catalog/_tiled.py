@@ -17,6 +17,7 @@ __all__ = [
     "pinned_structure_clients",
     "status_code",
     "table_storage",
+    "tiled_readings",
 ]
 
 
@@ -81,3 +82,31 @@ def pinned_structure_clients() -> Any:
     }
     lazy["BlueskyRun"] = lambda: BlueskyRunV3
     return OneShotCachedMap(lazy)
+
+
+def tiled_readings(run: Any, limit: int | None) -> dict[str, dict[str, list[Any]]]:
+    """:meth:`Catalog.readings` through Tiled (a pandas frame per events table)."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for stream in run:
+        node = run[stream]
+        base = getattr(node, "base", node)
+        if "internal" not in base:
+            continue  # a stream of arrays only (a fly scan)
+        frame = base["internal"].read()
+        if limit is not None:
+            frame = frame.head(limit)
+        out[stream] = {
+            str(column): [_plain(v) for v in frame[column]]
+            for column in frame.columns
+            if not str(column).startswith("ts_")
+        }
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A reading as a JSON value (numpy scalars to Python; NaN to None)."""
+    item = getattr(value, "item", None)
+    value = item() if callable(item) else value
+    if isinstance(value, float) and value != value:
+        return None
+    return value

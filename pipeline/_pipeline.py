@@ -23,7 +23,7 @@ from ..callbacks import (
     WriterLeases,
     catalog_entry,
 )
-from ..catalog import Catalog, CatalogError, RegistrationQueue, relocate_embedded
+from ..catalog import Catalog, CatalogError, RegistrationQueue, embedded_catalog
 from ..writers import SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR
 from .replay import ReplayReport, find_logs, replay_runs
@@ -31,18 +31,6 @@ from .replay import ReplayReport, find_logs, replay_runs
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
-
-
-def embedded_catalog(base_dir: str | Path) -> Catalog:
-    """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``.
-
-    A data folder that was moved or copied is found at its new place: the catalog's
-    asset locations are rewritten to it before it opens.
-    """
-    base = Path(base_dir).absolute()
-    directory = base / STATE_DIR / "catalog"
-    relocate_embedded(directory, base)
-    return Catalog.embedded(directory, readable=[base])
 
 
 def _plan_name(doc: RunStart) -> str:

@@ -92,8 +92,7 @@ def common_options() -> Parser:
 def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     """The catalog the options name: a Tiled server, or the base directory's own
     (which must exist unless ``create``)."""
-    from ...catalog import Catalog, CatalogError
-    from .._pipeline import embedded_catalog
+    from ...catalog import Catalog, CatalogError, embedded_catalog
 
     if args.catalog:
         return Catalog.from_uri(args.catalog, api_key=args.api_key)

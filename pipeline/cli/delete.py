@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
-    node = catalog.run(args.uid)
-    uid = str(node.metadata["start"]["uid"])
-    folder = run_folder(dict(node.metadata), args.base_dir) if args.with_data else None
+    metadata = catalog.metadata(args.uid)
+    uid = str(metadata["start"]["uid"])
+    folder = run_folder(metadata, args.base_dir) if args.with_data else None
     if args.with_data and folder is None:
         raise UsageError(f"run {uid} names no folder under {args.base_dir}; nothing to delete")
     if (

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...writers.model import ATTRIBUTES_KEY
 from ._common import catalog_of, positive_int, print_json, table
+
+if TYPE_CHECKING:
+    from ...catalog import Catalog
 
 HELP = "a run's metadata, arrays and scalar readings"
 
@@ -24,38 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON object (see README)")
 
 
-def _plain(value: Any) -> Any:
-    """A reading as a JSON value (numpy scalars to Python; NaN to None)."""
-    item = getattr(value, "item", None)
-    value = item() if callable(item) else value
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def readings(run: Any, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
-    """The scalar readings of each stream of ``run`` (its events table, without the
-    per-reading timestamps), column by column: ``{stream: {column: [values]}}``."""
-    out: dict[str, dict[str, list[Any]]] = {}
-    for stream in run:
-        node = run[stream]
-        base = getattr(node, "base", node)
-        if "internal" not in base:
-            continue  # a stream of arrays only (a fly scan)
-        frame = base["internal"].read()
-        if limit is not None:
-            frame = frame.head(limit)
-        out[stream] = {
-            str(column): [_plain(v) for v in frame[column]]
-            for column in frame.columns
-            if not str(column).startswith("ts_")
-        }
-    return out
-
-
-def describe(run: Any, rows: int | None = None) -> dict[str, Any]:
-    """What ``show --json`` prints for ``run`` (stable keys, see README)."""
-    md = run.metadata
+def describe(catalog: Catalog, uid: str, rows: int | None = None) -> dict[str, Any]:
+    """What ``show --json`` prints for run ``uid`` (stable keys, see README)."""
+    md = catalog.metadata(uid)
     start, stop = dict(md.get("start", {})), dict(md.get("stop") or {})
     ours = dict(md.get(ATTRIBUTES_KEY, {}))
     return {
@@ -70,7 +43,7 @@ def describe(run: Any, rows: int | None = None) -> dict[str, Any]:
         "start": start,
         "configuration": dict(ours.get("configuration", {})),
         "arrays": dict(ours.get("arrays", {})),
-        "readings": readings(run, rows),
+        "readings": catalog.readings(str(start.get("uid")), rows),
     }
 
 
@@ -119,7 +92,7 @@ def _cell(value: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     rows = args.rows or (None if args.json else 20)
     with catalog_of(args) as catalog:
-        shown = describe(catalog.run(args.uid), rows)
+        shown = describe(catalog, args.uid, rows)
     if args.json:
         print_json(shown)
         return 0

@@ -136,7 +136,7 @@ def _replay_one(
 
 def _look_up(catalog: Catalog, uid: str) -> dict[str, Any] | None:
     try:
-        return dict(catalog.run(uid).metadata)
+        return catalog.metadata(uid)
     except RunNotFoundError:
         return None
 
@@ -242,7 +242,7 @@ def _from_catalog(uid: str, catalog: Catalog | None, base_dir: Path) -> LoadedRu
             f"no document log for run {uid!r} under {base_dir} and no catalog to read "
             "its documents from"
         )
-    md = catalog.run(uid).metadata
+    md = catalog.metadata(uid)
     was = (md.get(ATTRIBUTES_KEY) or {}).get("log") or ""
     log = Path(was) if Path(was).is_absolute() else base_dir / was
     return loaded_run(log, catalog.documents(md["start"]["uid"]), base_dir)

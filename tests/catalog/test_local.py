@@ -1,0 +1,186 @@
+"""Queries on the embedded catalog read its database directly and answer as Tiled does."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import event_model
+import pytest
+from bluesky import RunEngine
+from bluesky import plans as bp
+
+from tests.conftest import Rig
+from zarrscribe.catalog import Catalog, CatalogError, RunNotFoundError, _local, embedded_catalog
+from zarrscribe.catalog._local import LocalReader
+from zarrscribe.pipeline import Pipeline, fly_scan
+
+Documents = list[tuple[str, dict[str, Any]]]
+
+
+def _typed_run(i: int) -> Documents:
+    """A run whose readings are of every scalar type a table holds, NaN included."""
+    bundle = event_model.compose_run(metadata={"plan_name": "typed", "scan_id": 100 + i})
+    desc = bundle.compose_descriptor(
+        name="primary",
+        data_keys={
+            "flag": {"source": "t", "shape": [], "dtype": "boolean"},
+            "count": {"source": "t", "shape": [], "dtype": "integer"},
+            "label": {"source": "t", "shape": [], "dtype": "string"},
+            "value": {"source": "t", "shape": [], "dtype": "number"},
+        },
+        object_keys={"t": ["flag", "count", "label", "value"]},
+    )
+    docs: Documents = [
+        ("start", dict(bundle.start_doc)),
+        ("descriptor", dict(desc.descriptor_doc)),
+    ]
+    for n in range(4):
+        data = {"flag": n % 2 == 0, "count": n * i, "label": f"L{n}", "value": n / 3}
+        if n == 2:
+            data["value"] = math.nan
+        stamps = dict.fromkeys(data, 1.0)
+        docs.append(("event", dict(desc.compose_event(data=data, timestamps=stamps))))
+    docs.append(("stop", dict(bundle.compose_stop())))
+    return docs
+
+
+@dataclass
+class Both:
+    local: Catalog  # the embedded catalog: queries read SQLite directly
+    tiled: Catalog  # the same catalog through Tiled's client
+    uids: list[str]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
+    base = tmp_path_factory.mktemp("local") / "data"
+    rig = Rig()
+    RE = RunEngine({}, call_returns_result=True)
+    with Pipeline(rig.devices, base_dir=base) as pipeline:
+        pipeline.subscribe(RE)
+        uids = [
+            *RE(bp.count([rig.cam1, rig.light], num=3, md={"sample": "Si"})).run_start_uids,
+            *RE(bp.scan([rig.cam3, rig.light], rig.motor, 0, 1, 4)).run_start_uids,
+            *RE(fly_scan([rig.cam1, rig.cam2], 5, collect_every=0.01)).run_start_uids,
+        ]
+        assert pipeline.flush(120)
+    local = embedded_catalog(base)
+    typed = [_typed_run(i) for i in range(3)]
+    uids += local.register_runs((docs, {}) for docs in typed)
+    tiled = Catalog(local.client, description="through Tiled", base_dir=local.base_dir)
+    assert local._local is not None
+    assert tiled._local is None
+    yield Both(local, tiled, uids)
+    local.close()
+
+
+QUERIES: list[dict[str, Any]] = [
+    {},
+    {"limit": 2},
+    {"plan_name": "typed"},
+    {"plan_name": "count", "sample": "Si"},
+    {"scan_id": 101},
+    {"exit_status": "success"},
+    {"exit_status": "incomplete"},
+    {"device": "cam1"},
+    {"device": "cam3", "plan_name": "scan"},
+    {"device": "nothing"},
+    {"since": 0, "until": 4e9},
+    {"until": 0},
+    {"plan_name": "no such plan"},
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[str(q) for q in QUERIES])
+def test_search_answers_as_tiled_does(both: Both, query: dict[str, Any]) -> None:
+    assert both.local.search(**query) == both.tiled.search(**query)
+
+
+def test_uid_prefix_metadata_entries_and_len_as_tiled(both: Both) -> None:
+    for uid in both.uids:
+        assert both.local.search(uid=uid[:8]) == both.tiled.search(uid=uid[:8])
+        assert both.local.metadata(uid[:8]) == both.tiled.metadata(uid[:8])
+        assert uid in both.local
+    assert both.local.entries() == both.tiled.entries()
+    assert len(both.local) == len(both.tiled) == len(both.uids)
+    assert "no-such-uid" not in both.local
+    with pytest.raises(RunNotFoundError, match="no run with uid 'zzz'"):
+        both.local.metadata("zzz")
+
+
+def test_readings_as_tiled_reads_them(both: Both) -> None:
+    for uid in both.uids:
+        for limit in (None, 2):
+            assert both.local.readings(uid, limit) == both.tiled.readings(uid, limit)
+    typed = both.local.readings(both.uids[-1])["primary"]
+    assert typed["flag"] == [True, False, True, False]
+    assert typed["label"] == ["L0", "L1", "L2", "L3"]
+    assert typed["value"][2] is None  # NaN
+
+
+def test_a_bad_search_value_is_one_line(both: Both) -> None:
+    with pytest.raises(CatalogError, match=r"cannot match start.tags to \[1, 2\]"):
+        both.local.search(tags=[1, 2])
+
+
+def test_a_catalog_made_by_the_installed_tiled_is_read_directly(tmp_path: Path) -> None:
+    catalog = Catalog.embedded(tmp_path / "new", readable=[tmp_path])
+    assert catalog.search() == []  # creates it through Tiled
+    assert LocalReader.open(tmp_path / "new" / "catalog.db") is not None
+    catalog.close()
+
+
+def test_a_schema_revision_it_does_not_know_is_read_through_tiled(
+    both: Both, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The next Tiled's schema, as far as this reader can tell: its revision is unknown.
+    monkeypatch.setattr(_local, "KNOWN_REVISIONS", frozenset({"an-older-one"}))
+    catalog = embedded_catalog(both.local.base_dir)  # type: ignore[arg-type]
+    try:
+        assert catalog._local is None
+        assert catalog.search() == both.local.search()
+        assert catalog.readings(both.uids[0]) == both.local.readings(both.uids[0])
+    finally:
+        catalog.close()
+
+
+def test_a_catalog_of_another_tiled_version_is_a_one_line_error(tmp_path: Path) -> None:
+    base = tmp_path / "data"
+    catalog = embedded_catalog(base)
+    catalog.register_runs([(_typed_run(1), {})])
+    catalog.close()
+    database = base / ".zarrscribe" / "catalog" / "catalog.db"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'from-a-newer-tiled'")
+    db.close()
+    done = _zarrscribe("runs", "--base-dir", str(base))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "cannot open the catalog" in line
+    assert "another Tiled version" in line
+
+
+def _zarrscribe(*args: str) -> subprocess.CompletedProcess[str]:
+    zarrscribe = Path(sys.executable).with_name("zarrscribe")
+    return subprocess.run([str(zarrscribe), *args], capture_output=True, text=True)
+
+
+def test_a_damaged_catalog_database_is_a_one_line_error(tmp_path: Path) -> None:
+    base = tmp_path / "data"
+    catalog = embedded_catalog(base)
+    catalog.register_runs([(_typed_run(1), {})])
+    catalog.close()
+    database = base / ".zarrscribe" / "catalog" / "catalog.db"
+    database.write_bytes(database.read_bytes()[:4096] + b"\0" * 4096 * 3)
+    done = _zarrscribe("runs", "--base-dir", str(base))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert str(database) in line
+    assert "Traceback" not in done.stderr
