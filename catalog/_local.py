@@ -187,21 +187,31 @@ class LocalReader:
             rows = db.execute(query, args).fetchall()
         columns: dict[str, list[Any]] = {}
         for i, name in enumerate(names):
-            values = [row[i] for row in rows]
-            field = schema.field(name)
-            try:
-                array = pa.array(values).cast(field.type) if values else pa.array([], field.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise NotReadable(f"column {name!r} ({field.type})") from e
-            columns[name] = [_plain(v) for v in array.to_pylist()]
+            convert = _converter(schema.field(name).type)
+            columns[name] = [None if row[i] is None else convert(row[i]) for row in rows]
         return columns
 
 
-def _plain(value: Any) -> Any:
-    """A reading as a JSON value: NaN as None (as ``show`` prints it)."""
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+def _converter(arrow_type: Any) -> Any:
+    """How a value SQLite returns becomes the value Tiled reads for a column of
+    ``arrow_type`` (pyarrow.types only: building arrays would import pandas)."""
+    import pyarrow as pa
+
+    if pa.types.is_boolean(arrow_type):
+        return bool
+    if pa.types.is_integer(arrow_type):
+        return int
+    if pa.types.is_floating(arrow_type):
+        return _float
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return str
+    raise NotReadable(f"a column of type {arrow_type}")
+
+
+def _float(value: Any) -> float | None:
+    """A float reading; NaN as None (as ``show`` prints it)."""
+    number = float(value)
+    return None if number != number else number
 
 
 def _sqlite_file(data_uri: str) -> Path | None:

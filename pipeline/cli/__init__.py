@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from types import ModuleType
+from typing import Any
 
 from ...writers.model import ZarrscribeError
 from ._common import Parser, common_options
@@ -35,19 +35,21 @@ def _parser() -> Parser:
     return parser
 
 
-def _no_version_line(record: logging.LogRecord) -> bool:
+def _no_version_line(record: Any) -> bool:
     return not str(record.msg).startswith("Tiled version")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors are one line on stderr and exit code 2."""
+    args, unknown = _parser().parse_known_args(argv)
+    if unknown:  # the verb's own usage, not the top-level one
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    import logging  # not before: --help and usage errors stay quick
+
     # Tiled logs its version whenever an app starts (also the in-process one of the
     # embedded catalog); stderr is for what a user must know. A filter, because tiled
     # sets the level of its logger when it is imported.
     logging.getLogger("tiled.server.app").addFilter(_no_version_line)
-    args, unknown = _parser().parse_known_args(argv)
-    if unknown:  # the verb's own usage, not the top-level one
-        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
     try:
         result: int = args.verb.run(args)

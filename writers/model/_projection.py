@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -258,7 +257,7 @@ class RunProjection:
         """The stop document registered for a run that never stopped."""
         uid = self.record.uid
         return {
-            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zarrscribe-recovered-stop/{uid}")),
+            "uid": _recovered_stop_uid(uid),
             "run_start": uid,
             "time": time,
             "exit_status": "fail",  # the schema has no "incomplete"; ours says it
@@ -289,3 +288,10 @@ def without_written_at(metadata: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(inner, dict):
         inner.pop("written_at", None)
     return out
+
+
+def _recovered_stop_uid(uid: str) -> str:
+    """The same uid for the same run's recovered stop, in every process."""
+    import uuid  # here: it imports platform (~10 ms), which --help need not pay for
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"zarrscribe-recovered-stop/{uid}"))
