@@ -79,10 +79,13 @@ class LocalReader:
     @contextlib.contextmanager
     def _connect(self, database: Path | None = None) -> Iterator[sqlite3.Connection]:
         # A connection per call: each sees every commit before it, and nothing
-        # is left open between calls (or across threads).
+        # is left open between calls (or across threads). Read-write where the file
+        # allows it (SQLite falls back to read-only where it does not): a writer
+        # killed mid-transaction leaves a hot journal that only a writable
+        # connection can roll back; "mode=ro" would fail every read until then.
         path = database or self.database
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10)
         except sqlite3.Error as e:
             raise CatalogError(f"cannot open the catalog database {path}: {e}") from e
         try:

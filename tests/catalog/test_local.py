@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import subprocess
@@ -184,3 +185,28 @@ def test_a_damaged_catalog_database_is_a_one_line_error(tmp_path: Path) -> None:
     (line,) = done.stderr.splitlines()
     assert str(database) in line
     assert "Traceback" not in done.stderr
+
+
+KILLED_WRITER = """
+import os, signal, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size=5")  # spill pages into the database file mid-transaction
+db.execute("BEGIN IMMEDIATE")
+db.execute("CREATE TABLE half_written (x)")
+db.executemany("INSERT INTO half_written VALUES (?)", ((str(i) * 20,) for i in range(100000)))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_runs_are_listed_after_a_writer_was_killed_mid_transaction(tmp_path: Path) -> None:
+    base = tmp_path / "data"
+    catalog = embedded_catalog(base)
+    uids = catalog.register_runs([(_typed_run(i), {}) for i in range(3)])
+    catalog.close()
+    database = base / ".zarrscribe" / "catalog" / "catalog.db"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(database)])
+    assert killed.returncode == -9
+    assert database.with_name("catalog.db-journal").stat().st_size > 0  # a hot journal
+    done = _zarrscribe("runs", "--base-dir", str(base), "--json")
+    assert done.returncode == 0, done.stderr
+    assert {r["uid"] for r in json.loads(done.stdout)} == set(uids)
