@@ -60,6 +60,9 @@ def _spec(name: str, version: str | None) -> dict[str, Any]:
 
 def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any]) -> NodePlan:
     """The entry ``TiledWriter`` makes from ``docs``, ``metadata`` merged into the run's."""
+    from ._consolidator import install_zarr_consolidator
+
+    install_zarr_consolidator()  # its registry is what picks our consolidator below
     normalized: list[tuple[str, dict[str, Any]]] = []
     normalizer = _normalizer()
     normalizer.subscribe(lambda name, doc: normalized.append((str(name), doc)))

@@ -179,3 +179,38 @@ def test_databroker_v2_reads_direct_entries(runs: Runs) -> None:
     run = runs.direct.client.v2[uid]
     data = run.primary.read()
     np.testing.assert_array_equal(data["cam1"].values, runs.pushed[uid]["cam1"])
+
+
+FIRST_REGISTRATION = """
+import sys
+import numpy as np
+from bluesky import RunEngine, plans as bp
+from zarrscribe.pipeline import Pipeline, SimCamera
+from zarrscribe.writers import ZarrWriter
+
+cam = SimCamera("cam1", ZarrWriter("default"), shape=(16, 16), exposure=0.0)
+with Pipeline([cam], base_dir=sys.argv[1]) as pipeline:
+    RE = RunEngine({})
+    pipeline.subscribe(RE)
+    RE(bp.count([cam], num=3))
+    assert pipeline.flush(120)
+    catalog = pipeline.connect_catalog()
+    (run,) = catalog.search()
+    print(catalog.read_array(run.uid, "cam1").shape)
+"""
+
+
+def test_the_first_registration_of_a_process_points_at_the_array(tmp_path: Path) -> None:
+    # A fresh process: nothing has installed the Zarr consolidator before the first run
+    # is planned (it is process-wide state of bluesky-tiled-plugins).
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_REGISTRATION, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "(3, 16, 16)"
