@@ -10,7 +10,6 @@ one raw Tiled ``create_container`` per run).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from zarrscribe.pipeline.replay import find_logs, replay_runs
 from zarrscribe.writers import ZarrWriter
 
 from _common import scratch, table
-from _runs import small_run
+from _runs import small_run, write_log
 
 
 def _progress(label: str, i: int, n: int) -> None:
@@ -46,10 +45,7 @@ def make_runs(base: Path, n: int) -> list[Path]:
             writer.write_frame("cam", np.full((8, 8), f, np.uint16))
         writer.close()
         writer.clear_sources()
-        docs = small_run(i, store.as_uri())
-        with open(run_dir / LOG_NAME, "w", encoding="utf-8") as f:
-            for name, doc in docs:
-                f.write(json.dumps({"name": name, "doc": doc}) + "\n")
+        write_log(run_dir / LOG_NAME, small_run(i, store.as_uri()))
         logs.append(run_dir / LOG_NAME)
         _progress("making runs", i + 1, n)
     return logs
