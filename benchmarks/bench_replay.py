@@ -21,14 +21,8 @@ from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.replay import find_logs, replay_runs
 from zarrscribe.writers import ZarrWriter
 
-from _common import scratch, table
+from _common import progress, scratch, table
 from _runs import small_run, write_log
-
-
-def _progress(label: str, i: int, n: int) -> None:
-    if i % max(1, n // 20) == 0 or i == n:
-        end = "" if i < n else "\n"
-        print(f"\r  {label}: {i}/{n}", end=end, file=sys.stderr, flush=True)
 
 
 def make_runs(base: Path, n: int) -> list[Path]:
@@ -47,7 +41,7 @@ def make_runs(base: Path, n: int) -> list[Path]:
         writer.clear_sources()
         write_log(run_dir / LOG_NAME, small_run(i, store.as_uri()))
         logs.append(run_dir / LOG_NAME)
-        _progress("making runs", i + 1, n)
+        progress("making runs", i + 1, n)
     return logs
 
 
@@ -78,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 replay_runs(targets, base_dir=d, catalog=catalog, check=check), start=1
             ):
                 assert report.ok, report.error
-                _progress(label, i, len(targets))
+                progress(label, i, len(targets))
             return time.perf_counter() - start
 
         targets: list[Path] = find_logs(d)
