@@ -1,8 +1,15 @@
-"""Synthetic but schema-valid documents of small runs, for catalog and replay benchmarks."""
+"""Synthetic but schema-valid documents of small runs, and their document logs.
+
+For the catalog and replay benchmarks (``from _runs import ...``) and the catalog
+tests (``from benchmarks._runs import ...``: the repository root is on ``sys.path``
+under pytest and in the tests' ``python -m`` children).
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import event_model
@@ -69,3 +76,11 @@ def small_run(
         )
     docs.append(("stop", dict(bundle.compose_stop())))
     return docs
+
+
+def write_log(path: Path, docs: Documents) -> None:
+    """``docs`` as a document log (one JSON object a line), its folder made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for name, doc in docs:
+            f.write(json.dumps({"name": name, "doc": doc}) + "\n")

@@ -17,26 +17,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from zarrscribe.catalog import Catalog
 
-from _common import scratch, table
+from _common import progress, scratch, table, time_queries, timed
 from _runs import Documents, small_run
-
-
-def _progress(label: str, i: int, n: int) -> None:
-    if i % max(1, n // 20) == 0 or i == n:
-        print(f"\r  {label}: {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
-
-
-def _time(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _metadata(docs: Documents) -> dict[str, Any]:
@@ -84,12 +71,12 @@ def bench_registration(d: Path, n_single: int, n_bulk: int) -> list[list[str]]:
     for i, (docs, metadata) in enumerate(single):  # interleaved rounds
         start = docs[0][1]
         t_raw.append(
-            _time(lambda s=start: raw.client.create_container(key=s["uid"], metadata={"start": s}))
+            timed(lambda s=start: raw.client.create_container(key=s["uid"], metadata={"start": s}))
         )
-        t_ours.append(_time(lambda r=(docs, metadata): ours.register_run(*r)))
+        t_ours.append(timed(lambda r=(docs, metadata): ours.register_run(*r)))
         if i < max(5, n_single // 10):
-            t_http.append(_time(lambda r=(docs, metadata): _tiled_writer(via_http, *r)))
-        _progress("one run at a time", i + 1, n_single)
+            t_http.append(timed(lambda r=(docs, metadata): _tiled_writer(via_http, *r)))
+        progress("one run at a time", i + 1, n_single)
     raw_ms = statistics.median(t_raw) * 1e3
     ours_ms = statistics.median(t_ours) * 1e3
     http_ms = statistics.median(t_http) * 1e3
@@ -115,10 +102,10 @@ def bench_registration(d: Path, n_single: int, n_bulk: int) -> list[list[str]]:
     bulk = _runs(d, n_bulk, offset=n_single)
     ours = Catalog.embedded(d / "bulk", readable=[d])
     raw = Catalog.embedded(d / "bulk-raw", readable=[d])
-    t_bulk = _time(lambda: ours.register_runs(bulk))
+    t_bulk = timed(lambda: ours.register_runs(bulk))
     assert len(ours) == n_bulk
     start_docs = [docs[0][1] for docs, _ in bulk]
-    t_raw_bulk = _time(
+    t_raw_bulk = timed(
         lambda: [
             raw.client.create_container(key=s["uid"], metadata={"start": s}) for s in start_docs
         ]
@@ -137,9 +124,6 @@ def bench_registration(d: Path, n_single: int, n_bulk: int) -> list[list[str]]:
 
 
 def bench_queries(d: Path, n_runs: int, n_queries: int) -> list[list[str]]:
-    from tiled.client.container import Container
-    from tiled.queries import Eq, Like
-
     ours = Catalog.embedded(d / "big", readable=[d])
     batch = 1000
     uids: list[str] = []
@@ -147,42 +131,10 @@ def bench_queries(d: Path, n_runs: int, n_queries: int) -> list[list[str]]:
         runs = _runs(d, min(batch, n_runs - offset), offset=offset)
         ours.register_runs(runs)
         uids += [docs[0][1]["uid"] for docs, _ in runs]
-        _progress("filling", offset + len(runs), n_runs)
-    raw = ours.client  # the same catalog, queried with plain Tiled calls
-
-    def raw_first10(results: Any) -> list[Any]:
-        return [node.metadata for _, node in results.sort(("start.time", -1)).items()[:10]]
-
-    probe = uids[n_runs // 2][:8]
-    cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
-        (
-            "plan_name, newest 10",
-            lambda: ours.search(plan_name="scan", limit=10),
-            lambda: raw_first10(Container.search(raw, Eq("start.plan_name", "scan"))),
-        ),
-        (
-            "start key sample, newest 10",
-            lambda: ours.search(sample="s3", limit=10),
-            lambda: raw_first10(Container.search(raw, Eq("start.sample", "s3"))),
-        ),
-        (
-            "uid prefix",
-            lambda: ours.search(uid=probe),
-            lambda: raw_first10(Container.search(raw, Like("start.uid", probe + "%"))),
-        ),
-        (
-            "newest 10",
-            lambda: ours.search(limit=10),
-            lambda: raw_first10(raw),
-        ),
-    ]
+        progress("filling", offset + len(runs), n_runs)
     rows = []
-    for label, mine, theirs in cases:
-        t_ours, t_raw = [], []
-        for _ in range(n_queries):  # interleaved
-            t_raw.append(_time(theirs))
-            t_ours.append(_time(mine))
-        a, b = statistics.median(t_raw), statistics.median(t_ours)
+    # the same catalog, queried with plain Tiled calls
+    for label, a, b in time_queries(ours, ours.client, uids[n_runs // 2][:8], n_queries):
         rows.append(
             [
                 f"query {label} ({n_runs:,} runs)",

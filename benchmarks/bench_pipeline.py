@@ -11,7 +11,6 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,8 @@ from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
 from zarrscribe.writers import ZarrWriter
 from zarrscribe.writers.model import RunProjection, RunRecord
 
-from _common import scratch, table
+from _common import progress, scratch, table, time_queries, timed
 from _runs import small_run
-
-
-def _progress(label: str, i: int, n: int) -> None:
-    if i % max(1, n // 20) == 0 or i == n:
-        print(f"\r  {label}: {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
-
-
-def _time(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 class _BareWriterHandling:
@@ -59,11 +47,11 @@ def bench_callbacks(n_events: int, n_runs: int) -> list[list[str]]:
     with scratch("zs-bench-cb-") as d:
         # --- per event: a long count of a light and a motor position
         bare = RunEngine({})
-        t_bare = _time(lambda: bare(bp.scan([light], motor, 0, 1, n_events)))
+        t_bare = timed(lambda: bare(bp.scan([light], motor, 0, 1, n_events)))
         RE = RunEngine({})
         pipeline = Pipeline([light, motor], base_dir=d / "events", catalog=None)
         pipeline.subscribe(RE)
-        t_pipe = _time(lambda: RE(bp.scan([light], motor, 0, 1, n_events)))
+        t_pipe = timed(lambda: RE(bp.scan([light], motor, 0, 1, n_events)))
         pipeline.close(0.1)
         rows.append(
             [
@@ -80,7 +68,7 @@ def bench_callbacks(n_events: int, n_runs: int) -> list[list[str]]:
             start = time.perf_counter()
             for i in range(n_runs):
                 engine(bp.count([light], num=1))
-                _progress("short runs", i + 1, n_runs)
+                progress("short runs", i + 1, n_runs)
             return time.perf_counter() - start
 
         t_bare = many(RunEngine({}))
@@ -144,13 +132,13 @@ def bench_catalog(n_runs: int, n_queries: int) -> list[list[str]]:
             docs = small_run(i, (d / f"run{i}.zarr").as_uri())
             record = RunRecord.from_documents(docs)
             metadata = RunProjection(record).catalog_metadata(d / f"run{i}.jsonl")
-            reg.append(_time(lambda docs=docs, md=metadata: ours.register_run(docs, md)))
+            reg.append(timed(lambda docs=docs, md=metadata: ours.register_run(docs, md)))
             start = docs[0][1]
             raw_reg.append(
-                _time(lambda s=start: raw.create_container(key=s["uid"], metadata={"start": s}))
+                timed(lambda s=start: raw.create_container(key=s["uid"], metadata={"start": s}))
             )
             uids.append(start["uid"])
-            _progress("registering", i + 1, n_runs)
+            progress("registering", i + 1, n_runs)
         rows.append(
             [
                 f"registration, {n_runs} runs (median)",
@@ -160,43 +148,11 @@ def bench_catalog(n_runs: int, n_queries: int) -> list[list[str]]:
             ]
         )
 
-        from tiled.queries import Eq, Like
-
-        def raw_first10(results: Any) -> list[Any]:
-            return [node.metadata for _, node in results.sort(("start.time", -1)).items()[:10]]
-
-        from tiled.client.container import Container
-
-        cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
-            (
-                "query plan_name, newest 10",
-                lambda: ours.search(plan_name="scan", limit=10),
-                lambda: raw_first10(Container.search(raw, Eq("start.plan_name", "scan"))),
-            ),
-            (
-                "query start key sample, newest 10",
-                lambda: ours.search(sample="s3", limit=10),
-                lambda: raw_first10(Container.search(raw, Eq("start.sample", "s3"))),
-            ),
-            (
-                "query uid prefix",
-                lambda: ours.search(uid=uids[n_runs // 2][:8]),
-                lambda: raw_first10(
-                    Container.search(raw, Like("start.uid", uids[n_runs // 2][:8] + "%"))
-                ),
-            ),
-            (
-                "query device, newest 10",
-                lambda: ours.search(device="cam", limit=10),
-                lambda: raw_first10(raw),
-            ),
-        ]
-        for label, mine, theirs in cases:
-            t_ours = statistics.median(_time(mine) for _ in range(n_queries))
-            t_raw = statistics.median(_time(theirs) for _ in range(n_queries))
+        uid_prefix = uids[n_runs // 2][:8]
+        for label, t_raw, t_ours in time_queries(ours, raw, uid_prefix, n_queries, device="cam"):
             rows.append(
                 [
-                    f"{label} ({n_runs} runs)",
+                    f"query {label} ({n_runs} runs)",
                     f"{t_raw * 1e3:.1f} ms",
                     f"{t_ours * 1e3:.1f} ms",
                     f"{t_ours / t_raw:.2f}x",

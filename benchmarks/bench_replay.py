@@ -10,7 +10,6 @@ one raw Tiled ``create_container`` per run).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,14 +21,8 @@ from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.replay import find_logs, replay_runs
 from zarrscribe.writers import ZarrWriter
 
-from _common import scratch, table
-from _runs import small_run
-
-
-def _progress(label: str, i: int, n: int) -> None:
-    if i % max(1, n // 20) == 0 or i == n:
-        end = "" if i < n else "\n"
-        print(f"\r  {label}: {i}/{n}", end=end, file=sys.stderr, flush=True)
+from _common import progress, scratch, table
+from _runs import small_run, write_log
 
 
 def make_runs(base: Path, n: int) -> list[Path]:
@@ -46,12 +39,9 @@ def make_runs(base: Path, n: int) -> list[Path]:
             writer.write_frame("cam", np.full((8, 8), f, np.uint16))
         writer.close()
         writer.clear_sources()
-        docs = small_run(i, store.as_uri())
-        with open(run_dir / LOG_NAME, "w", encoding="utf-8") as f:
-            for name, doc in docs:
-                f.write(json.dumps({"name": name, "doc": doc}) + "\n")
+        write_log(run_dir / LOG_NAME, small_run(i, store.as_uri()))
         logs.append(run_dir / LOG_NAME)
-        _progress("making runs", i + 1, n)
+        progress("making runs", i + 1, n)
     return logs
 
 
@@ -82,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 replay_runs(targets, base_dir=d, catalog=catalog, check=check), start=1
             ):
                 assert report.ok, report.error
-                _progress(label, i, len(targets))
+                progress(label, i, len(targets))
             return time.perf_counter() - start
 
         targets: list[Path] = find_logs(d)

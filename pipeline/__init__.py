@@ -6,8 +6,9 @@ nothing heavy.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ..writers.model import import_on_first_use
 
 if TYPE_CHECKING:
     from ._pipeline import STATE_DIR, Pipeline, embedded_catalog
@@ -42,8 +43,4 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+    return import_on_first_use(__name__, _WHERE, name)

@@ -9,7 +9,6 @@ nats-server is installed on every machine of this project and on CI.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -18,19 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._servers import free_port, port_open
 from zarrscribe.callbacks import BusSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class NatsServer:

@@ -23,10 +23,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...callbacks import BusSettings
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
+
+if TYPE_CHECKING:
+    from nats.js.api import ConsumerConfig
 
 __all__ = ["Register", "Worker", "WorkerSettings"]
 
@@ -115,24 +118,29 @@ class Worker:
     def _done(self, max_runs: int | None) -> bool:
         return self._stop.is_set() or (max_runs is not None and len(self.registered) >= max_runs)
 
-    # ------------------------------------------------------------ our format
-    async def _consume_stops(self, js: Any, max_runs: int | None) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
+    def _consumer_config(self, **extra: Any) -> ConsumerConfig:
+        """The durable consumer workers share: explicit acks, from the stream's start,
+        redelivered without limit after ``ack_wait``; ``extra`` adds further settings."""
         from nats.js import api
 
-        config = api.ConsumerConfig(
+        return api.ConsumerConfig(
             durable_name=self.settings.durable,
             ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL,
             ack_wait=self.settings.ack_wait,
             max_deliver=-1,
-            max_ack_pending=10_000,
+            **extra,
         )
+
+    # ------------------------------------------------------------ our format
+    async def _consume_stops(self, js: Any, max_runs: int | None) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+
         sub = await js.pull_subscribe(
             self.bus.stop_subjects,
             durable=self.settings.durable,
             stream=self.bus.stream,
-            config=config,
+            config=self._consumer_config(max_ack_pending=10_000),
         )
         while not self._done(max_runs):
             try:
@@ -191,21 +199,13 @@ class Worker:
     # ------------------------------------------------------------ bluesky-nats format
     async def _consume_all(self, js: Any, max_runs: int | None) -> None:
         from nats.errors import TimeoutError as NatsTimeout
-        from nats.js import api
 
-        config = api.ConsumerConfig(
-            durable_name=self.settings.durable,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            deliver_policy=api.DeliverPolicy.ALL,
-            ack_wait=self.settings.ack_wait,
-            max_deliver=-1,
-            max_ack_pending=-1,  # a run's messages stay unacknowledged until it is registered
-        )
         sub = await js.pull_subscribe(
             self.bus.all_subjects,
             durable=self.settings.durable,
             stream=self.bus.stream,
-            config=config,
+            # a run's messages stay unacknowledged until it is registered
+            config=self._consumer_config(max_ack_pending=-1),
         )
         runs: dict[str, tuple[RunAssembly, list[Any]]] = {}
         loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ from ophyd_async.core import (
     soft_signal_rw,
 )
 
+from ..sim import shot_noise_frame
 from ._data_logic import AcquisitionClosedError, ZarrDataLogic
 from ._detector import ZarrDetector
 
@@ -49,12 +50,7 @@ class SpotFrames:
         gy = np.exp(-((self._y - y0) ** 2) / (2 * sigma**2))
         gx = np.exp(-((self._x - x0) ** 2) / (2 * sigma**2))
         image = 20.0 + 0.02 * self._x[None, :] + 200.0 * np.outer(gy, gx)
-        counts = self._rng.poisson(image)
-        if self.dtype.kind in "ui":
-            info = np.iinfo(self.dtype)
-            counts = np.clip(counts, info.min, info.max)
-        frame: npt.NDArray[np.generic] = counts.astype(self.dtype)
-        return frame
+        return shot_noise_frame(image, self._rng, self.dtype)
 
 
 class _Pusher:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...writers import ControllableDataWriter, PrepareInfo
+from ._frames import shot_noise_frame
 from ._status import DeviceStatus
 
 if TYPE_CHECKING:
@@ -151,12 +152,8 @@ class SimCamera(_Configured):
             x = x0 + 3.0 * np.cos(0.2 * t + i)
             image = image + 800.0 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * (4.0 + i) ** 2))
         image *= float(self._config["gain"])
-        counts = self._rng.poisson(image)
-        info = np.iinfo(self._dtype) if self._dtype.kind in "ui" else None
-        if info is not None:
-            counts = np.clip(counts, info.min, info.max)
+        frame = shot_noise_frame(image, self._rng, self._dtype)
         self._frame_number += 1
-        frame: np.ndarray = counts.astype(self._dtype)
         return frame
 
     def _push(self, n: int | None) -> None:

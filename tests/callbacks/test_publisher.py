@@ -18,6 +18,7 @@ from tests.bus_runs import Documents, as_json, logged, publishing_pipeline, thre
 from tests.conftest import Rig
 from tests.nats_server import NatsServer
 from zarrscribe.callbacks import BusSettings, Publisher, read_document_log
+from zarrscribe.pipeline import Pipeline
 from zarrscribe.pipeline.bus import StreamReplay, replay_stream
 
 ROOT = Path(__file__).parents[2]
@@ -39,15 +40,20 @@ def _outbox(base_dir: Path) -> list[Path]:
     return sorted((base_dir / ".zarrscribe" / "outbox").glob("*.json"))
 
 
+def _assert_on_the_stream(bus: BusSettings, pipeline: Pipeline, uids: list[str]) -> None:
+    """The stream holds the runs ``uids``, in order, each document as logged, none twice."""
+    runs, report = _stream_runs(bus)
+    assert list(runs) == uids
+    for uid in uids:
+        assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
+    assert report.messages == sum(len(d) for d in runs.values())  # nothing twice
+
+
 def test_pipeline_runs_are_published_in_order(rig: Rig, base_dir: Path, bus: BusSettings) -> None:
     with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
         uids = three_runs(RE, rig)
         assert publisher.flush(30)
-        runs, report = _stream_runs(bus)
-        assert list(runs) == uids
-        for uid in uids:
-            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
-        assert report.messages == sum(len(d) for d in runs.values())  # nothing twice
+        _assert_on_the_stream(bus, pipeline, uids)
         assert not _outbox(base_dir)  # every cursor done
 
 
@@ -75,11 +81,7 @@ def test_nats_stopped_mid_run_loses_and_doubles_nothing(
         assert len(_outbox(base_dir)) >= 1  # runs not fully sent keep their cursor
         nats_server.start()
         assert publisher.flush(60)
-        runs, report = _stream_runs(bus)
-        assert list(runs) == [first, *uids]
-        for uid in runs:
-            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
-        assert report.messages == sum(len(d) for d in runs.values())
+        _assert_on_the_stream(bus, pipeline, [first, *uids])
         assert not _outbox(base_dir)
 
 
@@ -148,8 +150,4 @@ def test_a_full_queue_falls_back_to_the_log(rig: Rig, base_dir: Path, bus: BusSe
         publisher._max_queued = 3  # most documents are read back from the log
         uids = three_runs(RE, rig)
         assert publisher.flush(30)
-        runs, report = _stream_runs(bus)
-        assert list(runs) == uids
-        for uid in uids:
-            assert as_json(runs[uid]) == as_json(logged(pipeline, uid))
-        assert report.messages == sum(len(d) for d in runs.values())
+        _assert_on_the_stream(bus, pipeline, uids)

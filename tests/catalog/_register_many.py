@@ -8,7 +8,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from tests.catalog._runs import small_run, write_log
+from benchmarks._runs import small_run, write_log
 from zarrscribe.callbacks import read_document_log
 from zarrscribe.catalog import Catalog, RegistrationQueue
 
@@ -26,7 +26,7 @@ if __name__ == "__main__":
     time.sleep(max(0.0, start_at - time.time()))
     uids = []
     for i in range(n):
-        docs = small_run(tag, i, base / tag / f"{i}.zarr")
+        docs = small_run(i, (base / tag / f"{i}.zarr").as_uri(), frames=2)
         log = base / tag / f"{i}.jsonl"
         write_log(log, docs)
         uids.append(docs[0][1]["uid"])

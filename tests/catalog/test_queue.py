@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalog._runs import small_run, write_log
+from benchmarks._runs import small_run, write_log
 from zarrscribe.callbacks import read_document_log
 from zarrscribe.catalog import Catalog, CatalogError, RegistrationQueue
 
@@ -74,9 +74,9 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
     queue = RegistrationQueue(
         catalog, tmp_path / "pending", _as_logged, retry_initial=0.05, retry_max=0.2
     )
-    first = small_run("x", 0, tmp_path / "first.zarr")
+    first = small_run(0, (tmp_path / "first.zarr").as_uri(), frames=2)
     catalog.register_run(first, {})  # the table storage exists
-    docs = small_run("x", 1, tmp_path / "x.zarr")
+    docs = small_run(1, (tmp_path / "x.zarr").as_uri(), frames=2)
     log = tmp_path / "x.jsonl"
     write_log(log, docs)
     uid = docs[0][1]["uid"]

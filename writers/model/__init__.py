@@ -2,9 +2,9 @@
 
 The run record (:class:`RunRecord`), the projection of a run's documents and of
 what is readable on disk into store attributes and a catalog entry
-(:class:`RunProjection`), the comparison of two projections, the format words
-and the root of every zarrscribe error. Every room may import this one; it
-imports no other.
+(:class:`RunProjection`), the comparison of two projections, the format words,
+the root of every zarrscribe error, and the import of a package's names on first
+use. Every room may import this one; it imports no other.
 """
 
 from ._compare import differences, downgrades
@@ -21,6 +21,7 @@ from ._format import (
     Document,
     Documents,
 )
+from ._lazy import import_on_first_use
 from ._projection import (
     RECOVERED_STOP_REASON,
     ArrayFrames,
@@ -52,6 +53,7 @@ __all__ = [
     "ZarrscribeError",
     "differences",
     "downgrades",
+    "import_on_first_use",
     "local_path",
     "without_written_at",
 ]

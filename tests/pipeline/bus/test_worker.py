@@ -6,111 +6,73 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from bluesky import plans as bp
 
+from tests._servers import PG, free_port, postgres_databases, serving
 from tests.bus_runs import publishing_pipeline, three_runs
 from tests.conftest import Rig
-from tests.nats_server import free_port, port_open
 from zarrscribe.callbacks import BusSettings
 from zarrscribe.catalog import Catalog
 
 ROOT = Path(__file__).parents[3]
-PG = "postgresql://postgres@127.0.0.1:5432"
 API_KEY = secrets.token_hex(16)
 
 
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql],
-        check=True,
-        capture_output=True,
+def _stock_config(database: str, base: Path) -> str:
+    """A stock `tiled serve config`: runs are BlueskyRun nodes under a CatalogOfBlueskyRuns
+    root, and documents() is served (DESIGN.md: "Measured since the backbone landed")."""
+    return json.dumps(
+        {
+            "authentication": {"single_user_api_key": API_KEY},
+            "trees": [
+                {
+                    "path": "/",
+                    "tree": "catalog",
+                    "args": {
+                        "uri": f"{PG}/{database}",
+                        "writable_storage": [str(base / ".tiled-data"), f"{PG}/{database}_tables"],
+                        "readable_storage": [str(base)],
+                        "init_if_not_exists": True,
+                        "specs": [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+                    },
+                }
+            ],
+            "media_types": {
+                "BlueskyRun": {
+                    "application/json-seq": "bluesky_tiled_plugins.exporters:json_seq_exporter"
+                }
+            },
+        }
     )
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A Tiled server on PostgreSQL; FAILS (does not skip) when PostgreSQL is not there."""
-    if not port_open(5432) or shutil.which("psql") is None:
-        pytest.fail("needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and psql")
-    name = f"zsbus_{uuid.uuid4().hex[:10]}"
-    _psql(f"CREATE DATABASE {name}")
-    _psql(f"CREATE DATABASE {name}_tables")
-    base = tmp_path_factory.mktemp("tiled") / "data"
-    base.mkdir()
-    port = free_port()
-    log = base.parent / "tiled.log"
-    config = base.parent / "tiled.yml"
-    # A stock `tiled serve config`: runs are BlueskyRun nodes under a CatalogOfBlueskyRuns
-    # root, and documents() is served (DESIGN.md: "Measured since the backbone landed").
-    config.write_text(
-        json.dumps(
-            {
-                "authentication": {"single_user_api_key": API_KEY},
-                "trees": [
-                    {
-                        "path": "/",
-                        "tree": "catalog",
-                        "args": {
-                            "uri": f"{PG}/{name}",
-                            "writable_storage": [str(base / ".tiled-data"), f"{PG}/{name}_tables"],
-                            "readable_storage": [str(base)],
-                            "init_if_not_exists": True,
-                            "specs": [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-                        },
-                    }
-                ],
-                "media_types": {
-                    "BlueskyRun": {
-                        "application/json-seq": "bluesky_tiled_plugins.exporters:json_seq_exporter"
-                    }
-                },
-            }
-        )
-    )
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("tiled")),
-                "serve",
-                "config",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    uri = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{uri}/v1/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"tiled server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield uri, base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        _psql(f"DROP DATABASE IF EXISTS {name}_tables WITH (FORCE)")
+    with postgres_databases("zsbus", "_tables") as name:
+        base = tmp_path_factory.mktemp("tiled") / "data"
+        base.mkdir()
+        config = base.parent / "tiled.yml"
+        config.write_text(_stock_config(name, base))
+        port = free_port()
+        tiled = str(Path(sys.executable).with_name("tiled"))
+        uri = f"http://127.0.0.1:{port}/api"
+        with serving(
+            [tiled, "serve", "config", str(config), "--port", str(port)],
+            f"{uri}/v1/",
+            log=base.parent / "tiled.log",
+        ):
+            yield uri, base
 
 
 class WorkerProcess:
