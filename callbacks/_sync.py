@@ -10,7 +10,13 @@ from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from ..catalog import Catalog, RunNotFoundError
-from ..writers import WriterError, frames_on_disk, read_store_attributes, update_store_attributes
+from ..writers import (
+    WriterError,
+    frames_on_disk,
+    read_store_attributes,
+    rebuild_image,
+    update_store_attributes,
+)
 from ..writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
@@ -85,6 +91,26 @@ def read_on_disk(uris: Iterable[str], base_dir: Path) -> dict[tuple[str, str], i
     return out
 
 
+def _rebuild_images(projection: RunProjection, uri: str, path: Path, *, check: bool) -> list[str]:
+    """The OME-Zarr images (arrays at ``<device>/0``) of store ``uri`` whose group
+    metadata is missing or damaged (a stream killed before it closed): rebuilt from
+    their arrays and their devices' pixel sizes, unless ``check``. Flat arrays and
+    valid metadata are left alone."""
+    out: list[str] = []
+    record = projection.record
+    for array in record.arrays.values():
+        if array.uri != uri or array.mimetype != ZARR_MIMETYPE:
+            continue
+        pixel_size, units = record.pixel_size(array.data_key)
+        damage = rebuild_image(path, array.key, pixel_size=pixel_size, units=units, check=check)
+        if damage is not None:
+            image = array.key.rpartition("/")[0]
+            out.append(
+                f"{PurePath(uri).name}/{image}: OME-Zarr image metadata {damage} -> rebuilt"
+            )
+    return out
+
+
 def sync_store(
     projection: RunProjection,
     uri: str,
@@ -96,11 +122,14 @@ def sync_store(
 ) -> Synced:
     """Write the projection's attributes into store ``uri`` where they differ.
 
-    A store whose ``metadata`` attribute is lost gets it back from the descriptors.
+    A store whose ``metadata`` attribute is lost gets it back from the descriptors,
+    and its OME-Zarr images whose group metadata is missing or damaged get it back
+    (nothing is lost by that, so it is written from a ``damaged`` log too).
     From a ``damaged`` log, attributes that would lose something (worse status, fewer
     frames, arrays gone) are refused unless ``force``.
     """
     path = inside_base(uri, base_dir)
+    images = _rebuild_images(projection, uri, path, check=check)
     new = projection.store_attributes(uri)
     try:
         current = read_store_attributes(path)
@@ -109,9 +138,12 @@ def sync_store(
     if METADATA_KEY not in current:  # the writer's metadata is lost: restore it
         new[METADATA_KEY] = projection.writer_metadata(uri)
     old = without_written_at({k: current.get(k) for k in new})
-    diffs = differences(PurePath(uri).name, old, without_written_at(new))
+    attributes = differences(PurePath(uri).name, old, without_written_at(new))
+    diffs = [*images, *attributes]
     if not diffs:
         return Synced("unchanged")
+    if not attributes:
+        return Synced("differs" if check else "written", diffs)
     lost = downgrades(current, new) if current.get(ATTRIBUTES_KEY) else []
     if damaged and lost and not force:
         return Synced("refused", diffs, f"the damaged log would lose: {'; '.join(lost)}")

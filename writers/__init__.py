@@ -14,6 +14,7 @@ from .model import import_on_first_use
 if TYPE_CHECKING:
     from ._discovery import get_available_writers
     from ._errors import FrameError, StoreExistsError, WriterError
+    from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
     from ._paths import PathInfo, SessionPathProvider, sanitize_name
@@ -50,6 +51,7 @@ __all__ = [
     "frames_on_disk",
     "get_available_writers",
     "read_store_attributes",
+    "rebuild_image",
     "sanitize_name",
     "store_path",
     "to_jsonable",
@@ -61,6 +63,7 @@ _WHERE = {
     "FrameError": "._errors",
     "StoreExistsError": "._errors",
     "WriterError": "._errors",
+    "rebuild_image": "._image_group",
     "to_jsonable": "._jsonable",
     "Compression": "._layout",
     "ZarrLayout": "._layout",

@@ -219,12 +219,17 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
         _, stderr = child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
     assert not (store / "zarr.json").exists()  # acquire-zarr never closed the store
+    assert not (store / "cam1" / "zarr.json").exists()  # nor the images
 
     with Pipeline([], base_dir=base_dir, session="crash") as pipeline:
         (checked,) = pipeline.replay(check=True)
         assert checked.exit_status == INCOMPLETE
         assert checked.catalog == "missing"
         assert not (store / "zarr.json").exists()  # --check wrote nothing
+        assert not (store / "cam1" / "zarr.json").exists()
+        assert "default.zarr/cam1: OME-Zarr image metadata missing -> rebuilt" in (
+            checked.differences
+        )
         (report,) = pipeline.replay()
         assert report.ok, report.error
         assert report.exit_status == INCOMPLETE
@@ -241,6 +246,9 @@ def test_killed_run_is_recovered_as_incomplete(tmp_path: Path) -> None:
             np.testing.assert_array_equal(
                 zarr.open_array(store / key / "0", mode="r")[:on_disk], expected
             )
+            image = zarr.open_group(store, mode="r")[key]  # the root and the image: groups
+            assert image.attrs["ome"]["multiscales"][0]["name"] == key
+            np.testing.assert_array_equal(image["0"][:on_disk], expected)
             # The attributes and the catalog describe the frames the documents announced
             # (a frame pushed after the last collect has no StreamDatum) that are on disk.
             described = attrs["arrays"][key]["shape"][0]

@@ -1,10 +1,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,33 +9,6 @@ import zarr
 
 from tests.writers import _killed_writer
 from zarrscribe.writers import ZarrWriter, frames_on_disk
-
-ROOT = Path(__file__).parents[2]
-
-
-def _kill_mid_frames(folder: Path) -> None:
-    """Run the child until whole shards reached disk, then SIGKILL it while it appends."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.writers._killed_writer", str(folder)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if (
-                frames_on_disk(folder / "w.zarr").get("raw", 0) >= 8
-                and frames_on_disk(folder / "ngff.zarr").get("cam/0", 0) >= 5
-            ):
-                break
-            time.sleep(0.05)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, stderr = child.communicate(timeout=30)
-    assert child.returncode == -signal.SIGKILL, stderr[-2000:]
 
 
 def _check_against_zarr_python(store: Path, key: str, frames: int) -> None:
@@ -64,7 +33,7 @@ def _check_against_zarr_python(store: Path, key: str, frames: int) -> None:
 
 
 def test_killed_mid_frames_counts_only_what_reads_back(tmp_path: Path) -> None:
-    _kill_mid_frames(tmp_path)
+    _killed_writer.kill_mid_frames(tmp_path)
     counts = frames_on_disk(tmp_path / "w.zarr")
     assert set(counts) == set(_killed_writer.SOURCES)
     assert counts["slow"] == 0  # its only shard never got an index

@@ -135,6 +135,27 @@ class RunRecord:
                 out.setdefault(device, dict(config.get("data", {})))
         return {k: out[k] for k in sorted(out)}
 
+    def pixel_size(self, data_key: str) -> tuple[Any, Any]:
+        """Pixel size and its units declared by the device of ``data_key``: its
+        configuration keys ``pixel_size`` and ``pixel_size_units`` (bare, or after the
+        device's name and ``-``, as ophyd names them); ``None`` where not declared."""
+        devices = [
+            device
+            for desc in self.descriptors.values()
+            for device, keys in desc.get("object_keys", {}).items()
+            if data_key in keys
+        ]
+        configuration = self.configuration()
+        for device in (*devices, data_key):
+            config = configuration.get(device)
+            if config is not None:
+                size, units = (
+                    config.get(f"{device}-{key}", config.get(key))
+                    for key in ("pixel_size", "pixel_size_units")
+                )
+                return size, units
+        return None, None
+
     def data_key(self, key: str) -> dict[str, Any]:
         """The descriptor's description of data key ``key`` (empty if none has it)."""
         for desc in self.descriptors.values():

@@ -43,11 +43,14 @@ class HeldWriter(ZarrWriter):
 
 
 def main(base_dir: Path, markers: Path, mode: str) -> None:
-    # The flat layout: these faults (and their attribute-write hooks) are about the root;
-    # the OME layout after a kill is covered by tests/pipeline/test_replay.py.
-    writer: ZarrWriter = ZarrWriter("default", ome=False)
+    # A kill before the writers closed: OME-Zarr images (the kill leaves them without
+    # group metadata, which replay rebuilds). The other faults are about the root's
+    # attributes and the catalog: the flat layout (an image's name is an atomic
+    # zarr.json write too, which the attribute-write hook would catch first).
+    ome = mode in ("mid-frames", "after-stop")
+    writer: ZarrWriter = ZarrWriter("default", ome=ome)
     if mode == "after-stop":
-        held = HeldWriter("default", ome=False)
+        held = HeldWriter("default", ome=ome)
         held.markers = markers
         writer = held
     cam1 = SimCamera("cam1", writer, shape=BIG, exposure=0.0, seed=11)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from ome_zarr.io import parse_url
+from ome_zarr.reader import Multiscales, Reader
 
 from zarrscribe.callbacks import load_run
 from zarrscribe.catalog import RunNotFoundError
@@ -56,9 +58,25 @@ def _marker(name: str) -> Callable[[Path, Path], bool]:
     return lambda base, markers: (markers / name).exists()
 
 
+def _check_image(store: Path, path: str, data: np.ndarray) -> None:
+    """The OME-Zarr image holding array ``path`` (``<device>/0``) opens by its device's
+    name, through zarr-python's groups and ome-zarr-py's Reader, and gives ``data``."""
+    device, _, level = path.rpartition("/")
+    image = zarr.open_group(store, mode="r")[device]
+    assert isinstance(image, zarr.Group), f"{store}/{device} is not a group"
+    np.testing.assert_array_equal(image[level][: len(data)], data)
+    location = parse_url(str(store / device))
+    assert location is not None, f"ome-zarr sees nothing at {store / device}"
+    (node, *_) = list(Reader(location)())
+    assert any(isinstance(spec, Multiscales) for spec in node.specs), node.specs
+    assert node.metadata["name"] == device
+    np.testing.assert_array_equal(np.asarray(node.data[0][: len(data)]), data)
+
+
 def check_the_rule(base: Path) -> dict[str, str]:
-    """The promise, checked by reading every store with zarr-python and every entry
-    through Tiled; returns each run's exit status."""
+    """The promise, checked by reading every store with zarr-python (each OME-Zarr
+    image by its device's name, and with ome-zarr-py) and every entry through Tiled;
+    returns each run's exit status."""
     statuses: dict[str, str] = {}
     with Pipeline([], base_dir=base) as pipeline:
         assert pipeline.flush(120), pipeline.registrations.failures
@@ -81,9 +99,12 @@ def check_the_rule(base: Path) -> dict[str, str]:
                     if entry["exit_status"] == "success":
                         assert n == info["announced"]
                     if n:  # (an array with nothing readable may not exist at all)
-                        data = zarr.open_group(store, mode="r")[key][:n]  # all of it reads
+                        path = info["path"]  # <device>/0 in an OME-Zarr image, else <key>
+                        data = zarr.open_group(store, mode="r")[path][:n]  # all of it reads
                         assert data.shape[0] == n
                         np.testing.assert_array_equal(catalog.read_array(uid, key), data)
+                        if path != key:
+                            _check_image(store, path, data)
                     else:  # the catalog never points at data it cannot read
                         with pytest.raises(RunNotFoundError):
                             catalog.read_array(uid, key)
@@ -100,21 +121,23 @@ def _replay_restores(tmp_path: Path, base: Path) -> dict[str, str]:
 def test_killed_mid_frames(tmp_path: Path) -> None:
     def enough(base: Path, markers: Path) -> bool:
         stores = list(base.glob("faults/fly_scan_*/default.zarr"))
-        return bool(stores) and frames_on_disk(stores[0]).get("cam1", 0) >= 64
+        return bool(stores) and frames_on_disk(stores[0]).get("cam1/0", 0) >= 64
 
     base = _kill_when(tmp_path, "mid-frames", enough)
+    (store,) = base.glob("faults/fly_scan_*/default.zarr")
+    assert not (store / "cam1" / "zarr.json").exists()  # frames, but no image yet
     (status,) = _replay_restores(tmp_path, base).values()
     assert status == INCOMPLETE
-    (store,) = base.glob("faults/fly_scan_*/default.zarr")
     arrays = read_store_attributes(store)[ATTRIBUTES_KEY]["arrays"]
     assert arrays["cam1"]["shape"][0] >= 64
 
 
 def test_killed_after_the_stop_was_logged_before_the_writers_closed(tmp_path: Path) -> None:
     base = _kill_when(tmp_path, "after-stop", _marker("closing"))
+    (store,) = base.glob("faults/count_*/default.zarr")
+    assert not (store / "cam1" / "zarr.json").exists()  # frames, but no image yet
     (status,) = _replay_restores(tmp_path, base).values()
     assert status == INCOMPLETE  # the stop says success; the disk holds fewer frames
-    (store,) = base.glob("faults/count_*/default.zarr")
     attrs = read_store_attributes(store)[ATTRIBUTES_KEY]
     assert attrs["missing"] == {"cam1": {"announced": 100, "readable": 64}}
     assert "cam1 64 of 100" in attrs["run"]["reason"]

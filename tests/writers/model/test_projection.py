@@ -115,3 +115,29 @@ def test_downgrades_name_what_would_be_lost() -> None:
     assert "exit status success -> incomplete" in lost
     assert "array 'cam1' 4 -> 2 frames" in lost
     assert downgrades(worse, good) == []
+
+
+def test_pixel_size_comes_from_the_configuration_of_the_data_key_s_device() -> None:
+    bundle = event_model.compose_run()
+    key = {"source": "x", "shape": [4, 4], "dtype": "array", "external": "STREAM:"}
+
+    def config(data: dict[str, Any]) -> dict[str, Any]:
+        return {"data": data, "timestamps": dict.fromkeys(data, 0.0), "data_keys": {}}
+
+    desc = bundle.compose_descriptor(
+        name="primary",
+        data_keys={"cam1": key, "det-image": key, "cam3": key},
+        object_keys={"cam1": ["cam1"], "det": ["det-image"], "cam3": ["cam3"]},
+        configuration={
+            "cam1": config({"cam1-pixel_size": [0.65, 0.5], "cam1-pixel_size_units": "nm"}),
+            "det": config({"pixel_size": 2.0}),  # bare keys, another data key than its name
+            "cam3": config({"cam3-exposure": 0.1}),
+        },
+    )
+    record = RunRecord.from_documents(
+        [("start", dict(bundle.start_doc)), ("descriptor", dict(desc.descriptor_doc))]
+    )
+    assert record.pixel_size("cam1") == ([0.65, 0.5], "nm")
+    assert record.pixel_size("det-image") == (2.0, None)
+    assert record.pixel_size("cam3") == (None, None)
+    assert record.pixel_size("nothing") == (None, None)
