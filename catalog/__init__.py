@@ -6,6 +6,7 @@ dask and xarray) are imported when a catalog is opened.
 
 from typing import Any
 
+from ..writers.model import import_on_first_use
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._open import embedded_catalog
@@ -21,6 +22,8 @@ from ._serve import (
     stored_api_key,
 )
 from ._summary import Runs, RunSummary
+
+_LAZY = {"ZarrConsolidator": "._consolidator", "install_zarr_consolidator": "._consolidator"}
 
 __all__ = [
     "Catalog",
@@ -46,8 +49,4 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The consolidator subclasses a bluesky-tiled-plugins class: import on first use.
-    if name in ("ZarrConsolidator", "install_zarr_consolidator"):
-        from . import _consolidator
-
-        return getattr(_consolidator, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return import_on_first_use(__name__, _LAZY, name)

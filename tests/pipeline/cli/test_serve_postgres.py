@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,38 +11,25 @@ import pytest
 from bluesky import RunEngine
 from bluesky import plans as bp
 
+from tests._servers import PG, postgres_databases
 from tests.conftest import Rig
 from tests.pipeline.cli._server import Server, zarrscribe_serve
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline
 from zarrscribe.pipeline.cli import main
 
-PG = "postgresql://postgres@127.0.0.1:5432"
-
-
-def _psql(sql: str) -> None:
-    """Run ``sql`` as postgres on 127.0.0.1 (fails, never skips, when it cannot)."""
-    done = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, f"PostgreSQL on 127.0.0.1:5432 refused {sql!r}: {done.stderr}"
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    name = f"zs_serve_{uuid.uuid4().hex[:10]}"
-    _psql(f"CREATE DATABASE {name}")
     base = tmp_path_factory.mktemp("pg") / "data"
     base.mkdir()
-    try:
-        with zarrscribe_serve(
+    with (
+        postgres_databases("zs_serve") as name,
+        zarrscribe_serve(
             "--catalog", f"{PG}/{name}", "--base-dir", str(base), log=base.parent / "serve.log"
-        ) as server:
-            yield server, base
-    finally:
-        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        ) as server,
+    ):
+        yield server, base
 
 
 # A socket of an HTTP client of this process is sometimes collected (and warned
