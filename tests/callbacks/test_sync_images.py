@@ -12,9 +12,8 @@ import pytest
 import zarr
 from bluesky import RunEngine
 from bluesky import plans as bp
-from ome_zarr.io import parse_url
-from ome_zarr.reader import Reader
 
+from tests._ome import ome_image
 from zarrscribe.callbacks import CallbackError, load_run, read_on_disk, sync_store
 from zarrscribe.pipeline import Pipeline, SimCamera, find_logs
 from zarrscribe.writers import ZarrWriter
@@ -85,9 +84,7 @@ def test_missing_and_damaged_images_are_rebuilt_equal_to_the_closed_ones(run: An
     for name, metadata in closed.items():
         assert _json(store / name / "zarr.json") == metadata
         assert group[name]["0"].shape[0] == 3
-        location = parse_url(str(store / name))
-        assert location is not None
-        (node, *_) = list(Reader(location)())
+        node = ome_image(store / name)
         assert node.metadata["name"] == name
         np.testing.assert_array_equal(np.asarray(node.data[0]), group[name]["0"][:])
     again = sync_store(projection, uris["default.zarr"], base_dir=base)

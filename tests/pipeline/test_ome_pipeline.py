@@ -10,9 +10,8 @@ import xarray as xr
 import zarr
 from bluesky import RunEngine
 from bluesky import plans as bp
-from ome_zarr.io import parse_url
-from ome_zarr.reader import Reader
 
+from tests._ome import ome_image
 from tests.conftest import RecordingCamera
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.writers import ZarrWriter, read_store_attributes
@@ -52,9 +51,7 @@ def test_two_cameras_of_different_shapes_are_images_read_by_viewers_tiled_and_re
                 np.testing.assert_array_equal(zarr.open_array(store / device / "0")[:], frames)
                 np.testing.assert_array_equal(tree[device]["0"].values, frames)
                 np.testing.assert_array_equal(catalog.read_array(uid, device), frames)
-                location = parse_url(str(store / device))
-                assert location is not None
-                (node, *_) = list(Reader(location)())
+                node = ome_image(store / device)
                 assert node.metadata["name"] == device
                 np.testing.assert_array_equal(np.asarray(node.data[0]), frames)
             ome = json.loads((store / "cam1" / "zarr.json").read_text())["attributes"]["ome"]

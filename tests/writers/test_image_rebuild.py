@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import zarr
 from ome_zarr.io import parse_url
-from ome_zarr.reader import Multiscales, Reader
 
+from tests._ome import ome_image
 from tests.writers import _killed_writer
 from tests.writers._killed_writer import OME_SOURCES
 from zarrscribe.writers import frames_on_disk, rebuild_image, update_store_attributes
@@ -38,14 +38,6 @@ def _group(store: Path, name: str) -> Any:
 def _settings(name: str) -> dict[str, Any]:
     *_, pixel_size, units = OME_SOURCES[name]
     return {"pixel_size": pixel_size, "units": units}
-
-
-def _image(path: Path) -> Any:
-    location = parse_url(str(path))
-    assert location is not None, f"ome-zarr sees nothing at {path}"
-    (node, *_) = list(Reader(location)())
-    assert any(isinstance(spec, Multiscales) for spec in node.specs), node.specs
-    return node
 
 
 def test_a_killed_store_gets_the_images_a_closed_store_has(tmp_path: Path) -> None:
@@ -71,7 +63,7 @@ def test_a_killed_store_gets_the_images_a_closed_store_has(tmp_path: Path) -> No
         assert _group(store, name) == _group(closed, name)  # the same JSON, key by key
         n = counts[f"{name}/0"]
         frames = np.stack([_killed_writer.frame(name, i) for i in range(n)])
-        node = _image(store / name)
+        node = ome_image(store / name)
         assert node.metadata["name"] == name
         np.testing.assert_array_equal(np.asarray(node.data[0][:n]), frames)
         np.testing.assert_array_equal(zarr.open_group(store, mode="r")[name]["0"][:n], frames)

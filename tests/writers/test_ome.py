@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from ome_zarr.io import parse_url
-from ome_zarr.reader import Multiscales, Reader
 
+from tests._ome import ome_image
 from zarrscribe.writers import WriterError, ZarrWriter, frames_on_disk
 from zarrscribe.writers._memory import StoreProgress
 
@@ -47,17 +46,9 @@ def store(tmp_path: Path) -> tuple[Path, ZarrWriter, dict[str, np.ndarray]]:
     return path, writer, pushed
 
 
-def _image(path: Path) -> Any:
-    location = parse_url(str(path))
-    assert location is not None, f"ome-zarr sees nothing at {path}"
-    (node, *_) = list(Reader(location)())
-    assert any(isinstance(spec, Multiscales) for spec in node.specs), node.specs
-    return node
-
-
 def test_ome_zarr_reader_sees_each_camera_as_its_own_image(store: Any) -> None:
     path, _, pushed = store
-    cam1, cam2 = _image(path / "cam1"), _image(path / "cam2")
+    cam1, cam2 = ome_image(path / "cam1"), ome_image(path / "cam2")
     assert cam1.metadata["name"] == "cam1"
     assert cam2.metadata["name"] == "cam2"
     assert cam1.metadata["axes"] == [
@@ -126,7 +117,7 @@ def test_units_channels_and_volumes(tmp_path: Path) -> None:
     writer.open("vol")
     writer.write_frame("vol", np.ones((2, 3, 4, 5), np.float32))
     writer.close()
-    node = _image(tmp_path / "v.zarr" / "vol")
+    node = ome_image(tmp_path / "v.zarr" / "vol")
     assert [(a["name"], a["type"], a.get("unit")) for a in node.metadata["axes"]] == [
         ("t", "time", None),
         ("c", "channel", None),

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from ome_zarr.io import parse_url
-from ome_zarr.reader import Multiscales, Reader
 
+from tests._ome import ome_image
 from zarrscribe.callbacks import load_run
 from zarrscribe.catalog import RunNotFoundError
 from zarrscribe.pipeline import Pipeline, find_logs
@@ -65,10 +64,7 @@ def _check_image(store: Path, path: str, data: np.ndarray) -> None:
     image = zarr.open_group(store, mode="r")[device]
     assert isinstance(image, zarr.Group), f"{store}/{device} is not a group"
     np.testing.assert_array_equal(image[level][: len(data)], data)
-    location = parse_url(str(store / device))
-    assert location is not None, f"ome-zarr sees nothing at {store / device}"
-    (node, *_) = list(Reader(location)())
-    assert any(isinstance(spec, Multiscales) for spec in node.specs), node.specs
+    node = ome_image(store / device)
     assert node.metadata["name"] == device
     np.testing.assert_array_equal(np.asarray(node.data[0][: len(data)]), data)
 
