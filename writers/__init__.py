@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._discovery import get_available_writers
+    from ._durable import BackgroundSyncs, OnSyncFailure
     from ._errors import FrameError, StoreExistsError, WriterError
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
@@ -31,12 +32,14 @@ if TYPE_CHECKING:
 __all__ = [
     "METADATA_KEY",
     "ZARR_MIMETYPE",
+    "BackgroundSyncs",
     "Compression",
     "ControllableDataWriter",
     "DataWriter",
     "FrameError",
     "HasMetadata",
     "HasWriterLogic",
+    "OnSyncFailure",
     "PathInfo",
     "PrepareInfo",
     "SessionPathProvider",
@@ -57,6 +60,8 @@ __all__ = [
 
 _WHERE = {
     "get_available_writers": "._discovery",
+    "BackgroundSyncs": "._durable",
+    "OnSyncFailure": "._durable",
     "FrameError": "._errors",
     "StoreExistsError": "._errors",
     "WriterError": "._errors",
