@@ -30,7 +30,7 @@ __all__ = ["BackgroundSyncs", "OnSyncFailure"]
 logger = logging.getLogger(__name__)
 
 OnSyncFailure = Callable[[str], None]
-"""Told (on the syncer thread) the one-line reason a requested fsync failed."""
+"""Told (on the syncer thread) why a requested fsync failed, e.g. ``EIO: Input/output error``."""
 
 
 _LINGER = 0.002
@@ -57,7 +57,7 @@ class _Reporter:
     on_failure: OnSyncFailure | None
 
     def __call__(self, error: str) -> None:
-        self.owner._failed(f"fsync of {self.path} failed ({error})", self.on_failure)
+        self.owner._failed(self.path, error, self.on_failure)
 
 
 def _error_text(error: BaseException) -> str:
@@ -230,10 +230,11 @@ class BackgroundSyncs:
             if self._last is None or self._last[0] is not syncer or self._last[1] < ticket:
                 self._last = (syncer, ticket)
 
-    def _failed(self, message: str, on_failure: OnSyncFailure | None) -> None:
+    def _failed(self, path: Path, error: str, on_failure: OnSyncFailure | None) -> None:
         """Log and keep a failed fsync, and tell its requester (on the syncer thread)."""
+        message = f"fsync of {path} failed ({error})"
         logger.error("%s; what was written there may be lost if the machine loses power", message)
         with self._lock:
             self._failures.append(message)
         if on_failure is not None:
-            on_failure(message)
+            on_failure(error)

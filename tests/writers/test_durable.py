@@ -6,48 +6,13 @@ with EIO, which cannot be produced for real here), never replaced by a no-op.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import FsyncDouble
 from zarrscribe.writers import BackgroundSyncs
-
-
-class FsyncDouble:
-    """Records the path of every fsync'd descriptor under ``root``; can hold or fail some."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.synced: list[Path] = []
-        self.hold = threading.Event()
-        self.hold.set()
-        self.held = threading.Event()
-        self.fail: set[Path] = set()
-        self._real = os.fsync
-
-    def __call__(self, fd: int) -> None:
-        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
-        if path.is_relative_to(self.root):
-            self.held.set()
-            self.hold.wait(30)
-            if path in self.fail:
-                raise OSError(errno.EIO, os.strerror(errno.EIO))
-            self.synced.append(path)
-        self._real(fd)
-
-
-@pytest.fixture
-def fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncDouble]:
-    double = FsyncDouble(tmp_path)
-    monkeypatch.setattr(os, "fsync", double)
-    yield double
-    double.hold.set()
-    BackgroundSyncs().wait(30)  # nothing of this test is left for the next one
 
 
 def _written(path: Path, text: str = "x\n") -> Path:
@@ -113,13 +78,13 @@ def test_a_failed_fsync_is_logged_kept_and_told(
 ) -> None:
     syncs, told = BackgroundSyncs(), []
     bad, good = _written(tmp_path / "bad"), _written(tmp_path / "good")
-    fsyncs.fail.add(bad)
+    fsyncs.fail_when = lambda path: path == bad
     with caplog.at_level(logging.ERROR, logger="zarrscribe.writers._durable"):
         syncs.fsync(open(bad, encoding="utf-8"), bad, close=True, on_failure=told.append)  # noqa: SIM115
         syncs.fsync(open(good, encoding="utf-8"), good, close=True)  # noqa: SIM115
         assert not syncs.wait(10)  # done, but one failed
     message = f"fsync of {bad} failed (EIO: Input/output error)"
-    assert told == [message]
+    assert told == ["EIO: Input/output error"]
     assert syncs.failures == [message]
     assert [r.getMessage() for r in caplog.records] == [
         f"{message}; what was written there may be lost if the machine loses power"
