@@ -85,8 +85,11 @@ class DocumentLog(DocumentRouter):
 
     def _write(self, name: str, doc: Any) -> None:
         if name == "start":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            except FileNotFoundError:  # the run folder is made here, then
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if self._file is None:
             raise CallbackError(
                 f"{name} document {doc.get('uid', '')!r} arrived after the log {self.path} "
