@@ -3,7 +3,11 @@
 Each finished run becomes a small JSON job file in the pending folder before
 anything is tried, so a catalog that is down, or a process that dies, loses no
 registration: the job stays on disk and is retried (with back-off) by this
-worker, or by the next one started on the same folder.
+worker, or by the next one started on the same folder. The job file is written
+and renamed on the caller's thread; its fsync (and the pending folder's) is left
+to the background syncer, so a power loss right after may leave it empty or cut
+short: such a job is reported, and its run is still registered from its log when
+``find_log`` finds it.
 
 A job is done only when the catalog holds the run. Any failure (unreachable,
 "database is locked" from another process, a full disk, a server error) keeps
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..writers import BackgroundSyncs
 from ..writers.model import Documents, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
@@ -70,6 +75,11 @@ class RegistrationQueue:
         pipeline's projection: what replay would register).
     retry_initial, retry_max:
         Back-off bounds in seconds while the catalog is unreachable.
+    syncs:
+        Where the fsyncs of job files are asked (a new one by default).
+    find_log:
+        The document log of a run uid (``None`` if not found): how a job file left
+        empty or cut short (a power loss before its fsync) still registers its run.
     """
 
     def __init__(
@@ -80,6 +90,8 @@ class RegistrationQueue:
         *,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        syncs: BackgroundSyncs | None = None,
+        find_log: Callable[[str], Path | None] | None = None,
     ) -> None:
         self._catalog = catalog if isinstance(catalog, Catalog) else None
         self._connect = None if isinstance(catalog, Catalog) else catalog
@@ -88,6 +100,8 @@ class RegistrationQueue:
         self._prepare = prepare
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._syncs = syncs if syncs is not None else BackgroundSyncs()
+        self._find_log = find_log
         self._cond = threading.Condition()
         self._connect_lock = threading.Lock()
         self._jobs: list[_Job] = [job for job in map(self._read_job, self._job_files()) if job]
@@ -103,15 +117,21 @@ class RegistrationQueue:
 
     # ---------------------------------------------------------------- public
     def submit(self, run_uid: str, log: Path) -> None:
-        """Queue run ``run_uid``; returns at once (the job is on disk first)."""
+        """Queue run ``run_uid``; returns at once (the job is written first, and
+        fsync'd in the background)."""
         path = self._pending_dir / f"{run_uid}.json"
         record = {"uid": run_uid, "log": str(log)}
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f)
+        f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (handed over to the syncer)
+        try:
+            f.write(json.dumps(record))
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
+        except BaseException:
+            f.close()
+            raise
+        self._syncs.fsync(f, path, close=True)
+        self._syncs.fsync_folder(self._pending_dir)  # the rename lasts too
         with self._cond:
             self._jobs = [j for j in self._jobs if j.uid != run_uid]
             self._jobs.append(_Job(path, run_uid, Path(log)))
@@ -138,8 +158,10 @@ class RegistrationQueue:
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the worker after trying what is queued for up to ``timeout`` seconds."""
+        """Stop the worker after trying what is queued for up to ``timeout`` seconds
+        (and waiting as long for the job files' fsyncs)."""
         self.flush(timeout)
+        self._syncs.wait(timeout)
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -154,12 +176,50 @@ class RegistrationQueue:
         return sorted(self._pending_dir.glob("*.json"))
 
     def _read_job(self, path: Path) -> _Job | None:
+        """The job in ``path``; a damaged one (empty, cut short: a power loss before its
+        fsync) is reported and still taken when its run's log can be found."""
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            return _Job(path, record["uid"], Path(record["log"]))
-        except (OSError, ValueError, KeyError) as e:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
             logger.error("pending registration %s is unreadable (%s); left in place", path, e)
             return None
+        except ValueError as e:  # not UTF-8
+            return self._damaged_job(path, f"not UTF-8 text: {e}")
+        try:
+            record = json.loads(text)
+        except ValueError as e:
+            return self._damaged_job(path, "empty" if not text.strip() else f"not JSON: {e}")
+        uid = record.get("uid") if isinstance(record, dict) else None
+        log = record.get("log") if isinstance(record, dict) else None
+        if not isinstance(uid, str) or not isinstance(log, str) or not uid or not log:
+            return self._damaged_job(path, f"not a job record: {text[:80]!r}")
+        return _Job(path, uid, Path(log))
+
+    def _damaged_job(self, path: Path, what: str) -> _Job | None:
+        uid = path.stem
+        log: Path | None = None
+        if self._find_log is not None:
+            try:
+                log = self._find_log(uid)
+            except Exception as e:  # a damaged job must never stop the queue
+                what = f"{what}; looking for its log failed: {e}"
+        if log is None:
+            logger.error(
+                "pending registration %s is damaged (%s) and the log of run %s is not found; "
+                "left in place",
+                path,
+                what,
+                uid,
+            )
+            return None
+        logger.error(
+            "pending registration %s is damaged (%s); run %s is registered from its log %s",
+            path,
+            what,
+            uid,
+            log,
+        )
+        return _Job(path, uid, log)
 
     def _run(self) -> None:
         while True:

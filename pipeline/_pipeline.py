@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -24,13 +26,27 @@ from ..callbacks import (
     catalog_entry,
 )
 from ..catalog import Catalog, CatalogError, RegistrationQueue, embedded_catalog
-from ..writers import SessionPathProvider, WriterError, sanitize_name
+from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR
 from .replay import ReplayReport, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
+
+
+def _log_of(base_dir: Path, uid: str) -> Path | None:
+    """The document log under ``base_dir`` whose start document has ``uid`` (or ``None``)."""
+    for log in find_logs(base_dir):
+        try:
+            with open(log, "rb") as f:
+                record = json.loads(f.readline())
+        except (OSError, ValueError):
+            continue
+        doc = record.get("doc") if isinstance(record, dict) else None
+        if isinstance(doc, dict) and record.get("name") == "start" and doc.get("uid") == uid:
+            return log
+    return None
 
 
 def _plan_name(doc: RunStart) -> str:
@@ -103,10 +119,13 @@ class Pipeline:
             connect = partial(Catalog.from_uri, catalog, api_key=api_key)
         else:
             connect = catalog
+        self._syncs = BackgroundSyncs()  # the fsyncs of logs and jobs, off this thread
         self.registrations = RegistrationQueue(
             connect,
             self.base_dir / STATE_DIR / "pending",
             partial(catalog_entry, base_dir=self.base_dir),
+            syncs=self._syncs,
+            find_log=partial(_log_of, self.base_dir),
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}
@@ -127,7 +146,7 @@ class Pipeline:
     def _stages_for(self, start: dict[str, Any]) -> list[Stage]:
         """The stages of one new run."""
         run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
-        log = DocumentLog(run_dir)
+        log = DocumentLog(run_dir, syncs=self._syncs)
         self._logs[start["uid"]] = log
         if len(self._log_paths) >= 10_000:  # remember recent runs only
             del self._log_paths[next(iter(self._log_paths))]
@@ -163,15 +182,27 @@ class Pipeline:
         return self.registrations.connect()
 
     def flush(self, timeout: float = 60.0) -> bool:
-        """Wait until every finished run is registered; ``False`` if some are still pending.
+        """Wait until every finished run is registered and every log and job file is
+        fsync'd; ``False`` if some are still pending, or if an fsync of this pipeline
+        has ever failed (each failure is logged and listed in :attr:`sync_failures`).
 
-        Registration runs on a worker thread: call this before searching the catalog
-        for runs that just finished.
+        Registration and fsyncs run on threads of their own: call this before
+        searching the catalog for runs that just finished, or before relying on
+        them surviving a power loss.
         """
-        return self.registrations.flush(timeout)
+        deadline = time.monotonic() + timeout
+        registered = self.registrations.flush(timeout)
+        synced = self._syncs.wait(max(0.0, deadline - time.monotonic()))
+        return registered and synced
+
+    @property
+    def sync_failures(self) -> list[str]:
+        """One line (file and error) per background fsync of this pipeline that failed."""
+        return self._syncs.failures
 
     def close(self, timeout: float = 10.0) -> None:
-        """Finish pending registrations (up to ``timeout`` s) and close the logs."""
+        """Finish pending registrations (up to ``timeout`` s), close the logs, and wait
+        (as long) for their fsyncs."""
         self.registrations.close(timeout)
         if self.publisher is not None:
             self.publisher.close(timeout)
@@ -182,6 +213,12 @@ class Pipeline:
                 log.close()
             except CallbackError as e:
                 errors.append(str(e))
+        if not self._syncs.wait(timeout) and not self._syncs.failures:
+            logger.warning(
+                "fsyncs still pending %s s after close; what was written is lost only if "
+                "the machine loses power",
+                timeout,
+            )
         if errors:
             raise CallbackError("; ".join(errors))
 

@@ -8,9 +8,11 @@ import os
 # take a catalog down want the failure at once (read by tiled at import).
 os.environ.setdefault("TILED_RETRY_ATTEMPTS", "1")
 
+import errno
 import subprocess
+import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 from bluesky import RunEngine
 
 from zarrscribe.pipeline import SimCamera, SimLight, SimMotor
-from zarrscribe.writers import ZarrWriter
+from zarrscribe.writers import BackgroundSyncs, ZarrWriter
 
 
 class RecordingCamera(SimCamera):
@@ -120,3 +122,40 @@ def _stock_bluesky_run_class() -> Iterator[None]:
     yield
     if dispatch["BlueskyRun"] is not original:
         dispatch.set("BlueskyRun", lambda: original)
+
+
+class FsyncDouble:
+    """Wraps ``os.fsync``: records the path of every descriptor under ``root`` it syncs,
+    and can hold them (``hold``) or fail some with EIO (``fail_when``), which cannot be
+    produced for real here."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.synced: list[Path] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.held = threading.Event()
+        self.fail_when: Callable[[Path], bool] = lambda path: False
+        self._real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.is_relative_to(self.root):
+            self.held.set()
+            self.hold.wait(30)
+            if self.fail_when(path):
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            self.synced.append(path)
+        self._real(fd)
+
+
+@pytest.fixture
+def fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncDouble]:
+    """``os.fsync`` wrapped for this test (see :class:`FsyncDouble`)."""
+    double = FsyncDouble(tmp_path)
+    monkeypatch.setattr(os, "fsync", double)
+    yield double
+    double.hold.set()
+    drain = BackgroundSyncs()  # done in order: when it is, so is all this test asked
+    drain.fsync_folder(tmp_path)
+    drain.wait(30)

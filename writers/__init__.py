@@ -13,6 +13,7 @@ from .model import import_on_first_use
 
 if TYPE_CHECKING:
     from ._discovery import get_available_writers
+    from ._durable import BackgroundSyncs, OnSyncFailure
     from ._errors import FrameError, StoreExistsError, WriterError
     from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
@@ -33,12 +34,14 @@ if TYPE_CHECKING:
 __all__ = [
     "METADATA_KEY",
     "ZARR_MIMETYPE",
+    "BackgroundSyncs",
     "Compression",
     "ControllableDataWriter",
     "DataWriter",
     "FrameError",
     "HasMetadata",
     "HasWriterLogic",
+    "OnSyncFailure",
     "PathInfo",
     "PrepareInfo",
     "SessionPathProvider",
@@ -60,6 +63,8 @@ __all__ = [
 
 _WHERE = {
     "get_available_writers": "._discovery",
+    "BackgroundSyncs": "._durable",
+    "OnSyncFailure": "._durable",
     "FrameError": "._errors",
     "StoreExistsError": "._errors",
     "WriterError": "._errors",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._protocols import ControllableDataWriter, HasWriterLogic
@@ -10,6 +11,26 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["get_available_writers"]
+
+_checked: dict[tuple[int, type], tuple[weakref.ref[Any], bool]] = {}
+"""``isinstance(obj, protocol)`` per (live) object and protocol."""
+
+
+def _conforms(obj: Any, protocol: type) -> bool:
+    """``isinstance(obj, protocol)``, checked once per object: a runtime Protocol check
+    looks up the protocol's members again each time (slow before Python 3.12), and
+    every run start asks it of every device."""
+    key = (id(obj), protocol)
+    known = _checked.get(key)
+    if known is not None and known[0]() is obj:
+        return known[1]
+    result = isinstance(obj, protocol)
+    try:
+        ref = weakref.ref(obj, lambda _, key=key: _checked.pop(key, None))  # type: ignore[misc]
+    except TypeError:  # not weakly referable: checked every time
+        return result
+    _checked[key] = (ref, result)
+    return result
 
 
 def get_available_writers(
@@ -20,14 +41,16 @@ def get_available_writers(
     Devices expose a writer through a ``writer_logic`` property
     (:class:`HasWriterLogic`); devices without one are skipped. A writer shared by
     several devices appears once. Two different writers claiming the same
-    mimetype and group are an error: they would write the same store.
+    mimetype and group are an error: they would write the same store. Whether an
+    object is a :class:`HasWriterLogic` device, or a :class:`ControllableDataWriter`,
+    is checked once per object (a device's ``writer_logic`` is read every time).
     """
     found: dict[str, dict[str, ControllableDataWriter]] = {}
     for device_name, device in devices.items():
-        if not isinstance(device, HasWriterLogic):
+        if not _conforms(device, HasWriterLogic):
             continue
         writer = device.writer_logic
-        if not isinstance(writer, ControllableDataWriter):
+        if not _conforms(writer, ControllableDataWriter):
             continue
         groups = found.setdefault(writer.mimetype, {})
         other = groups.get(writer.group)

@@ -86,6 +86,7 @@ class SessionPathProvider:
         self._counters: dict[str, int] = {}
         self._runs: dict[str, Path] = {}
         self._lock = threading.Lock()
+        self._session_made = False
         self._scan_existing()
 
     @property
@@ -121,12 +122,17 @@ class SessionPathProvider:
         if next_count > self._counters.get(plan, 0):
             self._counters[plan] = next_count
 
-    def _new_run_dir(self, plan: str) -> tuple[Path, int]:
-        """Claim the next free run folder of ``plan`` by creating it (never check-then-create)."""
+    def _make_session_dir(self) -> None:
         try:
             self.session_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise _path_error(self.session_dir, e) from e
+
+    def _new_run_dir(self, plan: str) -> tuple[Path, int]:
+        """Claim the next free run folder of ``plan`` by creating it (never check-then-create)."""
+        if not self._session_made:  # once: a session folder removed later is made again below
+            self._make_session_dir()
+            self._session_made = True
         while True:
             count = self._counters.get(plan, 0)
             self._counters[plan] = count + 1
@@ -134,7 +140,11 @@ class SessionPathProvider:
             if run_dir.with_name(run_dir.name + _STORE_SUFFIX).exists():
                 continue  # a store of the older <plan>_<NNNNN>.zarr layout holds this number
             try:
-                run_dir.mkdir()
+                try:
+                    run_dir.mkdir()
+                except FileNotFoundError:  # the session folder was removed since
+                    self._make_session_dir()
+                    run_dir.mkdir()
             except FileExistsError:
                 continue  # another provider (thread or process) claimed it first
             except OSError as e:

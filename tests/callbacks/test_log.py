@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import event_model
 import pytest
 
-from zarrscribe.callbacks import DocumentLogError, read_document_log
+from tests.conftest import FsyncDouble
+from zarrscribe.callbacks import CallbackError, DocumentLog, DocumentLogError, read_document_log
+from zarrscribe.writers import BackgroundSyncs
 
 
 def _write(path: Path, lines: list[str]) -> None:
@@ -56,3 +60,83 @@ def test_invalid_utf8_is_reported(tmp_path: Path) -> None:
 def test_missing_log(tmp_path: Path) -> None:
     with pytest.raises(DocumentLogError, match="does not exist"):
         read_document_log(tmp_path / "none.jsonl")
+
+
+def _run_documents() -> list[tuple[str, dict[str, Any]]]:
+    bundle = event_model.compose_run(metadata={"plan_name": "count"})
+    desc = bundle.compose_descriptor(
+        name="primary",
+        data_keys={"x": {"source": "sim", "shape": [], "dtype": "number"}},
+    )
+    event = desc.compose_event(data={"x": 1.0}, timestamps={"x": 0.0})
+    return [
+        ("start", dict(bundle.start_doc)),
+        ("descriptor", dict(desc.descriptor_doc)),
+        ("event", dict(event)),
+        ("stop", dict(bundle.compose_stop())),
+    ]
+
+
+def test_the_log_is_fsynced_in_the_background_and_closed_after_the_stop(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    syncs = BackgroundSyncs()
+    log = DocumentLog(tmp_path / "run", syncs=syncs)
+    fsyncs.hold.clear()  # the disk is slow: the documents are not held back by it
+    documents = _run_documents()
+    for name, doc in documents:
+        log(name, doc)
+    assert read_document_log(log.path).documents == documents  # written before any fsync
+    assert fsyncs.synced == []
+    fsyncs.hold.set()
+    assert syncs.wait(10)
+    assert fsyncs.synced[-1] == log.path  # the stop's fsync
+    log.close()  # nothing left to close
+
+
+def test_a_failed_fsync_makes_the_next_document_raise_naming_the_log(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    syncs = BackgroundSyncs()
+    log = DocumentLog(tmp_path / "run", syncs=syncs)
+    failed: list[Path] = []
+
+    def first_fsync_of_the_log(path: Path) -> bool:
+        if path != log.path or failed:
+            return False
+        failed.append(path)
+        return True
+
+    fsyncs.fail_when = first_fsync_of_the_log
+    (start, descriptor, event, stop) = _run_documents()
+    log(*start)
+    assert not syncs.wait(10)  # the start's fsync failed
+    with pytest.raises(CallbackError) as raised:
+        log(*descriptor)
+    message = str(raised.value)
+    assert str(log.path) in message
+    assert "EIO: Input/output error" in message
+    assert "\n" not in message
+    log(*event)  # told once
+    log(*stop)
+    assert read_document_log(log.path).documents == [start, descriptor, event, stop]
+    assert not syncs.wait(10)  # the later fsyncs worked; the failure stays
+    assert fsyncs.synced[-1] == log.path
+    assert syncs.failures == [f"fsync of {log.path} failed (EIO: Input/output error)"]
+
+
+def test_a_run_that_never_stopped_is_closed_with_what_was_written(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    syncs = BackgroundSyncs()
+    log = DocumentLog(tmp_path / "run", syncs=syncs)
+    fsyncs.hold.clear()
+    documents = _run_documents()[:3]
+    for name, doc in documents:
+        log(name, doc)
+    log.close()  # while its fsyncs wait: they sync their own descriptor
+    fsyncs.hold.set()
+    assert syncs.wait(10)
+    assert read_document_log(log.path).documents == documents
+    with pytest.raises(CallbackError, match="arrived after the log"):
+        log(*_run_documents()[3])

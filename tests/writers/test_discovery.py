@@ -34,3 +34,14 @@ def test_two_writers_for_one_group_is_an_error() -> None:
     devices = {"a": Device("a", ZarrWriter("g")), "b": Device("b", ZarrWriter("g"))}
     with pytest.raises(ValueError, match="device 'b' has a different application/x-zarr writer"):
         get_available_writers(devices)
+
+
+def test_each_call_reads_every_device_s_writer_again() -> None:
+    cam, motor = Device("cam", ZarrWriter("a")), object()
+    devices = {"cam": cam, "motor": motor}
+    assert list(get_available_writers(devices)["application/x-zarr"]) == ["a"]
+    cam._writer = ZarrWriter("b")  # a device may change writers between runs
+    devices["other"] = Device("other", ZarrWriter("c"))
+    assert get_available_writers(devices) == {
+        "application/x-zarr": {"b": cam._writer, "c": devices["other"]._writer}
+    }

@@ -158,3 +158,13 @@ def test_a_base_dir_over_the_path_limit_is_a_writer_error(tmp_path: Path) -> Non
     deep = tmp_path.joinpath(*(["d" * 250] * 20))  # over PATH_MAX (4096)
     with pytest.raises(WriterError, match=r"characters\) is too long for the filesystem"):
         SessionPathProvider(deep, "s")
+
+
+def test_a_session_folder_removed_between_runs_is_made_again(tmp_path: Path) -> None:
+    p = SessionPathProvider(tmp_path, "s")
+    first = p.run_dir("count", run_key="uid-1")
+    first.rmdir()
+    (tmp_path / "s").rmdir()
+    second = p.run_dir("count", run_key="uid-2")
+    assert second == tmp_path / "s" / "count_00001"
+    assert second.is_dir()

@@ -1,0 +1,99 @@
+"""Job files: written on the caller's thread, fsync'd in the background, and a damaged
+one (empty or cut short by a power loss before its fsync) never stops the queue."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.catalog._runs import small_run, write_log
+from tests.conftest import FsyncDouble
+from zarrscribe.callbacks import read_document_log
+from zarrscribe.catalog import Catalog, RegistrationQueue
+from zarrscribe.writers import BackgroundSyncs
+
+
+def _as_logged(log: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    return read_document_log(log).documents, {}
+
+
+def test_a_job_is_on_disk_at_once_and_fsynced_in_the_background(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    pending, syncs = tmp_path / "pending", BackgroundSyncs()
+    queue = RegistrationQueue(None, pending, _as_logged, syncs=syncs)  # nothing registers
+    try:
+        fsyncs.hold.clear()  # a slow disk does not hold the caller
+        queue.submit("0123", tmp_path / "run" / "documents.jsonl")
+        job = pending / "0123.json"
+        assert json.loads(job.read_text(encoding="utf-8")) == {
+            "uid": "0123",
+            "log": str(tmp_path / "run" / "documents.jsonl"),
+        }
+        assert not list(pending.glob("*.tmp"))
+        assert fsyncs.synced == []
+        fsyncs.hold.set()
+        assert syncs.wait(10)
+        assert fsyncs.synced == [job, pending]  # the file, then the folder holding its name
+        assert queue.pending() == ["0123"]
+    finally:
+        queue.close(0.1)
+
+
+def test_damaged_jobs_are_reported_and_their_runs_registered_from_their_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pending = tmp_path / "pending"
+    pending.mkdir()
+    logs: dict[str, Path] = {}
+    for i, damage in enumerate(["", '{"uid": "x", "log": "/da', "[]", "\xff", None]):
+        docs = small_run("j", i, tmp_path / f"{i}.zarr")
+        uid = docs[0][1]["uid"]
+        logs[uid] = tmp_path / f"run{i}" / "documents.jsonl"
+        write_log(logs[uid], docs)
+        job = pending / f"{uid}.json"
+        if damage is None:
+            job.write_text(json.dumps({"uid": uid, "log": str(logs[uid])}), encoding="utf-8")
+        else:
+            job.write_bytes(damage.encode("latin-1"))
+    (pending / "lost.json").write_text("", encoding="utf-8")  # no log has this run
+    catalog = Catalog.embedded(tmp_path / "catalog", readable=[tmp_path])
+    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._queue"):
+        queue = RegistrationQueue(catalog, pending, _as_logged, find_log=logs.get)
+    try:
+        assert queue.flush(60), queue.failures
+        assert sorted(r.uid for r in catalog.search()) == sorted(logs)
+        assert queue.pending() == ["lost"]  # left as it is
+    finally:
+        queue.close()
+        catalog.close()
+    reports = [r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._queue"]
+    assert len(reports) == 5
+    assert all("\n" not in report for report in reports)
+    assert any("lost.json is damaged (empty) and the log of run lost" in r for r in reports)
+    assert not list(pending.glob("*-*.json"))  # registered jobs are done
+    for what in ("(empty)", "(not JSON:", "(not a job record: '[]')", "(not UTF-8 text:"):
+        assert any(what in r and "is registered from its log" in r for r in reports), what
+
+
+def test_a_damaged_job_without_a_way_to_find_its_log_is_left_in_place(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pending = tmp_path / "pending"
+    pending.mkdir()
+    (pending / "0123.json").write_text('{"uid": 3}', encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._queue"):
+        queue = RegistrationQueue(None, pending, _as_logged)
+    try:
+        assert queue.pending() == ["0123"]
+    finally:
+        queue.close(0.1)
+    (report,) = [r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._queue"]
+    assert report == (
+        f"pending registration {pending / '0123.json'} is damaged (not a job record: "
+        """'{"uid": 3}') and the log of run 0123 is not found; left in place"""
+    )

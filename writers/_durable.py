@@ -1,0 +1,240 @@
+"""Deferred fsync: files are written and flushed by their writer, fsync'd later by one thread.
+
+A process that is killed loses nothing that was written and flushed (the page
+cache keeps it); only durability against a power loss needs the fsync, and that
+can wait a few milliseconds. So a writer on a busy thread (the RunEngine's)
+writes and flushes as before, then hands the fsync to the process's background
+syncer: one daemon thread, created on first use, that fsyncs in the order asked.
+
+A failed fsync is never silent: it is logged (``logging.error`` naming the file
+and the error), kept in :attr:`BackgroundSyncs.failures`, passed to the
+requester's ``on_failure`` hook, and :meth:`BackgroundSyncs.wait` returns
+``False``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["BackgroundSyncs", "OnSyncFailure"]
+
+logger = logging.getLogger(__name__)
+
+OnSyncFailure = Callable[[str], None]
+"""Told (on the syncer thread) why a requested fsync failed, e.g. ``EIO: Input/output error``."""
+
+
+_LINGER = 0.002
+"""Seconds the syncer waits after a first request, so the requests that come
+together (a run's start and descriptor; its stop and registration job) are
+fsync'd together: each file once."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    ticket: int
+    target: IO[Any] | int | Path
+    """A file object or descriptor to fsync and close, or a folder to open and fsync."""
+    path: Path
+    report: _Reporter
+
+
+@dataclass(frozen=True, slots=True)
+class _Reporter:
+    """Tells a requester that an fsync failed (equal for equal requesters: told once)."""
+
+    owner: BackgroundSyncs
+    path: Path
+    on_failure: OnSyncFailure | None
+
+    def __call__(self, error: str) -> None:
+        self.owner._failed(self.path, error, self.on_failure)
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.errno is not None:
+        name = errno.errorcode.get(error.errno, str(error.errno))
+        return f"{name}: {error.strerror or os.strerror(error.errno)}"
+    return str(error) or type(error).__name__
+
+
+def _sync(target: IO[Any] | int | Path, *, fsync: bool) -> None:
+    """fsync ``target`` (unless ``fsync`` is false) and close it (a folder is opened
+    first); the first error is raised."""
+    if isinstance(target, Path):
+        if not fsync:
+            return
+        target = os.open(target, os.O_RDONLY)
+    try:
+        if fsync:
+            os.fsync(target if isinstance(target, int) else target.fileno())
+    finally:
+        if isinstance(target, int):
+            os.close(target)
+        else:
+            target.close()
+
+
+class _Syncer:
+    """The process's syncer thread: takes requests in order; a file asked several
+    times in one batch is fsync'd once, at its last request (which covers what was
+    written before the earlier ones), and a failure is told to all of them."""
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # the syncer waits here for requests
+        self._finished = threading.Condition(lock)  # callers wait here for tickets
+        self._queue: deque[_Request] = deque()
+        self._asked = 0
+        self._done = 0
+        self._thread = threading.Thread(target=self._run, name="zarrscribe-fsync", daemon=True)
+        self._thread.start()
+
+    def submit(self, target: IO[Any] | int | Path, path: Path, report: _Reporter) -> int:
+        with self._work:
+            self._asked += 1
+            self._queue.append(_Request(self._asked, target, path, report))
+            if len(self._queue) == 1:  # the syncer may be waiting (else it will look)
+                self._work.notify()
+            return self._asked
+
+    def wait_for(self, ticket: int, timeout: float | None) -> bool:
+        with self._finished:
+            return self._finished.wait_for(lambda: self._done >= ticket, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._work:
+                while not self._queue:
+                    self._work.wait()
+            time.sleep(_LINGER)
+            with self._work:
+                batch = list(self._queue)
+                self._queue.clear()
+            self._sync_batch(batch)
+            with self._finished:
+                self._done = batch[-1].ticket
+                self._finished.notify_all()
+
+    @staticmethod
+    def _sync_batch(batch: list[_Request]) -> None:
+        last = {request.path: i for i, request in enumerate(batch)}
+        for i, request in enumerate(batch):
+            try:
+                _sync(request.target, fsync=last[request.path] == i)
+            except Exception as e:  # the thread must outlive any failure
+                error = _error_text(e)
+                told: set[_Reporter] = set()
+                for other in batch[: i + 1]:
+                    if other.path == request.path and other.report not in told:
+                        told.add(other.report)
+                        try:
+                            other.report(error)
+                        except Exception:
+                            logger.exception("reporting the failed fsync of %s failed", other.path)
+
+
+_lock = threading.Lock()
+_syncer: _Syncer | None = None
+
+
+def _process_syncer() -> _Syncer:
+    """The syncer of this process, started on first use."""
+    global _syncer
+    syncer = _syncer
+    if syncer is None:
+        with _lock:
+            if _syncer is None:
+                _syncer = _Syncer()
+            syncer = _syncer
+    return syncer
+
+
+def _forget_syncer() -> None:
+    """In a forked child: the parent's syncer thread is not there (its requests are the
+    parent's to finish); the child starts its own on first use."""
+    global _lock, _syncer
+    _lock, _syncer = threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_syncer)
+
+
+class BackgroundSyncs:
+    """The fsyncs one owner (a pipeline, a queue, a log) asks of the process's syncer.
+
+    Requests from every owner are done in one FIFO order by one daemon thread;
+    :meth:`wait` waits for this owner's, and says whether any of them failed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: tuple[_Syncer, int] | None = None
+        self._failures: list[str] = []
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per fsync asked here that failed (file and error), oldest first."""
+        with self._lock:
+            return list(self._failures)
+
+    def fsync(
+        self,
+        file: IO[Any],
+        path: Path,
+        *,
+        close: bool = False,
+        on_failure: OnSyncFailure | None = None,
+    ) -> None:
+        """Have ``file`` (written and flushed) fsync'd in the background.
+
+        With ``close=True`` the file is handed over: it is fsync'd, then closed,
+        and the caller must not use it again. Otherwise a duplicate of its
+        descriptor is fsync'd, so the caller may keep writing or close it.
+        ``path`` names the file in messages.
+        """
+        target: IO[Any] | int = file if close else os.dup(file.fileno())
+        self._submit(target, path, on_failure)
+
+    def fsync_folder(self, folder: Path, *, on_failure: OnSyncFailure | None = None) -> None:
+        """Have ``folder`` fsync'd in the background (so renames and new names in it last)."""
+        self._submit(folder, folder, on_failure)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every fsync asked here so far is done; ``False`` if some are still
+        pending after ``timeout`` seconds or if any fsync asked here has failed."""
+        with self._lock:
+            last = self._last
+        done = True
+        if last is not None and last[0] is _process_syncer():
+            done = last[0].wait_for(last[1], timeout)
+        with self._lock:
+            return done and not self._failures
+
+    def _submit(
+        self, target: IO[Any] | int | Path, path: Path, on_failure: OnSyncFailure | None
+    ) -> None:
+        syncer = _process_syncer()
+        ticket = syncer.submit(target, path, _Reporter(self, path, on_failure))
+        with self._lock:
+            if self._last is None or self._last[0] is not syncer or self._last[1] < ticket:
+                self._last = (syncer, ticket)
+
+    def _failed(self, path: Path, error: str, on_failure: OnSyncFailure | None) -> None:
+        """Log and keep a failed fsync, and tell its requester (on the syncer thread)."""
+        message = f"fsync of {path} failed ({error})"
+        logger.error("%s; what was written there may be lost if the machine loses power", message)
+        with self._lock:
+            self._failures.append(message)
+        if on_failure is not None:
+            on_failure(error)
