@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalog._runs import small_run, write_log
+from benchmarks._runs import small_run, write_log
 from tests.conftest import FsyncDouble
 from zarrscribe.callbacks import read_document_log
 from zarrscribe.catalog import Catalog, RegistrationQueue
@@ -51,7 +51,7 @@ def test_damaged_jobs_are_reported_and_their_runs_registered_from_their_logs(
     pending.mkdir()
     logs: dict[str, Path] = {}
     for i, damage in enumerate(["", '{"uid": "x", "log": "/da', "[]", "\xff", None]):
-        docs = small_run("j", i, tmp_path / f"{i}.zarr")
+        docs = small_run(i, (tmp_path / f"{i}.zarr").as_uri(), frames=2)
         uid = docs[0][1]["uid"]
         logs[uid] = tmp_path / f"run{i}" / "documents.jsonl"
         write_log(logs[uid], docs)
