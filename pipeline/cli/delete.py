@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +82,8 @@ def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
     sys.stdout.write(f"deleted catalog entry {uid}\n")
     if folder is not None:
         if folder.exists():
+            import shutil
+
             shutil.rmtree(folder)
             sys.stdout.write(f"deleted folder {folder}\n")
         else:

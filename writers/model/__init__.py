@@ -7,7 +7,10 @@ the root of every zarrscribe error, and the import of a package's names on first
 use. Every room may import this one; it imports no other.
 """
 
-from ._compare import differences, downgrades
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ._errors import DocumentError, ZarrscribeError
 from ._format import (
     ATTRIBUTES_KEY,
@@ -22,15 +25,18 @@ from ._format import (
     Documents,
 )
 from ._lazy import import_on_first_use
-from ._projection import (
-    RECOVERED_STOP_REASON,
-    ArrayFrames,
-    OnDisk,
-    RunProjection,
-    local_path,
-    without_written_at,
-)
-from ._record import RunRecord, StreamArray
+
+if TYPE_CHECKING:
+    from ._compare import differences, downgrades
+    from ._projection import (
+        RECOVERED_STOP_REASON,
+        ArrayFrames,
+        OnDisk,
+        RunProjection,
+        local_path,
+        without_written_at,
+    )
+    from ._record import RunRecord, StreamArray
 
 __all__ = [
     "ATTRIBUTES_KEY",
@@ -57,3 +63,25 @@ __all__ = [
     "local_path",
     "without_written_at",
 ]
+
+# The model's classes are imported on first use: the command line's --help and its
+# usage errors need only the format words and the root error.
+_WHERE = {
+    **dict.fromkeys(("differences", "downgrades"), "._compare"),
+    **dict.fromkeys(
+        (
+            "RECOVERED_STOP_REASON",
+            "ArrayFrames",
+            "OnDisk",
+            "RunProjection",
+            "local_path",
+            "without_written_at",
+        ),
+        "._projection",
+    ),
+    **dict.fromkeys(("RunRecord", "StreamArray"), "._record"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    return import_on_first_use(__name__, _WHERE, name)
