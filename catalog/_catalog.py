@@ -56,9 +56,6 @@ class Catalog:
             self._attach(client, direct)
 
     def _attach(self, client: Any, direct: SQLWriter | None) -> None:
-        from ._consolidator import install_zarr_consolidator
-
-        install_zarr_consolidator()
         self._direct = direct  # embedded: runs are written straight into its database
         self._client = client
         # Our own view of the same node, whose runs are always BlueskyRun v3
@@ -241,6 +238,9 @@ class Catalog:
     def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
         from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
+        from ._consolidator import install_zarr_consolidator
+
+        install_zarr_consolidator()  # its registry is what picks our consolidator
         writer = TiledWriter(self._tiled())
         for name, doc in docs:
             writer(name, doc)
@@ -304,6 +304,10 @@ class Catalog:
         with self._lock:
             return {str(key): dict(node.metadata) for key, node in self._tiled().items()}
 
+    def _exact_uid(self, uid: str) -> str:
+        """``uid`` if a run has exactly that uid, else the one run's it starts."""
+        return uid if uid in self else self._full_uid(uid)
+
     def _full_uid(self, uid: str) -> str:
         """The uid of the one run whose uid starts with ``uid``."""
         matches = self.search(uid=uid, limit=2)
@@ -332,19 +336,15 @@ class Catalog:
         ``start`` and ``stop`` documents and zarrscribe's own."""
         if self._local is None:
             return dict(self.run(uid).metadata)
-        found = self._local.metadata(uid)
-        if found is None:
-            found = self._local.metadata(self._full_uid(uid))
-        return dict(found or {})
+        return dict(self._local.metadata(self._exact_uid(uid)) or {})
 
     def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
         """The scalar readings of each stream of run ``uid`` (its events table, without
         the per-reading timestamps), column by column: ``{stream: {column: [values]}}``;
         at most ``limit`` rows per stream. NaN reads as None."""
         if self._local is not None:
-            full = uid if uid in self else self._full_uid(uid)
             try:
-                return self._local.readings(full, limit)
+                return self._local.readings(self._exact_uid(uid), limit)
             except NotReadable:
                 pass  # Tiled reads it
         return tiled_readings(self.run(uid), limit)

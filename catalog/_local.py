@@ -26,6 +26,7 @@ from typing import Any
 
 from ._errors import CatalogError
 from ._filters import Filter
+from ._tiled import plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
 
@@ -212,9 +213,9 @@ def _converter(arrow_type: Any) -> Any:
 
 
 def _float(value: Any) -> float | None:
-    """A float reading; NaN as None (as ``show`` prints it)."""
-    number = float(value)
-    return None if number != number else number
+    """A float reading; NaN as None, as read through Tiled."""
+    result: float | None = plain_reading(float(value))
+    return result
 
 
 def _sqlite_file(data_uri: str) -> Path | None:

@@ -15,6 +15,7 @@ __all__ = [
     "is_unreachable",
     "one_line",
     "pinned_structure_clients",
+    "plain_reading",
     "status_code",
     "table_storage",
     "tiled_readings",
@@ -96,14 +97,14 @@ def tiled_readings(run: Any, limit: int | None) -> dict[str, dict[str, list[Any]
         if limit is not None:
             frame = frame.head(limit)
         out[stream] = {
-            str(column): [_plain(v) for v in frame[column]]
+            str(column): [plain_reading(v) for v in frame[column]]
             for column in frame.columns
             if not str(column).startswith("ts_")
         }
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain_reading(value: Any) -> Any:
     """A reading as a JSON value (numpy scalars to Python; NaN to None)."""
     item = getattr(value, "item", None)
     value = item() if callable(item) else value

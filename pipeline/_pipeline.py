@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,25 +27,11 @@ from ..callbacks import (
 from ..catalog import Catalog, CatalogError, RegistrationQueue, embedded_catalog
 from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR
-from .replay import ReplayReport, find_logs, replay_runs
+from .replay import ReplayReport, find_log, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
-
-
-def _log_of(base_dir: Path, uid: str) -> Path | None:
-    """The document log under ``base_dir`` whose start document has ``uid`` (or ``None``)."""
-    for log in find_logs(base_dir):
-        try:
-            with open(log, "rb") as f:
-                record = json.loads(f.readline())
-        except (OSError, ValueError):
-            continue
-        doc = record.get("doc") if isinstance(record, dict) else None
-        if isinstance(doc, dict) and record.get("name") == "start" and doc.get("uid") == uid:
-            return log
-    return None
 
 
 def _plan_name(doc: RunStart) -> str:
@@ -125,7 +110,7 @@ class Pipeline:
             self.base_dir / STATE_DIR / "pending",
             partial(catalog_entry, base_dir=self.base_dir),
             syncs=self._syncs,
-            find_log=partial(_log_of, self.base_dir),
+            find_log=partial(find_log, self.base_dir),
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}

@@ -48,6 +48,11 @@ def _start_uid(path: Path) -> str | None:
         return None
 
 
+def find_log(base_dir: Path, uid: str) -> Path | None:
+    """The log under ``base_dir`` of run ``uid`` exactly (``None`` if none has it)."""
+    return next((p for p in find_logs(base_dir) if _start_uid(p) == uid), None)
+
+
 def _log_of(uid: str, base_dir: Path) -> Path | None:
     """The log of the run whose uid is, or starts with, ``uid``; ``None`` if none has it."""
     matches = {u: p for p in find_logs(base_dir) if (u := _start_uid(p)) and u.startswith(uid)}
