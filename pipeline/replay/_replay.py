@@ -118,8 +118,9 @@ def _replay_one(
             report.catalog = "queued"
     else:
         current = known.get(record.uid) if known is not None else _look_up(catalog, record.uid)
+        layout = catalog.layout(record.uid) if current is not None else None
         synced = compare_entry(
-            projection, run.documents, log, current, force=force, damaged=damaged
+            projection, run.documents, log, current, layout=layout, force=force, damaged=damaged
         )
         report.catalog = synced.outcome
         note("catalog", synced)
