@@ -12,13 +12,9 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from ._errors import WriterError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
 
 __all__ = ["FrameSink"]
 
@@ -26,9 +22,12 @@ logger = logging.getLogger(__name__)
 
 _CLOSE = object()
 
+T = TypeVar("T")
 
-class FrameSink:
-    """Frames for ``consume``, queued (at most ``maxsize``) and consumed on a thread.
+
+class FrameSink(Generic[T]):
+    """Frames (or any items) for ``consume``, queued (at most ``maxsize``) and consumed
+    on a thread.
 
     Parameters
     ----------
@@ -44,7 +43,7 @@ class FrameSink:
 
     def __init__(
         self,
-        consume: Callable[[npt.NDArray[np.generic]], object],
+        consume: Callable[[T], object],
         *,
         maxsize: int = 16,
         name: str = "frames",
@@ -86,7 +85,7 @@ class FrameSink:
         """The first error ``consume`` raised; later frames are still consumed."""
         return self._error
 
-    def put_nowait(self, frame: npt.NDArray[np.generic]) -> bool:
+    def put_nowait(self, frame: T) -> bool:
         """Queue ``frame`` without ever waiting: ``False`` (and counted in :attr:`dropped`)
         when the queue is full or the sink is closed."""
         with self._lock:
@@ -103,7 +102,7 @@ class FrameSink:
             return False
         return True
 
-    def put(self, frame: npt.NDArray[np.generic], timeout: float | None = None) -> None:
+    def put(self, frame: T, timeout: float | None = None) -> None:
         """Queue ``frame``, waiting up to ``timeout`` s for room; raises :class:`WriterError`
         when there is none by then, or when the sink is closed."""
         with self._lock:

@@ -325,7 +325,7 @@ class ZarrWriter:
         with self._lock:
             self._table.remove_listener(name, listener)
 
-    def sink(self, name: str, *, maxsize: int = 16) -> FrameSink:
+    def sink(self, name: str, *, maxsize: int = 16) -> FrameSink[npt.NDArray[np.generic]]:
         """A :class:`FrameSink` writing frames of source ``name`` from its own thread: a
         producer that must never wait calls ``put_nowait`` (``False`` when full, counted)."""
         self._state(name)  # registered now, or a clear error
