@@ -8,8 +8,8 @@ Run a plan with them through :func:`with_derived`::
     RE(with_derived(bp.count([cam1], num=64), [median]))
 """
 
-from ._median import RunningMedian, median_dtype
+from ._median import RunningMedian, median_dtype, median_of
 from ._plans import with_derived
 from ._producer import DerivedSource
 
-__all__ = ["DerivedSource", "RunningMedian", "median_dtype", "with_derived"]
+__all__ = ["DerivedSource", "RunningMedian", "median_dtype", "median_of", "with_derived"]

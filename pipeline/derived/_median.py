@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ...writers import ControllableDataWriter
 
-__all__ = ["RunningMedian", "median_dtype"]
+__all__ = ["RunningMedian", "median_dtype", "median_of"]
 
 
 def median_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
@@ -25,6 +25,31 @@ def median_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     if source == np.float32 or (source.kind in "iu" and source.itemsize <= 2):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def median_of(frames: list[npt.NDArray[Any]], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """``numpy.median(frames, axis=0)`` as ``dtype``, equal to it value for value.
+
+    Integer frames are sorted pixel by pixel with a sorting network of element-wise
+    minimum/maximum (vectorised, and numpy releases the GIL for each, so the camera's
+    thread keeps running): about 5x faster than ``numpy.median`` for 8 frames of 512².
+    The frames (private copies) are reordered. Float frames go to ``numpy.median``
+    (its NaN handling)."""
+    if frames[0].dtype.kind not in "iu":
+        return np.ascontiguousarray(np.median(np.stack(frames), axis=0), dtype=dtype)
+    v, n = frames, len(frames)
+    spare = np.empty_like(v[0])
+    for r in range(n):  # odd-even transposition: sorted after n rounds
+        for i in range(r % 2, n - 1, 2):
+            np.minimum(v[i], v[i + 1], out=spare)
+            np.maximum(v[i], v[i + 1], out=v[i + 1])
+            v[i], spare = spare, v[i]
+    k = n // 2
+    if n % 2:
+        return v[k].astype(dtype)
+    if v[k].dtype.itemsize <= 2:  # the sum is exact in int32, the half in float32
+        return ((v[k - 1].astype(np.int32) + v[k]) * np.float32(0.5)).astype(dtype)
+    return ((v[k - 1].astype(np.float64) + v[k]) / 2).astype(dtype)
 
 
 class RunningMedian(DerivedSource):
@@ -68,6 +93,7 @@ class RunningMedian(DerivedSource):
         maxsize: int = 64,
         pixel_size: float | Sequence[float] | None = None,
         pixel_size_units: str = "micrometer",
+        nice: int = 10,
     ) -> None:
         if int(window) < 1 or int(every) < 1:
             raise WriterError(
@@ -83,6 +109,7 @@ class RunningMedian(DerivedSource):
             maxsize=maxsize,
             pixel_size=pixel_size,
             pixel_size_units=pixel_size_units,
+            nice=nice,
         )
         self.window = int(window)
         self.every = int(every)
@@ -106,8 +133,7 @@ class RunningMedian(DerivedSource):
     def _emit(self, end: int) -> None:
         window = [self._frames.pop(i) for i in range(end - self.window, end) if i in self._frames]
         if window:
-            median = np.median(np.stack(window), axis=0)
-            self.emit(np.ascontiguousarray(median, dtype=self.dtype))
+            self.emit(median_of(window, self.dtype))
 
     def configuration(self) -> dict[str, Any]:
         return {**super().configuration(), "window": self.window, "every": self.every}

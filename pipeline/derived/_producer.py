@@ -19,6 +19,7 @@ RunEngine or the camera: frames that find the queue full are not seen, counted i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -62,6 +63,10 @@ class DerivedSource:
         Source frames that may wait for the producer; more are dropped and counted.
     pixel_size, pixel_size_units:
         Of the derived image (usually the source camera's).
+    nice:
+        How much lower than the camera the producer's thread runs on the CPU (Linux
+        thread niceness; 0 keeps it equal): where cores are scarce, the camera and the
+        writer go first and the producer drops frames instead.
     """
 
     statistic = "derived"
@@ -78,6 +83,7 @@ class DerivedSource:
         maxsize: int = 64,
         pixel_size: float | Sequence[float] | None = None,
         pixel_size_units: str = "micrometer",
+        nice: int = 10,
     ) -> None:
         if not isinstance(writer, HasFrameListeners):
             raise WriterError(
@@ -97,6 +103,8 @@ class DerivedSource:
         self._lock = threading.Lock()
         self._sink: FrameSink[tuple[int, Any]] | None = None
         self._announced = 0
+        self._niced = False
+        self.nice = int(nice)
         self._data_keys: dict[str, DataKey] = {}
         self._seen = self._dropped = 0
 
@@ -145,6 +153,9 @@ class DerivedSource:
                 self._dropped += 1
 
     def _take(self, item: tuple[int, Any]) -> None:
+        if not self._niced:  # on the producer's own thread, once
+            self._niced = True
+            _lower_priority(self.nice)
         self.consume(*item)
 
     @property
@@ -190,6 +201,7 @@ class DerivedSource:
             self._seen = self._dropped = 0
         self._announced = self.get_index()
         self.reset()
+        self._niced = False
         self._sink = FrameSink(self._take, maxsize=self.maxsize, name=self.name)
         self._taps.add_frame_listener(self.source, self._tap)
         return DeviceStatus.finished()
@@ -235,7 +247,12 @@ class DerivedSource:
         return dict(self._data_keys)
 
     def get_index(self) -> int:
-        return self._writer.get_indices_written(self.name)
+        """Derived frames written in the current (or, once the run ended, the last)
+        acquisition."""
+        try:
+            return self._writer.get_indices_written(self.name)
+        except WriterError:  # the pipeline cleared the writer's sources at RunStop
+            return self._announced
 
     def collect_asset_docs(self, index: int | None = None) -> Iterator[StreamAsset]:
         written = self._writer.get_indices_written(self.name)
@@ -288,6 +305,17 @@ class DerivedSource:
             }
             for k in ("seen", "dropped", "written")
         }
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower the CPU priority of the calling thread by ``nice`` (Linux: per thread)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError as e:  # not allowed here: it runs at the camera's priority
+        logger.debug("cannot lower the producer's priority: %s", e)
 
 
 def _data_key(source: str, value: Any) -> DataKey:

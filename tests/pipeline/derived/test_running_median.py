@@ -146,3 +146,16 @@ def test_a_slow_producer_drops_counts_and_never_stalls(tmp_path: Path) -> None:
     ]
     assert summary[0]["data"]["det_median-dropped"] == slow.dropped
     assert summary[0]["data"]["det_median-seen"] + slow.dropped == 60
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "uint32", "int64", "float32"])
+def test_median_of_equals_numpy_value_for_value(dtype: str) -> None:
+    from zarrscribe.pipeline.derived import median_dtype, median_of
+
+    rng = np.random.default_rng(1)
+    for n in range(1, 10):
+        stack = (rng.poisson(100, (n, 33, 17)) - (50 if dtype[0] in "if" else 0)).astype(dtype)
+        got = median_of([f.copy() for f in stack], median_dtype(dtype))
+        expected = np.median(stack, axis=0).astype(median_dtype(dtype))
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected, err_msg=f"{dtype} x{n}")
