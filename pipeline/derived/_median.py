@@ -45,11 +45,14 @@ def median_of(frames: list[npt.NDArray[Any]], dtype: np.dtype[Any]) -> npt.NDArr
             np.maximum(v[i], v[i + 1], out=v[i + 1])
             v[i], spare = spare, v[i]
     k = n // 2
+    out: npt.NDArray[Any]
     if n % 2:
-        return v[k].astype(dtype)
-    if v[k].dtype.itemsize <= 2:  # the sum is exact in int32, the half in float32
-        return ((v[k - 1].astype(np.int32) + v[k]) * np.float32(0.5)).astype(dtype)
-    return ((v[k - 1].astype(np.float64) + v[k]) / 2).astype(dtype)
+        out = v[k].astype(dtype)
+    elif v[k].dtype.itemsize <= 2:  # the sum is exact in int32, the half in float32
+        out = ((v[k - 1].astype(np.int32) + v[k]) * np.float32(0.5)).astype(dtype)
+    else:
+        out = ((v[k - 1].astype(np.float64) + v[k]) / 2).astype(dtype)
+    return out
 
 
 class RunningMedian(DerivedSource):
