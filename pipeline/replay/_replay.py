@@ -35,8 +35,9 @@ Recovered = Callable[[Path, dict[str, Any]], None]
 
 
 def find_logs(base_dir: Path) -> list[Path]:
-    """Every run's document log under ``base_dir`` (``<session>/<run>/documents.jsonl``)."""
-    return sorted(base_dir.glob(f"*/*/{LOG_NAME}"))
+    """Every run's document log under ``base_dir``: ``<session>/<run>/documents.jsonl``,
+    and ``<YYYY-MM-DD>/<session>/<run>/documents.jsonl`` with date folders."""
+    return sorted([*base_dir.glob(f"*/*/{LOG_NAME}"), *base_dir.glob(f"*/*/*/{LOG_NAME}")])
 
 
 def _start_uid(path: Path) -> str | None:
