@@ -20,29 +20,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _cameras import PoolCamera
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from zarrscribe.pipeline import Pipeline, SimCamera, fly_scan
+from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.derived import RunningMedian, with_derived
 from zarrscribe.writers import ZarrWriter
 
 from _common import scratch, table
 
 SHAPE = (512, 512)
-
-
-class _PoolCamera(SimCamera):
-    """A SimCamera pushing pre-made frames (frame making is not what is measured)."""
-
-    def __init__(self, *args: Any, pool: list[np.ndarray], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pool = pool
-        self._i = 0
-
-    def make_frame(self) -> np.ndarray:
-        self._i += 1
-        return self._pool[self._i % len(self._pool)]
 
 
 class _Clock:
@@ -72,7 +60,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     pool = [rng.poisson(100.0, size=SHAPE).astype(np.uint16) for _ in range(4)]
     writer = ZarrWriter("default")
-    cam = _PoolCamera("cam", writer, shape=SHAPE, exposure=0.0, pool=pool)
+    cam = PoolCamera("cam", writer, shape=SHAPE, exposure=0.0, pool=pool)
     median = RunningMedian("cam", writer, shape=SHAPE, dtype="uint16", window=8, every=8)
     n = args.frames
     cases: dict[str, tuple[float, Callable[[], Any]]] = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,7 @@ from bluesky import plans as bp
 
 from tests._ome import ome_image
 from tests.conftest import DocumentCollector
-from tests.pipeline.detectors._plain import frame, plain_detector
-from zarrscribe.catalog import Catalog
+from tests.pipeline.detectors._plain import Done, frame, one_run, plain_detector
 from zarrscribe.pipeline import Pipeline
 from zarrscribe.pipeline.derived import RunningMedian, with_derived
 from zarrscribe.writers import ZarrWriter, read_store_attributes
@@ -38,33 +36,16 @@ def expected_medians(num: int, window: int, every: int) -> np.ndarray:
     return np.stack([np.median(frames[e - window : e], axis=0) for e in ends]).astype(np.float32)
 
 
-@dataclass
-class Done:
-    uid: str
-    docs: list[tuple[str, dict[str, Any]]]
-    store: Path
-    pipeline: Pipeline
-    catalog: Catalog
-
-
 @pytest.fixture(scope="module")
 def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
-    base_dir = tmp_path_factory.mktemp("median") / "data"
-    RE = RunEngine({}, call_returns_result=True)
-    writer = ZarrWriter("default")
-    det, _ = plain_detector("det", writer, SHAPE)
-    median = RunningMedian("det", writer, shape=SHAPE, dtype="uint16", window=WINDOW, every=EVERY)
-    docs = DocumentCollector()
-    RE.subscribe(docs)
-    pipeline = Pipeline([det, median, writer], base_dir=base_dir)
-    pipeline.subscribe(RE)
-    result = RE(with_derived(bp.count([det], num=NUM), [median]))
-    assert result.exit_status == "success", result.reason
-    assert pipeline.flush(120), pipeline.registrations.failures
-    (uid,) = docs.by_run
-    (store,) = base_dir.glob("*/*/default.zarr")
-    yield Done(uid, docs.by_run[uid], store, pipeline, pipeline.connect_catalog())
-    pipeline.close()
+    def make(det: Any, writer: ZarrWriter) -> tuple[Any, list[Any]]:
+        median = RunningMedian(
+            "det", writer, shape=SHAPE, dtype="uint16", window=WINDOW, every=EVERY
+        )
+        return with_derived(bp.count([det], num=NUM), [median]), [median]
+
+    with one_run(tmp_path_factory.mktemp("median") / "data", SHAPE, make) as done:
+        yield done
 
 
 def test_documents_announce_the_derived_array(done: Done) -> None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bluesky import RunEngine
 from bluesky.run_engine import call_in_bluesky_event_loop
 from ophyd_async.core import DetectorAcquireLogic, DetectorTriggerLogic, StandardDetector
 
+from tests.conftest import DocumentCollector
+from zarrscribe.catalog import Catalog
+from zarrscribe.pipeline import Pipeline
 from zarrscribe.pipeline.detectors import ZarrDataLogic
 from zarrscribe.writers import ZarrWriter
 
@@ -69,3 +77,41 @@ def plain_detector(
     detector.add_detector_logics(_Trigger(acquire), acquire, data_logic)
     call_in_bluesky_event_loop(detector.connect())
     return detector, acquire
+
+
+@dataclass
+class Done:
+    """One run of a plain detector through a pipeline with the embedded catalog."""
+
+    uid: str
+    docs: list[tuple[str, dict[str, Any]]]
+    store: Path
+    pipeline: Pipeline
+    catalog: Catalog
+
+
+@contextmanager
+def one_run(
+    base_dir: Path,
+    shape: tuple[int, int],
+    make: Callable[[StandardDetector, ZarrWriter], tuple[Any, list[Any]]],
+) -> Iterator[Done]:
+    """Run the plan ``make(detector, writer)`` returns (with the extra devices it names),
+    registered; the pipeline is closed afterwards."""
+    RE = RunEngine({}, call_returns_result=True)
+    writer = ZarrWriter("default")
+    det, _ = plain_detector("det", writer, shape)
+    plan, extra = make(det, writer)
+    docs = DocumentCollector()
+    RE.subscribe(docs)
+    pipeline = Pipeline([det, *extra, writer], base_dir=base_dir)
+    pipeline.subscribe(RE)
+    result = RE(plan)
+    assert result.exit_status == "success", result.reason
+    assert pipeline.flush(120), pipeline.registrations.failures
+    (uid,) = docs.by_run
+    (store,) = base_dir.glob("*/*/default.zarr")
+    try:
+        yield Done(uid, docs.by_run[uid], store, pipeline, pipeline.connect_catalog())
+    finally:
+        pipeline.close()

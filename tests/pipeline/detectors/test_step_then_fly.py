@@ -6,8 +6,6 @@ Tiled, BlueskyRun (v3 and databroker v2) and replay."""
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import bluesky.plan_stubs as bps
@@ -15,15 +13,12 @@ import bluesky.preprocessors as bpp
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
 from bluesky.utils import Msg
 from ophyd_async.core import StandardDetector, TriggerInfo
 
-from tests.conftest import DocumentCollector
-from tests.pipeline.detectors._plain import frame, plain_detector
-from zarrscribe.catalog import Catalog, CatalogError
-from zarrscribe.pipeline import Pipeline
-from zarrscribe.writers import ZarrWriter, read_store_attributes
+from tests.pipeline.detectors._plain import Done, frame, one_run
+from zarrscribe.catalog import CatalogError
+from zarrscribe.writers import read_store_attributes
 from zarrscribe.writers.model import ATTRIBUTES_KEY, RunRecord
 
 SHAPE = (6, 8)
@@ -49,32 +44,11 @@ def step_then_fly(det: StandardDetector) -> Generator[Msg, Any, None]:
     yield from bpp.stage_wrapper(inner(), [det])
 
 
-@dataclass
-class Done:
-    uid: str
-    docs: list[tuple[str, dict[str, Any]]]
-    store: Path
-    pipeline: Pipeline
-    catalog: Catalog
-
-
 @pytest.fixture(scope="module")
 def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
     base_dir = tmp_path_factory.mktemp("stf") / "data"
-    RE = RunEngine({}, call_returns_result=True)
-    writer = ZarrWriter("default")
-    det, _ = plain_detector("det", writer, SHAPE)
-    docs = DocumentCollector()
-    RE.subscribe(docs)
-    pipeline = Pipeline([det, writer], base_dir=base_dir)
-    pipeline.subscribe(RE)
-    result = RE(step_then_fly(det))
-    assert result.exit_status == "success", result.reason
-    assert pipeline.flush(120), pipeline.registrations.failures
-    (uid,) = docs.by_run
-    (store,) = base_dir.glob("*/*/default.zarr")
-    yield Done(uid, docs.by_run[uid], store, pipeline, pipeline.connect_catalog())
-    pipeline.close()
+    with one_run(base_dir, SHAPE, lambda det, _: (step_then_fly(det), [])) as done:
+        yield done
 
 
 def test_one_resource_serves_both_streams(done: Done) -> None:
