@@ -243,15 +243,9 @@ class Catalog:
         write_http(self._tiled(), plan)
 
     def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
-        from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+        from ._http import write_tiled_writer
 
-        from ._consolidator import install_zarr_consolidator
-
-        install_zarr_consolidator()  # its registry is what picks our consolidator
-        writer = TiledWriter(self._tiled())
-        for name, doc in docs:
-            writer(name, doc)
-        self._node(_start_uid(docs)).update_metadata(metadata=metadata, drop_revision=True)
+        write_tiled_writer(self._tiled(), docs, metadata)
 
     # ---------------------------------------------------------------- queries
     def search(
@@ -346,8 +340,7 @@ class Catalog:
         return dict(self._local.metadata(self._exact_uid(uid)) or {})
 
     def layout(self, uid: str) -> dict[str, dict[str, Any]]:
-        """Where run ``uid``'s entry files its Zarr arrays: ``{stream: {data key: {"shape",
-        "frames"}}}`` (``frames``: the ranges of a shared array the node serves)."""
+        """Where the entry of run ``uid`` files its Zarr arrays (per stream and key)."""
         if self._local is not None:
             return self._local.layout(self._exact_uid(uid))
         with self._lock:
@@ -365,13 +358,9 @@ class Catalog:
         return tiled_readings(self.run(uid), limit)
 
     def documents(self, uid: str) -> list[Document]:
-        """The documents of run ``uid`` as the catalog holds them.
-
-        Stream datums come consolidated (one per array and stream, or one per range of
-        frames where a stream's frames are not contiguous); stream resources get back
-        the uid, URI and parameters the run gave them (one resource shared by several
-        streams comes once), and datums the frame ranges of their stream.
-        """
+        """The documents of run ``uid`` as the catalog holds them: stream datums
+        consolidated (one per array, stream and range of frames), stream resources with
+        the uid, URI and parameters the run gave them (a shared one once)."""
         from ._consolidator import STREAM_RESOURCE_KEY, restore_stream_documents
 
         run = self.run(uid)

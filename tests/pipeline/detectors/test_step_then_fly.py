@@ -18,6 +18,7 @@ from ophyd_async.core import StandardDetector, TriggerInfo
 
 from tests.pipeline.detectors._plain import Done, frame, one_run
 from zarrscribe.catalog import CatalogError
+from zarrscribe.catalog._http import write_tiled_writer
 from zarrscribe.writers import read_store_attributes
 from zarrscribe.writers.model import ATTRIBUTES_KEY, RunRecord
 
@@ -120,7 +121,7 @@ def test_replay_changes_nothing_and_notices_a_wrongly_filed_entry(done: Done) ->
     # stream of the first datum), with our metadata unchanged: replay must notice
     metadata = {ATTRIBUTES_KEY: done.catalog.metadata(done.uid)[ATTRIBUTES_KEY]}
     done.catalog.delete_run(done.uid)
-    done.catalog._write_tiled_writer(done.docs, metadata)  # TiledWriter, the flawed filing
+    write_tiled_writer(done.catalog.client, done.docs, metadata)
     assert done.catalog.run(done.uid)["primary"]["det"].shape[0] == 6
     (report,) = done.pipeline.replay(done.uid, check=True)
     assert report.changed
