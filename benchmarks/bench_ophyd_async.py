@@ -15,28 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _cameras import PoolCamera
 from bluesky import RunEngine
 from bluesky import plans as bp
 from bluesky.run_engine import call_in_bluesky_event_loop
 
-from zarrscribe.pipeline import Pipeline, SimCamera, fly_scan
+from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.detectors import SoftCamera
 from zarrscribe.writers import ZarrWriter
 
 from _common import scratch, table
-
-
-class _PoolCamera(SimCamera):
-    """A SimCamera pushing pre-made frames (frame making is not what is measured)."""
-
-    def __init__(self, *args: Any, pool: list[np.ndarray], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pool = pool
-        self._i = 0
-
-    def make_frame(self) -> np.ndarray:
-        self._i += 1
-        return self._pool[self._i % len(self._pool)]
 
 
 def _pool(shape: tuple[int, int]) -> list[np.ndarray]:
@@ -60,7 +48,7 @@ def main() -> None:
     for shape, n_fly, n_count in cases:
         pool = _pool(shape)
         ours_writer, oa_writer = ZarrWriter("ours"), ZarrWriter("oa")
-        ours = _PoolCamera("ours", ours_writer, shape=shape, exposure=0.0, pool=pool)
+        ours = PoolCamera("ours", ours_writer, shape=shape, exposure=0.0, pool=pool)
         oa = SoftCamera(
             "oa", oa_writer, shape=shape, exposure=0.0, frames=lambda i, p=pool: p[i % len(p)]
         )

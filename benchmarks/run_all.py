@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench_cli.py",
     "bench_bus.py",
     "bench_ophyd_async.py",
+    "bench_derived.py",
     "bench_serve.py",
 ]
 

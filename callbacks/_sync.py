@@ -211,11 +211,14 @@ def compare_entry(
     log: Path | None,
     current: dict[str, Any] | None,
     *,
+    layout: dict[str, Any] | None = None,
     force: bool = False,
     damaged: bool = False,
 ) -> Synced:
     """Compare the run's ``current`` catalog entry metadata (``None``: no entry) with
-    the projection. Where they differ, :attr:`Synced.entry` is what to register.
+    the projection; with ``layout`` (:meth:`Catalog.layout`), also where the entry's nodes
+    file its arrays (each stream's own frames). Where they differ, :attr:`Synced.entry`
+    is what to register.
 
     A log that looks damaged (damaged lines, or no stop document while the
     catalog's entry has a real one) never replaces an entry with one that loses
@@ -237,6 +240,9 @@ def compare_entry(
         "stop": current.get("stop"),
         **without_written_at({ATTRIBUTES_KEY: current.get(ATTRIBUTES_KEY)}),
     }
+    if layout is not None:
+        existing["nodes"] = layout
+        expected["nodes"] = projection.catalog_layout()
     diffs = differences("catalog", existing, expected)
     if not diffs:
         return Synced("unchanged")
@@ -261,11 +267,15 @@ def sync_entry(
 ) -> Synced:
     """Register the run's catalog entry where it differs from the projection
     (:func:`compare_entry`, with the entry looked up in ``catalog``)."""
+    uid = projection.record.uid
     try:
-        current: dict[str, Any] | None = catalog.metadata(projection.record.uid)
+        current: dict[str, Any] | None = catalog.metadata(uid)
     except RunNotFoundError:
         current = None
-    synced = compare_entry(projection, documents, log, current, force=force, damaged=damaged)
+    layout = catalog.layout(uid) if current is not None else None
+    synced = compare_entry(
+        projection, documents, log, current, layout=layout, force=force, damaged=damaged
+    )
     if synced.entry is not None and not check:
         catalog.register_run(*synced.entry)
         synced.outcome = "registered"

@@ -23,7 +23,11 @@ from ._serve import (
 )
 from ._summary import Runs, RunSummary
 
-_LAZY = {"ZarrConsolidator": "._consolidator", "install_zarr_consolidator": "._consolidator"}
+_LAZY = {
+    "ZarrConsolidator": "._consolidator",
+    "install_zarr_consolidator": "._consolidator",
+    "ZarrFramesAdapter": "._adapter",
+}
 
 __all__ = [
     "Catalog",
@@ -35,6 +39,7 @@ __all__ = [
     "Runs",
     "ServerSettings",
     "ZarrConsolidator",
+    "ZarrFramesAdapter",
     "build_server_app",
     "embedded_catalog",
     "install_zarr_consolidator",
@@ -48,5 +53,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The consolidator subclasses a bluesky-tiled-plugins class: import on first use.
+    # The consolidator and the adapter subclass bluesky-tiled-plugins' and Tiled's
+    # classes: import on first use.
     return import_on_first_use(__name__, _LAZY, name)

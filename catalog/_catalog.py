@@ -14,7 +14,14 @@ from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._filters import Filter, run_filters, tiled_queries
 from ._local import LocalReader, NotReadable
 from ._summary import Runs, summary
-from ._tiled import is_unreachable, one_line, pinned_structure_clients, status_code, tiled_readings
+from ._tiled import (
+    is_unreachable,
+    one_line,
+    pinned_structure_clients,
+    status_code,
+    tiled_layout,
+    tiled_readings,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -236,15 +243,9 @@ class Catalog:
         write_http(self._tiled(), plan)
 
     def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
-        from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+        from ._http import write_tiled_writer
 
-        from ._consolidator import install_zarr_consolidator
-
-        install_zarr_consolidator()  # its registry is what picks our consolidator
-        writer = TiledWriter(self._tiled())
-        for name, doc in docs:
-            writer(name, doc)
-        self._node(_start_uid(docs)).update_metadata(metadata=metadata, drop_revision=True)
+        write_tiled_writer(self._tiled(), docs, metadata)
 
     # ---------------------------------------------------------------- queries
     def search(
@@ -338,6 +339,13 @@ class Catalog:
             return dict(self.run(uid).metadata)
         return dict(self._local.metadata(self._exact_uid(uid)) or {})
 
+    def layout(self, uid: str) -> dict[str, dict[str, Any]]:
+        """Where the entry of run ``uid`` files its Zarr arrays (per stream and key)."""
+        if self._local is not None:
+            return self._local.layout(self._exact_uid(uid))
+        with self._lock:
+            return tiled_layout(self.run(uid))
+
     def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
         """The scalar readings of each stream of run ``uid`` (its events table, without
         the per-reading timestamps), column by column: ``{stream: {column: [values]}}``;
@@ -350,40 +358,37 @@ class Catalog:
         return tiled_readings(self.run(uid), limit)
 
     def documents(self, uid: str) -> list[Document]:
-        """The documents of run ``uid`` as the catalog holds them.
-
-        Stream datums come consolidated (one per array); stream resources get
-        back the URI and parameters the run gave them.
-        """
-        from ._consolidator import STREAM_RESOURCE_KEY
+        """The documents of run ``uid`` as the catalog holds them: stream datums
+        consolidated (one per array, stream and range of frames), stream resources with
+        the uid, URI and parameters the run gave them (a shared one once)."""
+        from ._consolidator import STREAM_RESOURCE_KEY, restore_stream_documents
 
         run = self.run(uid)
         with self._lock:
             docs = [(str(name), dict(doc)) for name, doc in run.documents()]
-            originals: dict[str, Any] = {}
+            saved: dict[tuple[str, str], Any] = {}
             for stream in run:
                 for key, node in run[stream].items():
-                    saved = node.metadata.get(STREAM_RESOURCE_KEY)
-                    if saved:
-                        originals[key] = saved
-        for name, doc in docs:
-            if name == "stream_resource" and doc["data_key"] in originals:
-                doc.update(originals[doc["data_key"]])
-        return docs
+                    if value := node.metadata.get(STREAM_RESOURCE_KEY):
+                        saved[(stream, key)] = value
+        return restore_stream_documents(docs, saved)
 
     def read_array(self, uid: str, key: str, *, stream: str | None = None) -> np.ndarray:
-        """Read array ``key`` (a device's data key) of run ``uid`` through Tiled."""
+        """Read array ``key`` (a device's data key) of run ``uid`` through Tiled: the
+        frames that belong to ``stream``, or to the one stream that has ``key``."""
         run = self.run(uid)
         with self._lock:
-            streams = [stream] if stream else list(run)
-            for name in streams:
-                node = run[name]
-                if key in node:
-                    import numpy as np
+            streams = [stream] if stream else [name for name in run if key in run[name]]
+            if len(streams) > 1:
+                raise CatalogError(
+                    f"run {uid!r} has array {key!r} in streams {streams}; pass stream= one of them"
+                )
+            if streams and key in run[streams[0]]:
+                import numpy as np
 
-                    return np.asarray(node[key].read())
+                return np.asarray(run[streams[0]][key].read())
         raise RunNotFoundError(
-            f"run {uid!r} has no array {key!r} in stream(s) {streams}; "
+            f"run {uid!r} has no array {key!r} in stream(s) {streams or list(run)}; "
             f"see Catalog.run({uid!r}) for what it has"
         )
 

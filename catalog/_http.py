@@ -14,7 +14,7 @@ from typing import Any
 from ..writers.model import ATTRIBUTES_KEY
 from ._plan import NodePlan
 
-__all__ = ["write_http"]
+__all__ = ["write_http", "write_tiled_writer"]
 
 
 def write_http(runs: Any, plan: NodePlan) -> None:
@@ -51,3 +51,22 @@ def write_http(runs: Any, plan: NodePlan) -> None:
                 )
     if first != plan.metadata:
         root.update_metadata(metadata=dict(plan.metadata), drop_revision=True)
+
+
+def write_tiled_writer(runs: Any, docs: list[tuple[str, dict[str, Any]]], metadata: Any) -> None:
+    """Register a run under ``runs`` through bluesky-tiled-plugins' ``TiledWriter`` itself
+    (for what the plan does not model), with ``metadata`` merged in last.
+
+    Unlike the plan, ``TiledWriter`` files every frame of a StreamResource under the
+    stream of its first datum; replay notices (see ``Catalog.layout``)."""
+    from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+    from tiled.client.container import Container
+
+    from ._consolidator import install_zarr_consolidator
+
+    install_zarr_consolidator()  # its registry is what picks our consolidator
+    writer = TiledWriter(runs)
+    for name, doc in docs:
+        writer(name, doc)
+    (uid,) = [doc["uid"] for name, doc in docs if name == "start"]
+    Container.__getitem__(runs, uid).update_metadata(metadata=metadata, drop_revision=True)

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError
 from ._filters import Filter
 from ._tiled import plain_reading
@@ -135,6 +136,24 @@ class LocalReader:
                 f"SELECT key, metadata FROM nodes WHERE parent = {_ROOT} ORDER BY id"
             )
             return {key: json.loads(md) for key, md in rows}
+
+    def layout(self, uid: str) -> dict[str, dict[str, Any]]:
+        """The Zarr arrays of run ``uid`` as its nodes file them (see Catalog.layout)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.key, a.key, st.structure, ds.parameters FROM nodes r "
+                "JOIN nodes s ON s.parent = r.id JOIN nodes a ON a.parent = s.id "
+                "JOIN data_sources ds ON ds.node_id = a.id "
+                "LEFT JOIN structures st ON st.id = ds.structure_id "
+                f"WHERE r.parent = {_ROOT} AND r.key = ? AND ds.mimetype = ?",
+                (uid, ZARR_MIMETYPE),
+            ).fetchall()
+        out: dict[str, dict[str, Any]] = {}
+        for stream, key, structure, parameters in rows:
+            shape = json.loads(structure or "{}").get("shape")
+            frames = json.loads(parameters or "{}").get(FRAMES_PARAMETER)
+            out.setdefault(stream, {})[key] = {"shape": shape, "frames": frames}
+        return out
 
     # ------------------------------------------------------------------ readings
     def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:

@@ -41,6 +41,7 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
     from tiled.client.context import Context
     from tiled.server.app import build_app
 
+    from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
     from ._sql import SQLWriter
 
@@ -59,6 +60,7 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
                 readable_storage=[str(Path(p).absolute()) for p in readable],
                 init_if_not_exists=not database.exists(),
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+                adapters_by_mimetype=adapters_by_mimetype(),
             )
         app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():

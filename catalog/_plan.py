@@ -121,7 +121,8 @@ class _Planner:
         self.streams: dict[str, NodePlan] = {}  # by descriptor name and uid
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.resources: dict[str, dict[str, Any]] = {}
-        self.arrays: dict[str, tuple[NodePlan, Any]] = {}  # by sres uid and stream_datakey
+        # by "<sres uid>/<stream>" and "<stream>_<data key>"
+        self.arrays: dict[str, tuple[NodePlan, Any]] = {}
         self.datums: dict[str, dict[str, Any]] = {}  # concatenated StreamDatums by sres uid
         self.order: list[str] = []
 
@@ -213,11 +214,16 @@ class _Planner:
         from bluesky_tiled_plugins.writing.consolidators import consolidator_factory
 
         sres_uid, desc_uid = doc["stream_resource"], doc["descriptor"]
-        if sres_uid in self.arrays:
-            node, consolidator = self.arrays[sres_uid]
+        # Unlike _RunWriter, which files every datum of a resource under the stream of
+        # its first one, each stream gets its own node with only its own frames.
+        stream = self.streams.get(desc_uid)
+        if stream is None:
+            raise UnsupportedRun(f"stream datum {doc['uid']} of an unknown descriptor")
+        part = f"{sres_uid}/{stream.key}"
+        if part in self.arrays:
+            node, consolidator = self.arrays[part]
         elif sres_uid in self.resources:
             sres = self.resources[sres_uid]
-            stream = self.streams[desc_uid]
             full_key = f"{stream.key}_{sres['data_key']}"
             if full_key in self.arrays:
                 node, consolidator = self.arrays[full_key]
@@ -233,7 +239,7 @@ class _Planner:
                     data_source=data_source,
                 )
                 stream.children.append(node)
-            self.arrays[sres_uid] = self.arrays[full_key] = (node, consolidator)
+            self.arrays[part] = self.arrays[full_key] = (node, consolidator)
         else:
             raise UnsupportedRun(f"stream resource {sres_uid} referenced before being received")
         consolidator.consume_stream_datum(doc)

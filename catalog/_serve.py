@@ -144,6 +144,7 @@ def build_server_app(settings: ServerSettings, api_key: str) -> Any:
     from tiled.config import Authentication
     from tiled.server.app import build_app
 
+    from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
 
     database, writable, init = _storage(settings)
@@ -154,6 +155,7 @@ def build_server_app(settings: ServerSettings, api_key: str) -> Any:
             readable_storage=[str(settings.base_dir.absolute())],
             init_if_not_exists=init,
             specs=ROOT_SPECS,
+            adapters_by_mimetype=adapters_by_mimetype(),
         )
     except Exception as e:  # a database that cannot be reached or initialised
         raise CatalogError(f"cannot open catalog database {database!r}: {e}") from e

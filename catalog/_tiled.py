@@ -104,6 +104,25 @@ def tiled_readings(run: Any, limit: int | None) -> dict[str, dict[str, list[Any]
     return out
 
 
+def tiled_layout(run: Any) -> dict[str, dict[str, Any]]:
+    """:meth:`Catalog.layout` through Tiled (a request per node)."""
+    from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
+
+    out: dict[str, dict[str, Any]] = {}
+    for stream in run:
+        node = run[stream]
+        base = getattr(node, "base", node)
+        for key in base:
+            child = base[key]
+            sources = child.data_sources() if child.structure_family == "array" else []
+            if sources and sources[0].mimetype == ZARR_MIMETYPE:
+                out.setdefault(stream, {})[key] = {
+                    "shape": list(child.shape),
+                    "frames": (sources[0].parameters or {}).get(FRAMES_PARAMETER),
+                }
+    return out
+
+
 def plain_reading(value: Any) -> Any:
     """A reading as a JSON value (numpy scalars to Python; NaN to None)."""
     item = getattr(value, "item", None)

@@ -73,6 +73,10 @@ class Pipeline:
         Publish every document to NATS JetStream (see :class:`BusSettings`), for
         catalog workers elsewhere (``zarrscribe worker``). With ``catalog=None``
         the workers alone register the runs.
+    date_folders:
+        Put each run under the day it started:
+        ``<base_dir>/<YYYY-MM-DD>/<session>/<plan>_<NNNNN>/`` (run numbers still run on
+        across days).
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class Pipeline:
         catalog: Catalog | str | None = "embedded",
         api_key: str | None = None,
         bus: BusSettings | None = None,
+        date_folders: bool = False,
     ) -> None:
         self.devices: dict[str, Any] = (
             dict(devices)
@@ -91,7 +96,7 @@ class Pipeline:
             else {str(getattr(d, "name", d)): d for d in devices}
         )
         self.base_dir = Path(base_dir).absolute()
-        self.paths = SessionPathProvider(self.base_dir, session)
+        self.paths = SessionPathProvider(self.base_dir, session, date_folders=date_folders)
         self.leases = WriterLeases()
         self.metadata = MetadataCallback(self.devices)
         # The catalog is connected lazily by the registration worker (or by

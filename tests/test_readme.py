@@ -24,6 +24,16 @@ pipeline.close()
 """
 
 
+def _run(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` run in a fresh process, its data under ``tmp_path``; it must succeed."""
+    code = code.replace('"/data"', repr(str(tmp_path / "data")))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_use_it_and_ophyd_async_examples_run(tmp_path: Path) -> None:
     code = (
         _first_python_block("Use it")
@@ -31,9 +41,14 @@ def test_use_it_and_ophyd_async_examples_run(tmp_path: Path) -> None:
         + _first_python_block("ophyd-async detectors in the same store")
     )
     code += "\nassert pipeline.flush(120)\npipeline.close()\n"
-    code = code.replace('"/data"', repr(str(tmp_path / "data")))
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _run(code, tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "1 (10, 512, 512) ['seq_num', 'time', 'x']"
+
+
+def test_derived_frames_example_runs(tmp_path: Path) -> None:
+    code = _first_python_block("Use it") + _first_python_block(
+        "Derived frames: a running median of a camera"
+    )
+    code += "\nprint(background.shape, background.dtype)\npipeline.close()\n"
+    done = _run(code, tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "(2, 512, 512) float32"

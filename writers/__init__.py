@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from ._protocols import (
         ControllableDataWriter,
         DataWriter,
+        HasFrameListeners,
         HasMetadata,
         HasWriterLogic,
         PrepareInfo,
     )
     from ._readable import frames_on_disk
+    from ._sink import FrameSink
     from ._store import read_store_attributes, store_path, update_store_attributes
     from ._zarr import SourceInfo, ZarrWriter
     from .model import METADATA_KEY, ZARR_MIMETYPE
@@ -39,6 +41,8 @@ __all__ = [
     "ControllableDataWriter",
     "DataWriter",
     "FrameError",
+    "FrameSink",
+    "HasFrameListeners",
     "HasMetadata",
     "HasWriterLogic",
     "OnSyncFailure",
@@ -78,10 +82,12 @@ _WHERE = {
     "sanitize_name": "._paths",
     "ControllableDataWriter": "._protocols",
     "DataWriter": "._protocols",
+    "HasFrameListeners": "._protocols",
     "HasMetadata": "._protocols",
     "HasWriterLogic": "._protocols",
     "PrepareInfo": "._protocols",
     "frames_on_disk": "._readable",
+    "FrameSink": "._sink",
     "read_store_attributes": "._store",
     "store_path": "._store",
     "update_store_attributes": "._store",

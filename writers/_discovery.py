@@ -39,7 +39,9 @@ def get_available_writers(
     """Return the unique writers exposed by ``devices`` as ``{mimetype: {group: writer}}``.
 
     Devices expose a writer through a ``writer_logic`` property
-    (:class:`HasWriterLogic`); devices without one are skipped. A writer shared by
+    (:class:`HasWriterLogic`); devices without one are skipped. A writer listed among
+    the devices itself is taken too (for devices that do not expose theirs, such as a
+    plain ophyd-async ``StandardDetector`` with a ``ZarrDataLogic``). A writer shared by
     several devices appears once. Two different writers claiming the same
     mimetype and group are an error: they would write the same store. Whether an
     object is a :class:`HasWriterLogic` device, or a :class:`ControllableDataWriter`,
@@ -47,9 +49,12 @@ def get_available_writers(
     """
     found: dict[str, dict[str, ControllableDataWriter]] = {}
     for device_name, device in devices.items():
-        if not _conforms(device, HasWriterLogic):
+        if _conforms(device, ControllableDataWriter):
+            writer = device  # a writer listed itself (its devices do not expose it)
+        elif _conforms(device, HasWriterLogic):
+            writer = device.writer_logic
+        else:
             continue
-        writer = device.writer_logic
         if not _conforms(writer, ControllableDataWriter):
             continue
         groups = found.setdefault(writer.mimetype, {})

@@ -222,8 +222,16 @@ class MemoryGuard:
         self._in_flight = limit
         self._trim = _malloc_trim()
 
-    def start(self, progress: StoreProgress) -> None:
-        """Start bounding a new stream: nothing in flight yet; its queue is paid for."""
+    def start(self, progress: StoreProgress, group: str) -> None:
+        """Start bounding a new stream: nothing in flight yet; its queue is paid for.
+        Refused when the limit is below what the stream's sources need at least."""
+        if self.limit < progress.least_limit:
+            raise WriterError(
+                f"max_memory={self.limit:,} bytes of writer {group!r} is below "
+                f"the {progress.least_limit:,} bytes its sources need (acquire-zarr's frame "
+                "queue, then two frames, or two shards of a compressed array, in flight); "
+                "raise max_memory or use smaller shards"
+            )
         self._persisted = 0
         self._in_flight = self.limit - progress.queue_bytes
 

@@ -6,14 +6,19 @@ import errno
 import hashlib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ._errors import WriterError
 
-__all__ = ["PathInfo", "SessionPathProvider", "sanitize_name"]
+__all__ = ["DATE_FORMAT", "PathInfo", "SessionPathProvider", "sanitize_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_FORMAT = "%Y-%m-%d"
+"""Name of a date folder (``date_folders=True``)."""
 _STORE_SUFFIX = ".zarr"
 
 MAX_NAME_CHARS = 200
@@ -76,23 +81,52 @@ class SessionPathProvider:
     Calls that pass the same ``run_key`` (the presenter passes the RunStart uid)
     share one run folder, one store per group; each call without one gets a new
     run folder.
+
+    With ``date_folders`` the session lies in a folder of the day each run starts:
+    ``base_dir / <YYYY-MM-DD> / session / <plan>_<NNNNN>``; the date is taken from
+    ``clock`` at each new run (inject one in tests), and the counter still runs on
+    across days (every date folder's session is scanned), so numbers never repeat.
     """
 
-    def __init__(self, base_dir: str | Path, session: str = "default", *, digits: int = 5) -> None:
+    def __init__(
+        self,
+        base_dir: str | Path,
+        session: str = "default",
+        *,
+        digits: int = 5,
+        date_folders: bool = False,
+        clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
         self._base_dir = Path(base_dir).expanduser().absolute()
         self._session = sanitize_name(session, what="session name")
         self._digits = digits
+        self._date_folders = bool(date_folders)
+        self._clock = clock
         self._pattern = re.compile(rf"^(?P<plan>.+)_(?P<count>\d{{{digits},}})(?:-.*)?$")
         self._counters: dict[str, int] = {}
         self._runs: dict[str, Path] = {}
         self._lock = threading.Lock()
-        self._session_made = False
+        self._session_made: Path | None = None
         self._scan_existing()
 
     @property
     def session_dir(self) -> Path:
-        """Folder holding every run of the session."""
+        """Folder holding the session's new runs (with date folders: today's)."""
+        if self._date_folders:
+            return self._base_dir / self._clock().strftime(DATE_FORMAT) / self._session
         return self._base_dir / self._session
+
+    def _session_dirs(self) -> list[Path]:
+        """Every folder holding runs of the session (one per day with date folders)."""
+        if not self._date_folders:
+            return [self.session_dir]
+        try:
+            days = [d for d in self._base_dir.iterdir() if _DATE.match(d.name) and d.is_dir()]
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise _path_error(self._base_dir, e) from e
+        return [d / self._session for d in sorted(days)]
 
     @property
     def base_dir(self) -> Path:
@@ -104,12 +138,16 @@ class SessionPathProvider:
         return self._counters.get(sanitize_name(plan_name, what="plan name"), 0)
 
     def _scan_existing(self) -> None:
+        for folder in self._session_dirs():
+            self._scan(folder)
+
+    def _scan(self, folder: Path) -> None:
         try:
-            entries = list(self.session_dir.iterdir())
+            entries = list(folder.iterdir())
         except FileNotFoundError:
             return
         except OSError as e:
-            raise _path_error(self.session_dir, e) from e
+            raise _path_error(folder, e) from e
         for entry in entries:
             name = entry.name
             if name.endswith(_STORE_SUFFIX):
@@ -122,28 +160,29 @@ class SessionPathProvider:
         if next_count > self._counters.get(plan, 0):
             self._counters[plan] = next_count
 
-    def _make_session_dir(self) -> None:
+    def _make_session_dir(self, session_dir: Path) -> None:
         try:
-            self.session_dir.mkdir(parents=True, exist_ok=True)
+            session_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise _path_error(self.session_dir, e) from e
+            raise _path_error(session_dir, e) from e
 
     def _new_run_dir(self, plan: str) -> tuple[Path, int]:
         """Claim the next free run folder of ``plan`` by creating it (never check-then-create)."""
-        if not self._session_made:  # once: a session folder removed later is made again below
-            self._make_session_dir()
-            self._session_made = True
+        session_dir = self.session_dir
+        if self._session_made != session_dir:  # once a day: made again below if removed
+            self._make_session_dir(session_dir)
+            self._session_made = session_dir
         while True:
             count = self._counters.get(plan, 0)
             self._counters[plan] = count + 1
-            run_dir = self.session_dir / f"{plan}_{count:0{self._digits}d}"
+            run_dir = session_dir / f"{plan}_{count:0{self._digits}d}"
             if run_dir.with_name(run_dir.name + _STORE_SUFFIX).exists():
                 continue  # a store of the older <plan>_<NNNNN>.zarr layout holds this number
             try:
                 try:
                     run_dir.mkdir()
                 except FileNotFoundError:  # the session folder was removed since
-                    self._make_session_dir()
+                    self._make_session_dir(session_dir)
                     run_dir.mkdir()
             except FileExistsError:
                 continue  # another provider (thread or process) claimed it first

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     import numpy as np
     import numpy.typing as npt
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ControllableDataWriter",
     "DataWriter",
+    "HasFrameListeners",
     "HasMetadata",
     "HasWriterLogic",
     "PrepareInfo",
@@ -111,12 +112,35 @@ class ControllableDataWriter(DataWriter, Protocol):
         """
         ...
 
-    def write_frame(self, name: str, frame: npt.NDArray[np.generic]) -> None:
-        """Push one frame of source ``name``; thread-safe."""
+    def write_frame(self, name: str, frame: npt.NDArray[np.generic]) -> bool:
+        """Push one frame of source ``name``; thread-safe. ``False`` when it was dropped
+        (counted): pushed outside the source's write window, e.g. while no run is open."""
         ...
 
     def clear_sources(self) -> None:
         """Forget every registered source."""
+        ...
+
+
+@runtime_checkable
+class HasFrameListeners(Protocol):
+    """A writer that tells listeners about each frame it wrote (a tap for derived data)."""
+
+    def add_frame_listener(
+        self, name: str, listener: Callable[[str, int, npt.NDArray[np.generic]], object]
+    ) -> None:
+        """Call ``listener(name, index, frame)`` after each frame of source ``name`` is
+        written, on the pushing thread (it must return at once)."""
+        ...
+
+    def remove_frame_listener(
+        self, name: str, listener: Callable[[str, int, npt.NDArray[np.generic]], object]
+    ) -> None:
+        """Stop calling ``listener``."""
+        ...
+
+    def unregister(self, name: str) -> None:
+        """Forget one source (not while it is open)."""
         ...
 
 

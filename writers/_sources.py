@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy.typing as npt
+    from event_model.documents import DataKey
 
 __all__ = ["SUPPORTED_DTYPES", "SourceInfo", "check_frame", "make_source"]
 
@@ -45,6 +46,16 @@ class SourceInfo:
     image: ImageAxes | None = None
     """OME-Zarr axes (types, units, pixel size) when the array is written as an image
     (group ``<name>``, array ``<name>/0``); ``None`` for a plain array ``<name>``."""
+
+    def data_key(self, group: str) -> DataKey:
+        """The bluesky data key of the source's frames (one frame per event, external)."""
+        return {
+            "source": f"zarrscribe:{group}/{self.name}",
+            "shape": list(self.shape),
+            "dtype": "array",
+            "dtype_numpy": self.dtype.str,
+            "external": "STREAM:",
+        }
 
     @property
     def array_key(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,6 +15,8 @@ from ._errors import StoreExistsError, WriterError
 from ._jsonable import to_jsonable
 from ._layout import Compression, ZarrLayout
 from ._memory import MemoryGuard, StoreProgress, default_memory_limit
+from ._sink import FrameSink
+from ._source_table import FrameListener, SourceState, SourceTable
 from ._sources import SourceInfo, check_frame, make_source
 from ._store import name_image, store_path, update_store_attributes
 from .model import METADATA_KEY, ZARR_MIMETYPE
@@ -26,15 +28,6 @@ if TYPE_CHECKING:
     from event_model.documents import DataKey
 
 __all__ = ["SourceInfo", "ZarrWriter"]
-
-
-@dataclass
-class _SourceState:
-    info: SourceInfo
-    opened: bool = False
-    frames_written: int = 0
-    documents: StreamDocuments | None = None
-    """Stream documents of the current (or last) acquisition; ``None`` before ``open``."""
 
 
 class ZarrWriter:
@@ -49,7 +42,9 @@ class ZarrWriter:
     ``<source>`` itself (the layout of stores written before OME-Zarr).
     Lifecycle per acquisition: ``set_uri`` -> ``register`` (each device) ->
     ``open`` (each device) -> ``write_frame`` ... -> ``close``. The writer is then
-    reusable for the next acquisition with a new URI.
+    reusable for the next acquisition with a new URI. A source's write window runs
+    from its ``open`` to ``close``: frames pushed outside it (a live preview while no
+    run is open) are dropped and counted in :attr:`dropped`, never written.
 
     The acquire-zarr stream is created at the first frame (never before: an S3
     stream closed with no frame crashes), with an array for every registered
@@ -100,7 +95,8 @@ class ZarrWriter:
         limit = default_memory_limit() if max_memory == "auto" else max_memory
         self._memory = None if limit is None else MemoryGuard(int(limit), memory_timeout)
         self._lock = threading.Lock()
-        self._sources: dict[str, _SourceState] = {}
+        self._table = SourceTable(group)
+        self._sources: dict[str, SourceState] = self._table.states
         self._metadata: dict[str, Any] = {}
         self._uri: str | None = None
         self._path: Path | None = None
@@ -138,6 +134,13 @@ class ZarrWriter:
     def sources(self) -> Mapping[str, SourceInfo]:
         """Registered sources by name (read-only)."""
         return MappingProxyType({n: s.info for n, s in self._sources.items()})
+
+    @property
+    def dropped(self) -> Mapping[str, int]:
+        """Frames pushed outside their source's write window (dropped, not written), per
+        source, since the writer was made (read-only copy)."""
+        with self._lock:
+            return MappingProxyType(dict(self._table.dropped))
 
     @property
     def throttled_seconds(self) -> float:
@@ -198,15 +201,11 @@ class ZarrWriter:
         the scale is 1 and the axes have no unit. Devices take both from their
         configuration keys ``pixel_size`` and ``pixel_size_units``.
         Registering a name again replaces its registration, unless that source is
-        open. Sources may be registered after others were opened, up to the first
-        frame: the store's arrays are created then.
+        open: then the same registration changes nothing (a device restaged inside a
+        run continues its array and its StreamResource) and another one is refused.
+        Sources may be registered after others were opened, up to the first frame: the
+        store's arrays are created then.
         """
-        if self._stream is not None:
-            raise WriterError(
-                f"cannot register {name!r}: writer {self._group!r} already streams frames to "
-                f"{self._uri!r}, whose arrays are fixed; register every source before the "
-                "first frame, or close() first"
-            )
         info = make_source(
             name,
             dtype,
@@ -219,18 +218,18 @@ class ZarrWriter:
             units=units,
         )
         with self._lock:
-            current = self._sources.get(name)
-            if current is not None and current.opened:
-                raise WriterError(
-                    f"cannot register {name!r} again: it is open on {self._uri!r}; "
-                    "close() the writer first, or register the source under another name"
-                )
-            self._sources[name] = _SourceState(info)
+            self._table.register(info, self._uri, streaming=self._stream is not None)
+
+    def unregister(self, name: str) -> None:
+        """Forget source ``name`` (refused while it is open or the store streams frames)."""
+        with self._lock:
+            self._table.unregister(name, self._uri, streaming=self._stream is not None)
 
     def clear_sources(self) -> None:
         """Forget every registered source."""
         self._require_closed("clear sources")
-        self._sources.clear()
+        with self._lock:
+            self._sources.clear()
 
     # ------------------------------------------------------------------ metadata
     def update_metadata(self, metadata: Mapping[str, Any]) -> None:
@@ -270,30 +269,29 @@ class ZarrWriter:
                 state.documents = StreamDocuments(state.info, self._uri, self._group)
                 state.frames_written = 0
             self._is_open = True
-        info = state.info
-        data_key: DataKey = {
-            "source": f"zarrscribe:{self._group}/{name}",
-            "shape": list(info.shape),
-            "dtype": "array",
-            "dtype_numpy": info.dtype.str,
-            "external": "STREAM:",
-        }
-        return {name: data_key}
+        return {name: state.info.data_key(self._group)}
 
-    def write_frame(self, name: str, frame: npt.NDArray[np.generic]) -> None:
-        """Append one frame of source ``name`` to its array. Thread-safe.
+    def write_frame(self, name: str, frame: npt.NDArray[np.generic]) -> bool:
+        """Append one frame of source ``name`` to its array; ``True`` when written.
+        Thread-safe.
 
-        The frame must have the registered dtype and shape; it is rejected, and
-        nothing is written, otherwise. Non-contiguous frames are copied.
+        Outside the source's write window (not registered, or not opened in the
+        current acquisition: a live preview while no run is open, a device still
+        pushing after its run ended) the frame is dropped, counted in :attr:`dropped`,
+        and ``False`` returned. Inside it, the frame must have the registered dtype
+        and shape; it is rejected with :class:`FrameError`, and nothing is written,
+        otherwise. Non-contiguous frames are copied.
         """
-        state = self._state(name)
+        with self._lock:
+            state = self._table.in_window(name)
+        if state is None:
+            return False
         info = state.info
         frame = check_frame(info, frame)
         with self._lock:
-            if not state.opened:
-                raise WriterError(
-                    f"source {name!r} is not open; call open({name!r}) before write_frame"
-                )
+            if not state.opened:  # closed while the frame was checked
+                self._table.in_window(name)
+                return False
             if info.capacity and state.frames_written >= info.capacity:
                 raise WriterError(
                     f"frame {state.frames_written + 1} for {name!r} exceeds its capacity of "
@@ -307,7 +305,31 @@ class ZarrWriter:
                 )
             self._stream.append(name, frame)
             self._progress.appended += frame.nbytes
+            index = state.frames_written
             state.frames_written += 1
+            listeners = list(state.listeners)
+        for listener in listeners:
+            listener(name, index, frame)
+        return True
+
+    def add_frame_listener(self, name: str, listener: FrameListener) -> None:
+        """Call ``listener(name, index, frame)`` after each frame of source ``name`` is
+        written (on the pushing thread: it must return at once, e.g. by handing the
+        frame to a :class:`FrameSink`). The frame must not be kept beyond that call
+        unless copied: the device may reuse its buffer."""
+        with self._lock:
+            self._table.add_listener(name, listener)
+
+    def remove_frame_listener(self, name: str, listener: FrameListener) -> None:
+        """Stop calling ``listener`` for source ``name``."""
+        with self._lock:
+            self._table.remove_listener(name, listener)
+
+    def sink(self, name: str, *, maxsize: int = 16) -> FrameSink[npt.NDArray[np.generic]]:
+        """A :class:`FrameSink` writing frames of source ``name`` from its own thread: a
+        producer that must never wait calls ``put_nowait`` (``False`` when full, counted)."""
+        self._state(name)  # registered now, or a clear error
+        return FrameSink(partial(self.write_frame, name), maxsize=maxsize, name=name)
 
     def get_indices_written(self, name: str | None = None) -> int:
         """Frames written for ``name``; with ``None``, the least over open sources."""
@@ -375,23 +397,9 @@ class ZarrWriter:
         sources = [s.info for s in self._sources.values()]
         progress = StoreProgress(self._path, sources)
         if self._memory is not None:
-            if self._memory.limit < progress.least_limit:
-                raise WriterError(
-                    f"max_memory={self._memory.limit:,} bytes of writer {self._group!r} is below "
-                    f"the {progress.least_limit:,} bytes its sources need (acquire-zarr's frame "
-                    "queue, then two frames, or two shards of a compressed array, in flight); "
-                    "raise max_memory or use smaller shards"
-                )
-            self._memory.start(progress)
+            self._memory.start(progress, self._group)
         stream = AcquireStream(self._path, sources, max_threads=self._max_threads)
         return stream, progress
 
-    def _state(self, name: str) -> _SourceState:
-        try:
-            return self._sources[name]
-        except KeyError:
-            known = ", ".join(repr(n) for n in self._sources) or "none"
-            raise WriterError(
-                f"source {name!r} is not registered with writer {self._group!r} "
-                f"(registered: {known}); call register() first"
-            ) from None
+    def _state(self, name: str) -> SourceState:
+        return self._table.get(name)

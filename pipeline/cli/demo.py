@@ -37,12 +37,17 @@ class Progress:
         both announce events; counting documents would count some twice)."""
         self._frames: dict[str, int] = {}
         self._resources: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # descriptor uid -> stream name
 
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         if name == "start":
             self._plan = f"{doc.get('plan_name', 'run')} (scan {doc.get('scan_id')})"
             self._total = doc.get("num_points")
             self._events, self._frames, self._resources = {}, {}, {}
+            self._names = {}
+        elif name == "descriptor":
+            self._names[doc["uid"]] = doc.get("name", "primary")
+            return
         elif name == "event":
             self._seen(doc["descriptor"], doc["seq_num"])
         elif name == "event_page":
@@ -71,7 +76,9 @@ class Progress:
         total = f"/{self._total}" if self._total else ""
         frames = ", ".join(f"{k} {v}" for k, v in sorted(self._frames.items()))
         head = "\r" if self._live else ""
-        events = sum(self._events.values())
+        # the plan's points are its primary stream's events (derived streams have others)
+        primary = [n for d, n in self._events.items() if self._names.get(d) == "primary"]
+        events = sum(primary) if primary else sum(self._events.values())
         text = f"{head}{self._plan:<22} events {events}{total}  frames: {frames or '-'}{final}"
         self._out.write(text + ("\n" if final else ""))
         self._out.flush()
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ...writers import Compression, ZarrWriter
     from .._pipeline import Pipeline
+    from ..derived import RunningMedian, with_derived
     from ..sim import SimCamera, SimLight, SimMotor, fly_scan
 
     out, info = sys.stdout, sys.stderr  # the table is the result; the rest is progress
@@ -93,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     cam3 = SimCamera("cam3", side, shape=(128, 128), exposure=0.005, seed=3)
     stage_x = SimMotor("stage_x", velocity=2.0, units="um")
     laser = SimLight("laser", wavelength_nm=561.0, power_mw=12.0)
+    # derived frames: a background of cam1 (median of its last 8 frames, every 8 frames)
+    # written beside it in the same store, announced in the fly scan's documents
+    median = RunningMedian("cam1", shared, shape=(512, 512), dtype="uint16", window=8, every=8)
     info.write(
         f"zarrscribe demo: data under {args.base_dir.absolute()}, session {args.session!r}\n"
     )
@@ -103,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
         extra = demo_detectors(shared)  # connected on the RunEngine's loop
     pipeline = Pipeline(
-        [cam1, cam2, cam3, stage_x, laser, *extra],
+        [cam1, cam2, cam3, stage_x, laser, median, *extra],
         base_dir=args.base_dir,
         session=args.session,
         catalog=args.catalog or "embedded",
@@ -115,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     plans = [
         bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames // 4, md={"sample": "beads"}),
         bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames // 4, md={"sample": "beads"}),
-        fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}),
+        with_derived(
+            fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}), [median]
+        ),
     ]
     for plan in plans:
         result = RE(plan)

@@ -66,8 +66,19 @@ def _text(shown: dict[str, Any]) -> str:
     for key, info in shown["arrays"].items():
         size = "x".join(str(s) for s in info["shape"])
         where = info.get("store") or str(info.get("uri", "")).removeprefix("file://")
-        lines.append(f"  {key:<12} {size} {info['dtype']}  {where}/{key}")
+        lines.append(f"  {key:<12} {size} {info['dtype']}  {where}/{key}{_streams(info)}")
     return "\n".join(lines) + "\n"
+
+
+def _streams(info: dict[str, Any]) -> str:
+    """Which frames of a shared array belong to which stream (when several share it)."""
+    streams = info.get("streams") or {}
+    if len(streams) < 2:
+        return ""
+    parts = [
+        f"{name} " + ",".join(f"{a}:{b}" for a, b in ranges) for name, ranges in streams.items()
+    ]
+    return "  frames: " + "; ".join(parts)
 
 
 def _readings_text(shown: dict[str, Any], rows: int | None, out: Any) -> None:

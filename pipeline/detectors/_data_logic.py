@@ -8,6 +8,13 @@ group, one array per detector), which is what ophyd-async#1242 asks for.
 The writer's lifecycle belongs to the pipeline, not to the detector: the
 presenter sets its URI at RunStart and the finisher closes it at RunStop
 (which comes before unstage). So ``stop()`` closes nothing.
+
+ophyd-async resets a detector with ``stage()`` (also after ``prepare``), and plans
+may unstage and stage it again inside one run. The detector's array then
+continues: the same registration changes nothing in the writer, ``prepare`` makes
+a provider whose frame counter starts where the array is, and the next StreamDatum
+continues the same StreamResource's indices. (A new array cannot be started: the
+store's arrays are fixed at its first frame.)
 """
 
 from __future__ import annotations
@@ -41,7 +48,10 @@ __all__ = [
 
 
 class AcquisitionClosedError(RuntimeError):
-    """A frame came after the pipeline closed the writer at RunStop (the run is over)."""
+    """Kept for code that catches it: zarrscribe no longer raises it. A frame pushed
+    outside the detector's write window (before ``prepare``, after ``stop`` or after the
+    pipeline closed the writer at RunStop) is dropped and counted
+    (:attr:`ZarrDataLogic.dropped`) instead."""
 
 
 def check_collections_per_event(name: str, collections_per_event: int) -> None:
@@ -128,73 +138,70 @@ class ZarrDataLogic(DetectorDataLogic):
         self._name = ""
         self._written = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped = False
+        self._dropped = 0
         self._signal, self._set_written = soft_signal_r_and_setter(int, initial_value=0)
 
     def register(self, datakey_name: str) -> None:
-        """Declare the array with the writer (unbounded): at stage, before any frame."""
+        """Declare the array with the writer (unbounded): at stage, before any frame.
+        Inside a run whose writer already has it open, this changes nothing: the array
+        continues."""
         self.writer.register(datakey_name, self.dtype, self.shape, 0)
         self._name = datakey_name
 
     async def prepare_unbounded(self, datakey_name: str) -> ZarrDataProvider:
-        """Open the array (registering it first if the detector was not staged)."""
-        if self._name != datakey_name:
-            self.register(datakey_name)
+        """Open the array (registering it first: a plain ``StandardDetector`` does not
+        call :meth:`register` at stage); its frame counter continues from the frames
+        the array already holds in this run."""
+        self.register(datakey_name)
         data_keys = self.writer.open(datakey_name)
+        written = self.writer.get_indices_written(datakey_name)
         with self._lock:
-            self._written = 0
+            self._written = written
             self._loop = asyncio.get_running_loop()
-            self._stopped = False
-        self._set_written(0)
+        self._set_written(written)
         return ZarrDataProvider(self.writer, datakey_name, data_keys, self._signal)
 
     def get_hinted_fields(self, datakey_name: str) -> list[str]:
         return [datakey_name]
 
     async def stop(self) -> None:
-        """Nothing to close: the pipeline's finisher closes the shared writer at RunStop."""
+        """Close the detector's write window; the pipeline's finisher closes the shared
+        writer at RunStop."""
         with self._lock:
-            self._stopped = self._loop is not None
             self._loop = None
 
-    # ------------------------------------------------------------------ frames
-    def write_frame(self, frame: npt.NDArray[np.generic]) -> None:
-        """Push one frame; thread-safe. Call it from a thread, never from the RunEngine's
-        event loop: the writer may block while the disk catches up (``max_memory``).
+    @property
+    def dropped(self) -> int:
+        """Frames pushed outside the write window (not written), since this logic was made."""
+        with self._lock:
+            return self._dropped
 
-        Raises :class:`AcquisitionClosedError` once the pipeline closed the writer
-        (a run that failed or was aborted ends while detectors still push): the
-        frame source should then stop quietly.
+    # ------------------------------------------------------------------ frames
+    def write_frame(self, frame: npt.NDArray[np.generic]) -> bool:
+        """Push one frame; thread-safe. ``True`` when written. Call it from a thread,
+        never from the RunEngine's event loop: the writer may block while the disk
+        catches up (``max_memory``).
+
+        The write window runs from ``prepare`` to ``stop`` (stage, unstage) while the
+        pipeline has the writer open for a run. A frame pushed outside it (a live view
+        while no run is open, a device still pushing after its run ended) is dropped,
+        counted in :attr:`dropped`, and ``False`` returned; nothing is written. A frame
+        of the wrong dtype or shape inside it raises (:class:`~zarrscribe.writers.FrameError`).
         """
         with self._lock:
-            name, loop, stopped = self._name, self._loop, self._stopped
-        if loop is None and stopped:
-            raise AcquisitionClosedError(
-                f"{name}: the detector was stopped (unstaged); the frame is dropped"
-            )
-        if loop is None:
-            raise RuntimeError(
-                f"{name or 'detector'}: frame pushed before prepare; "
-                "push frames only between kickoff/trigger and complete"
-            )
-        if not self.writer.is_open:
-            raise AcquisitionClosedError(
-                f"{name}: the writer {self.writer.uri!r} was closed at the end of the run; "
-                "the frame is dropped"
-            )
-        try:
-            self.writer.write_frame(name, frame)
-        except Exception as e:
-            if not self.writer.is_open:  # closed by the finisher while we were writing
-                raise AcquisitionClosedError(
-                    f"{name}: the writer {self.writer.uri!r} was closed at the end of the "
-                    "run; the frame is dropped"
-                ) from e
-            raise
+            name, loop = self._name, self._loop
+            if loop is None:
+                self._dropped += 1
+                return False
+        if not self.writer.write_frame(name, frame):
+            with self._lock:
+                self._dropped += 1
+            return False
         with self._lock:
             self._written += 1
             written = self._written
         loop.call_soon_threadsafe(self._set_written, written)
+        return True
 
     def wake(self) -> None:
         """Re-publish the counter (so a detector waiting on it looks at its state again)."""

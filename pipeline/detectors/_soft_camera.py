@@ -18,7 +18,7 @@ from ophyd_async.core import (
 )
 
 from ..sim import shot_noise_frame
-from ._data_logic import AcquisitionClosedError, ZarrDataLogic
+from ._data_logic import ZarrDataLogic
 from ._detector import ZarrDetector
 
 if TYPE_CHECKING:
@@ -92,10 +92,9 @@ class _Pusher:
                     self._stop.wait(max(0.0, next_time - time.monotonic()))
                 frame = self._frames(self._next_frame)
                 self._next_frame += 1
+                # after the run ended (a failed or aborted run) frames are dropped, counted
                 self._data_logic.write_frame(frame)
                 pushed += 1
-        except AcquisitionClosedError:
-            pass  # the run ended (another device failed, or it was aborted): stop quietly
         except BaseException as e:
             self._error = e
             self._on_failure(e)

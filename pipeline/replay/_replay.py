@@ -35,8 +35,9 @@ Recovered = Callable[[Path, dict[str, Any]], None]
 
 
 def find_logs(base_dir: Path) -> list[Path]:
-    """Every run's document log under ``base_dir`` (``<session>/<run>/documents.jsonl``)."""
-    return sorted(base_dir.glob(f"*/*/{LOG_NAME}"))
+    """Every run's document log under ``base_dir``: ``<session>/<run>/documents.jsonl``,
+    and ``<YYYY-MM-DD>/<session>/<run>/documents.jsonl`` with date folders."""
+    return sorted([*base_dir.glob(f"*/*/{LOG_NAME}"), *base_dir.glob(f"*/*/*/{LOG_NAME}")])
 
 
 def _start_uid(path: Path) -> str | None:
@@ -118,8 +119,9 @@ def _replay_one(
             report.catalog = "queued"
     else:
         current = known.get(record.uid) if known is not None else _look_up(catalog, record.uid)
+        layout = catalog.layout(record.uid) if current is not None else None
         synced = compare_entry(
-            projection, run.documents, log, current, force=force, damaged=damaged
+            projection, run.documents, log, current, layout=layout, force=force, damaged=damaged
         )
         report.catalog = synced.outcome
         note("catalog", synced)

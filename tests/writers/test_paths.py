@@ -168,3 +168,24 @@ def test_a_session_folder_removed_between_runs_is_made_again(tmp_path: Path) -> 
     second = p.run_dir("count", run_key="uid-2")
     assert second == tmp_path / "s" / "count_00001"
     assert second.is_dir()
+
+
+def test_date_folders_are_opt_in_and_numbers_run_on_across_days(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from zarrscribe.writers import SessionPathProvider
+
+    today = [datetime(2026, 8, 1, 23, 59)]
+    paths = SessionPathProvider(tmp_path, "exp1", date_folders=True, clock=lambda: today[0])
+    first = paths("count")
+    assert first.run_dir == tmp_path / "2026-08-01" / "exp1" / "count_00000"
+    today[0] = datetime(2026, 8, 2, 0, 1)  # past midnight: a new day's folder
+    second = paths("count")
+    assert second.run_dir == tmp_path / "2026-08-02" / "exp1" / "count_00001"
+    # a restarted session finds every day's runs: the numbers never repeat
+    again = SessionPathProvider(tmp_path, "exp1", date_folders=True, clock=lambda: today[0])
+    assert again("count").run_dir.name == "count_00002"
+    # without the option, the layout is as before
+    assert (
+        SessionPathProvider(tmp_path, "exp1")("count").run_dir == tmp_path / "exp1" / "count_00000"
+    )

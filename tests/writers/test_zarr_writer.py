@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import event_model
 import numpy as np
@@ -21,9 +21,6 @@ from zarrscribe.writers import (
     ZarrWriter,
     read_store_attributes,
 )
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def frames(n: int, shape: tuple[int, ...] = (32, 48), dtype: str = "uint16") -> np.ndarray:
@@ -182,6 +179,11 @@ def _opened(writer: ZarrWriter, capacity: int = 0) -> ZarrWriter:
     return writer
 
 
+def store_exists(writer: ZarrWriter) -> bool:
+    assert writer.uri is not None
+    return Path(writer.uri.removeprefix("file://")).exists()
+
+
 def _assert_readable(writer: ZarrWriter, expected: np.ndarray) -> None:
     writer.close()
     group = zarr.open_group(writer.uri.removeprefix("file://"), mode="r")
@@ -214,16 +216,20 @@ def test_non_contiguous_frame_is_copied_not_scrambled(writer: ZarrWriter) -> Non
 
 
 def test_unregistered_source(writer: ZarrWriter) -> None:
+    # a frame outside any write window is dropped and counted, not an error
+    assert writer.write_frame("nope", frames(1)[0]) is False
+    assert writer.dropped == {"nope": 1}
     with pytest.raises(WriterError, match=r"source 'nope' is not registered .*register\(\) first"):
-        writer.write_frame("nope", frames(1)[0])
-    with pytest.raises(WriterError, match="'nope' is not registered"):
         writer.open("nope")
 
 
-def test_write_before_open(writer: ZarrWriter) -> None:
+def test_write_before_open_is_dropped_and_counted(writer: ZarrWriter) -> None:
     writer.register("cam1", np.uint16, (32, 48))
-    with pytest.raises(WriterError, match=r"call open\('cam1'\) before write_frame"):
-        writer.write_frame("cam1", frames(1)[0])
+    assert writer.write_frame("cam1", frames(1)[0]) is False
+    assert writer.write_frame("cam1", frames(1)[0]) is False
+    assert writer.dropped == {"cam1": 2}
+    assert not writer.is_open
+    assert not store_exists(writer)  # nothing written, not even a store
 
 
 def test_more_frames_than_capacity(writer: ZarrWriter) -> None:
@@ -251,7 +257,10 @@ def test_set_uri_or_register_while_open(writer: ZarrWriter, tmp_path: Path) -> N
 
 def test_registering_an_open_source_again_is_refused(writer: ZarrWriter) -> None:
     _opened(writer)
-    with pytest.raises(WriterError, match=r"cannot register 'cam1' again: it is open on 'file://"):
+    with pytest.raises(
+        WriterError,
+        match=r"cannot register 'cam1' again as uint8 \(2, 2\) .*: it is open on 'file://",
+    ):
         writer.register("cam1", np.uint8, (2, 2))
     assert writer.sources["cam1"].dtype == np.uint16  # the registration is unchanged
     data = frames(1)

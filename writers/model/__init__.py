@@ -15,6 +15,7 @@ from ._errors import DocumentError, ZarrscribeError
 from ._format import (
     ATTRIBUTES_KEY,
     FORMAT_VERSION,
+    FRAMES_PARAMETER,
     INCOMPLETE,
     LOG_NAME,
     METADATA_KEY,
@@ -23,6 +24,7 @@ from ._format import (
     ZARR_MIMETYPE,
     Document,
     Documents,
+    stream_frames,
 )
 from ._lazy import import_on_first_use
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTRIBUTES_KEY",
     "FORMAT_VERSION",
+    "FRAMES_PARAMETER",
     "INCOMPLETE",
     "LOG_NAME",
     "METADATA_KEY",
@@ -61,6 +64,7 @@ __all__ = [
     "downgrades",
     "import_on_first_use",
     "local_path",
+    "stream_frames",
     "without_written_at",
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ATTRIBUTES_KEY",
     "FORMAT_VERSION",
+    "FRAMES_PARAMETER",
     "INCOMPLETE",
     "LOG_NAME",
     "METADATA_KEY",
@@ -15,6 +16,7 @@ __all__ = [
     "ZARR_MIMETYPE",
     "Document",
     "Documents",
+    "stream_frames",
 ]
 
 ZARR_MIMETYPE = "application/x-zarr"
@@ -48,3 +50,17 @@ Document = tuple[str, dict[str, Any]]
 
 Documents = list[Document]
 """A run's documents, in order."""
+
+
+FRAMES_PARAMETER = "frames"
+"""Catalog data source parameter: the ``[start, stop)`` frame ranges of a shared array that
+one stream's node serves (read by ``zarrscribe.catalog.ZarrFramesAdapter``)."""
+
+
+def stream_frames(ranges: list[tuple[int, int]] | list[list[int]]) -> list[list[int]] | None:
+    """The ``frames`` parameter for ``ranges``; ``None`` when they are the array's first
+    frames, which stock Tiled serves without it."""
+    plain = [[int(a), int(b)] for a, b in ranges if int(b) > int(a)]
+    if len(plain) <= 1 and (not plain or plain[0][0] == 0):
+        return None
+    return plain

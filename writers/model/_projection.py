@@ -19,7 +19,14 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ._format import ATTRIBUTES_KEY, FORMAT_VERSION, INCOMPLETE, ZARR_MIMETYPE, Document
+from ._format import (
+    ATTRIBUTES_KEY,
+    FORMAT_VERSION,
+    INCOMPLETE,
+    ZARR_MIMETYPE,
+    Document,
+    stream_frames,
+)
 from ._record import RunRecord, StreamArray
 
 __all__ = [
@@ -34,7 +41,7 @@ __all__ = [
 OnDisk = Mapping[tuple[str, str], int]
 """Frames readable per (store URI, array key), as counted on disk."""
 
-_ENTRY_FIELDS = ("store", "path", "stream", "shape", "announced", "dtype")
+_ENTRY_FIELDS = ("store", "path", "stream", "streams", "shape", "announced", "dtype")
 """What a catalog entry keeps of each array."""
 
 RECOVERED_STOP_REASON = (
@@ -104,6 +111,15 @@ class RunProjection:
         on_disk = self._on_disk.get((array.uri, array.key), 0)
         return ArrayFrames(array.announced, min(array.announced, on_disk))
 
+    def stream_frames(self, array: StreamArray) -> dict[str, list[list[int]]]:
+        """The readable frames of ``array`` that belong to each event stream: index ranges
+        ``[start, stop)`` of the stream's datums, cut to what is readable."""
+        readable = self.frames(array).readable
+        out: dict[str, list[list[int]]] = {}
+        for stream, ranges in array.ranges.items():
+            out[stream] = [[a, min(b, readable)] for a, b in ranges if a < readable]
+        return out
+
     def missing(self) -> dict[str, dict[str, int]]:
         """Arrays holding fewer readable frames than announced: both counts, by key."""
         out: dict[str, dict[str, int]] = {}
@@ -166,7 +182,12 @@ class RunProjection:
 
     def arrays(self, uri: str | None = None) -> dict[str, dict[str, Any]]:
         """Arrays (one per stream resource, by data key) of the store ``uri``, or of every
-        store; ``path`` is the array's path in its store."""
+        store; ``path`` is the array's path in its store, ``shape`` the readable array's.
+
+        ``streams`` gives, per event stream, the index ranges of the array's frames that
+        belong to it (one resource may serve a step stream and then a fly stream);
+        ``stream`` names the one stream holding all of them, or is ``None`` when several
+        share the array."""
         out: dict[str, dict[str, Any]] = {}
         for array in self.record.arrays.values():
             if uri is not None and array.uri != uri:
@@ -174,9 +195,11 @@ class RunProjection:
             params = array.resource.get("parameters") or {}
             data_key = self.record.data_key(array.resource["data_key"])
             frames = self.frames(array)
+            streams = array.streams
             out[array.data_key] = {
                 "path": array.key,
-                "stream": array.stream,
+                "stream": streams[0] if len(streams) == 1 else (None if streams else ""),
+                "streams": self.stream_frames(array),
                 "store": self.relative(array.uri),
                 "shape": [frames.readable, *data_key.get("shape", [])],
                 "announced": frames.announced,
@@ -185,6 +208,25 @@ class RunProjection:
                 "shard_shape": params.get("shard_shape"),
                 "compression": params.get("compression"),
             }
+        return out
+
+    def catalog_layout(self) -> dict[str, dict[str, Any]]:
+        """Where the catalog entry files each readable Zarr array: per stream, per data
+        key, the shape of that stream's frames and the ``frames`` parameter of its node
+        (``None`` when the stream holds the array from its first frame). Replay compares
+        it with the entry's nodes, so an array filed under the wrong stream is noticed."""
+        out: dict[str, dict[str, Any]] = {}
+        for array in self.record.arrays.values():
+            if array.mimetype != ZARR_MIMETYPE:
+                continue
+            frame_shape = list(self.record.data_key(array.data_key).get("shape", []))
+            for stream, ranges in self.stream_frames(array).items():
+                count = sum(b - a for a, b in ranges)
+                if count:
+                    out.setdefault(stream, {})[array.data_key] = {
+                        "shape": [count, *frame_shape],
+                        "frames": stream_frames(ranges),
+                    }
         return out
 
     def store_attributes(self, uri: str) -> dict[str, Any]:

@@ -17,13 +17,32 @@ __all__ = ["RunRecord", "StreamArray"]
 
 @dataclass
 class StreamArray:
-    """One stream resource of a run: an array of a store and the frames announced for it."""
+    """One stream resource of a run: an array of a store and the frames announced for it.
+
+    One resource may be referenced by the stream datums of several descriptors (an
+    ophyd-async detector reuses its data provider across a step stream and a fly
+    stream): its frames belong to each stream by the index ranges of that stream's
+    datums, never all to the first one.
+    """
 
     resource: StreamResource
-    stream: str = ""
-    """Name of the event stream its stream datums belong to (``primary``, ...)."""
+    ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """Frame index ranges ``[start, stop)`` of each event stream, in order of appearance,
+    adjacent ranges joined."""
     announced: int = 0
     """Frames the run's stream datums say were written."""
+
+    @property
+    def streams(self) -> list[str]:
+        """The event streams whose datums point into this array, in order of appearance."""
+        return list(self.ranges)
+
+    def add_range(self, stream: str, start: int, stop: int) -> None:
+        ranges = self.ranges.setdefault(stream, [])
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], stop)
+        elif stop > start:
+            ranges.append((start, stop))
 
     @property
     def uid(self) -> str:
@@ -98,10 +117,10 @@ class RunRecord:
         elif name == "stream_datum":
             array = self.arrays.get(doc["stream_resource"])
             if array is not None:
-                array.announced = max(array.announced, int(doc["indices"]["stop"]))
+                start, stop = int(doc["indices"]["start"]), int(doc["indices"]["stop"])
+                array.announced = max(array.announced, stop)
                 desc = self.descriptors.get(doc["descriptor"])
-                if desc is not None and not array.stream:
-                    array.stream = str(desc.get("name", "primary"))
+                array.add_range(str(desc.get("name", "primary")) if desc else "", start, stop)
         elif name in ("event", "event_page"):
             desc = self.descriptors.get(doc["descriptor"])
             stream = str(desc.get("name", "primary")) if desc else "primary"
