@@ -365,3 +365,21 @@ def test_demo_refuses_frames_it_cannot_take_up_front(
     assert done.stderr.count("\n") == 1, done.stderr
     assert message in done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing made
+
+
+def test_a_package_missing_from_the_install_is_one_line(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['tiled'] = None  # as if the install lost it\n"
+        "from zarrscribe.pipeline.cli import main\n"
+        f"sys.exit(main(['serve', '--base-dir', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "zarrscribe serve: error: zarrscribe needs 'tiled', which is not installed although "
+        "zarrscribe depends on it; reinstall with: pip install --force-reinstall zarrscribe\n"
+    )
+    assert list(tmp_path.iterdir()) == []

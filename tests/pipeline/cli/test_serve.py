@@ -7,6 +7,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import h5py
@@ -125,6 +126,12 @@ def test_store_paths_are_relative_to_the_base_dir_through_the_server_too(
     try:
         assert [r.stores for r in remote.search()] == [r.stores for r in local.search()]
         assert remote.search(plan_name="scan")[0].stores == ("demo/scan_00000/default.zarr",)
+        # the rest of what `zarrscribe runs` asks, through Tiled's queries
+        day = remote.search()[0].started.date()
+        assert len(remote.search(until=day)) == len(remote.search(since=day)) == 3
+        assert remote.search(until=day - timedelta(days=1)) == []
+        assert remote.distinct("start.plan_name") == ["count", "fly_scan", "scan"]
+        assert remote.distinct("zarrscribe.devices") == local.distinct("zarrscribe.devices")
     finally:
         remote.close()
         local.close()
