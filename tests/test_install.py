@@ -46,9 +46,12 @@ def source_copy(dest: Path) -> Path:
 
 
 def clean_env() -> dict[str, str]:
-    """This process's environment without what would point a child at our venv or data."""
+    """This process's environment without what would point a child at our venv or data,
+    or tell it that it runs under make (``make test``): a stranger's shell."""
     env = dict(os.environ)
     for name in ("PYTHONPATH", "VIRTUAL_ENV", "ZARRSCRIBE_BASE_DIR", "TILED_API_KEY"):
+        env.pop(name, None)
+    for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
         env.pop(name, None)
     return env
 
