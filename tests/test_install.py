@@ -93,7 +93,9 @@ def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     (wheel,) = dist.glob("zarrscribe-*.whl")
     venv = Venv(where / "venv")
     _check(subprocess.run([sys.executable, "-m", "venv", str(venv.path)], timeout=120))
-    install = venv.run("python", "-m", "pip", "install", "--quiet", str(wheel), cwd=where)
+    install = venv.run(  # a minute or two; much more when the machine is busy
+        "python", "-m", "pip", "install", "--quiet", str(wheel), cwd=where, timeout=1500
+    )
     _check(install)
     return venv
 
