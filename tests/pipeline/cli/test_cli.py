@@ -28,7 +28,7 @@ RUN_KEYS = [
     "stores",
     "num_events",
 ]
-ARRAY_KEYS = ["store", "path", "stream", "shape", "announced", "dtype"]
+ARRAY_KEYS = ["store", "path", "stream", "streams", "shape", "announced", "dtype"]
 SHOW_KEYS = [
     "uid",
     "plan_name",
@@ -66,8 +66,9 @@ def test_demo_prints_the_table_on_stdout_and_progress_that_counts_right(demo: De
     ]
     assert [line.split()[2] for line in lines[2:]] == ["fly_scan", "scan", "count"]
     assert "demo/fly_scan_00000/default.zarr" in demo.out
-    # --frames 2 is two frames per camera in every plan, each with its stores
-    assert [line.split()[6] for line in lines[2:]] == ["2", "2", "2"]
+    # --frames 2 is two frames per camera in every plan, each with its stores (the fly
+    # scan's third event is the summary of its running median)
+    assert [line.split()[6] for line in lines[2:]] == ["3", "2", "2"]
     assert all("default.zarr" in line for line in lines[2:])
     # progress: every document that announces an event is counted once
     assert "count (scan 1)         events 2/2" in demo.err
@@ -128,6 +129,7 @@ def test_show_table_readings_and_json(demo: Demo, capsys: pytest.CaptureFixture[
         "store": "demo/scan_00000/default.zarr",  # relative to the base directory
         "path": "cam1/0",  # the array inside the store
         "stream": "primary",
+        "streams": {"primary": [[0, 2]]},
         "shape": [2, 512, 512],
         "announced": 2,
         "dtype": "<u2",
