@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,37 @@ def _check(done: subprocess.CompletedProcess[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """A new venv holding the built wheel, installed without extras."""
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from a copy of the repository."""
     where = tmp_path_factory.mktemp("wheel")
     source = source_copy(where / "source")
     dist = where / "dist"
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist)]
     _check(subprocess.run([*build, str(source)], capture_output=True, text=True, timeout=600))
-    (wheel,) = dist.glob("zarrscribe-*.whl")
+    (built,) = dist.glob("zarrscribe-*.whl")
+    return built
+
+
+def test_the_wheel_holds_every_package_and_nothing_bare(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    packed = {str(Path(n).parent) for n in names if n.endswith("/__init__.py")}
+    folders = ("writers", "callbacks", "catalog", "pipeline")
+    expected = {
+        str(Path("zarrscribe") / init.parent.relative_to(ROOT))
+        for folder in folders
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert packed == expected
+    assert "zarrscribe/__main__.py" in names
+    # nothing but the package and its metadata: no bare `writers`, no tests
+    assert {n.split("/")[0] for n in names if not n.startswith("zarrscribe-")} == {"zarrscribe"}
+
+
+@pytest.fixture(scope="session")
+def plain_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """A new venv holding the built wheel, installed without extras."""
+    where = wheel.parents[1]
     venv = Venv(where / "venv")
     _check(subprocess.run([sys.executable, "-m", "venv", str(venv.path)], timeout=120))
     install = venv.run(  # a minute or two; much more when the machine is busy
