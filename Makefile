@@ -7,11 +7,19 @@ PKGS   := writers callbacks catalog pipeline
 
 .PHONY: demo test lint typecheck unit bench clean
 
+EXTRAS := dev
+SPEC   := .$(if $(EXTRAS),[$(EXTRAS)])
+# Every editable install makes setuptools warn (13 lines) about folders named like the
+# package in the working directory; zarrscribe has none (its four folders are mapped
+# into it), so that one message is filtered, and nothing else.
+QUIET  := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing $(SPEC) into $(VENV) (a minute or two the first time) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(QUIET) $(BIN)/python -m pip install --quiet -e '$(SPEC)'
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/zarrscribe demo

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..writers.model import require
 from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
 from ._errors import DocumentLogError
 from ._log import read_document_log
@@ -72,6 +73,7 @@ class Publisher:
         max_queued: int = 100_000,
         ack_timeout: float = 5.0,
     ) -> None:
+        require("nats", "publishing documents to NATS")
         self.settings = settings or BusSettings()
         self._state_dir = Path(state_dir)
         self._state_dir.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..writers.model import Document
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
-from ._filters import Filter, run_filters, tiled_queries
+from ._filters import Filter, Moment, flat_sorted, run_filters, tiled_queries
 from ._local import LocalReader, NotReadable
 from ._summary import Runs, summary
 from ._tiled import (
@@ -255,8 +254,8 @@ class Catalog:
         scan_id: int | None = None,
         exit_status: str | None = None,
         device: str | None = None,
-        since: float | datetime | None = None,
-        until: float | datetime | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
         uid: str | None = None,
         limit: int | None = None,
         **start_keys: Any,
@@ -264,7 +263,8 @@ class Catalog:
         """Runs matching every filter given, newest first.
 
         ``uid`` matches a full uid or a prefix; ``device`` any device that took
-        part; ``since``/``until`` bound the start time (epoch seconds or datetime);
+        part; ``since``/``until`` bound the start time, both included (epoch seconds, a
+        datetime, or a date: ``until=date(2026, 12, 3)`` takes in that whole day);
         other keywords match start-document keys exactly (``sample="Si"``).
         """
         filters = run_filters(
@@ -281,7 +281,7 @@ class Catalog:
             found = self._local.search(filters, limit)
         else:
             found = self._search_tiled(filters, limit)
-        return Runs(summary(key, metadata, self.base_dir) for key, metadata in found)
+        return Runs(summary(key, metadata) for key, metadata in found)
 
     def _search_tiled(self, filters: list[Filter], limit: int | None) -> list[tuple[str, Any]]:
         from tiled.client.container import Container
@@ -304,6 +304,17 @@ class Catalog:
             return self._local.entries()
         with self._lock:
             return {str(key): dict(node.metadata) for key, node in self._tiled().items()}
+
+    def distinct(self, key: str) -> list[Any]:
+        """The values the dotted metadata ``key`` takes among the runs, sorted; list
+        values count item by item (``distinct("zarrscribe.devices")``: device names)."""
+        if self._local is not None:
+            return flat_sorted(self._local.distinct(key))
+        from tiled.client.container import Container
+
+        with self._lock:
+            found = Container.distinct(self._tiled(), key)["metadata"][key]
+        return flat_sorted(item["value"] for item in found)
 
     def _exact_uid(self, uid: str) -> str:
         """``uid`` if a run has exactly that uid, else the one run's it starts."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
 
 from ..writers.model import ATTRIBUTES_KEY
 from ._errors import CatalogError
 
-__all__ = ["Filter", "run_filters", "tiled_queries"]
+__all__ = ["Filter", "Moment", "flat_sorted", "run_filters", "tiled_queries"]
 
-Op = Literal["eq", "ge", "le", "present", "prefix"]
+Op = Literal["eq", "ge", "le", "lt", "present", "prefix"]
+
+Moment = float | datetime | date
+"""A bound of a start time: epoch seconds, a datetime, or a date (the whole day)."""
 
 
 class Filter(NamedTuple):
@@ -27,8 +31,8 @@ def run_filters(
     scan_id: int | None = None,
     exit_status: str | None = None,
     device: str | None = None,
-    since: float | datetime | None = None,
-    until: float | datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     uid: str | None = None,
     start_keys: dict[str, Any] | None = None,
 ) -> list[Filter]:
@@ -44,7 +48,10 @@ def run_filters(
         filters.append(Filter("present", f"{ATTRIBUTES_KEY}.device_set.{device}"))
     if since is not None:
         filters.append(Filter("ge", "start.time", _epoch(since)))
-    if until is not None:
+    if isinstance(until, date) and not isinstance(until, datetime):
+        # a date alone is the whole day: up to the next midnight (local time), excluded
+        filters.append(Filter("lt", "start.time", _epoch(until + timedelta(days=1))))
+    elif until is not None:
         filters.append(Filter("le", "start.time", _epoch(until)))
     if uid:
         filters.append(Filter("prefix", "start.uid", uid))
@@ -68,7 +75,7 @@ def tiled_queries(filters: list[Filter]) -> list[Any]:
     for op, key, value in filters:
         if op == "eq":
             queries.append(Eq(key, value))
-        elif op in ("ge", "le"):
+        elif op in ("ge", "le", "lt"):
             queries.append(Comparison(op, key, value))
         elif op == "present":
             queries.append(KeyPresent(key))
@@ -77,5 +84,19 @@ def tiled_queries(filters: list[Filter]) -> list[Any]:
     return queries
 
 
-def _epoch(value: float | datetime) -> float:
-    return value.timestamp() if isinstance(value, datetime) else float(value)
+def flat_sorted(values: Iterable[Any]) -> list[Any]:
+    """Distinct ``values`` sorted (by text), the items of list values taken one by one."""
+    found: set[Any] = set()
+    for value in values:
+        found.update(value if isinstance(value, list) else [value])
+    found.discard(None)
+    return sorted(found, key=str)
+
+
+def _epoch(value: Moment) -> float:
+    """Epoch seconds of ``value``; a date is its midnight, local time."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, date):
+        return datetime.combine(value, time()).timestamp()
+    return float(value)

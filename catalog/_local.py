@@ -54,7 +54,7 @@ def _condition(f: Filter) -> tuple[str, list[Any]]:
         return "json_type(metadata, ?) IS NOT NULL", [_path(f.key)]
     if f.op == "prefix":
         return "json_extract(metadata, ?) LIKE ?", [_path(f.key), f"{f.value}%"]
-    sign = {"eq": "=", "ge": ">=", "le": "<="}[f.op]
+    sign = {"eq": "=", "ge": ">=", "le": "<=", "lt": "<"}[f.op]
     return f"json_extract(metadata, ?) {sign} ?", [_path(f.key), f.value]
 
 
@@ -115,6 +115,17 @@ class LocalReader:
             params.append(int(limit))
         with self._connect() as db:
             return [(key, json.loads(md)) for key, md in db.execute(query, params)]
+
+    def distinct(self, key: str) -> list[Any]:
+        """The distinct values of the dotted metadata ``key`` among the runs (a list
+        value as a list)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT json_type(metadata, ?), json_extract(metadata, ?) "
+                f"FROM nodes WHERE parent = {_ROOT}",
+                (_path(key), _path(key)),
+            ).fetchall()
+        return [json.loads(value) if kind == "array" else value for kind, value in rows]
 
     def count(self) -> int:
         with self._connect() as db:

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, CatalogUnavailableError
 from ._relocate import relocate_embedded
-from ._tiled import init_lock, is_unreachable, one_line, status_code, table_storage
+from ._tiled import (
+    init_lock,
+    is_unreachable,
+    one_line,
+    quiet_app_logs,
+    show_progress,
+    status_code,
+    table_storage,
+)
 
 if TYPE_CHECKING:
     from ._catalog import Catalog
@@ -62,12 +70,14 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
                 adapters_by_mimetype=adapters_by_mimetype(),
             )
+        quiet_app_logs()
         app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
             # warns about httpx; nothing for a user to act on.
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
-            context = Context.from_app(app)  # starts the app: checks the database
+            # starts the app: checks the database
+            context = Context.from_app(app, show_progress=show_progress())
     except CatalogError:
         raise
     except Exception as e:
@@ -98,7 +108,9 @@ def open_server(uri: str, api_key: str | None) -> Any:
     check_uri(uri)
     context = None
     try:
-        context, node_path_parts = Context.from_any_uri(uri, api_key=api_key)
+        context, node_path_parts = Context.from_any_uri(
+            uri, api_key=api_key, show_progress=show_progress()
+        )
         return from_context(context, node_path_parts=node_path_parts)
     except Exception as e:
         if context is not None:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError
+from ._relocate import relocate_embedded
 
 __all__ = [
     "ServerSettings",
@@ -119,6 +120,7 @@ def _storage(settings: ServerSettings) -> tuple[str, list[str], bool]:
                 f"no catalog under {settings.base_dir} (looked for {directory / 'catalog.db'}); "
                 "run 'zarrscribe demo' or a pipeline there first, or pass --catalog postgresql://…"
             )
+        relocate_embedded(directory, settings.base_dir)  # a moved or copied data folder
         tables = settings.tables or f"sqlite:///{directory / 'tables.sqlite'}"
         return f"sqlite:///{directory / 'catalog.db'}", [str(directory / "data"), tables], False
     scheme = urlparse(settings.database).scheme.split("+")[0]
@@ -146,6 +148,7 @@ def build_server_app(settings: ServerSettings, api_key: str) -> Any:
 
     from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
+    from ._tiled import quiet_app_logs
 
     database, writable, init = _storage(settings)
     try:
@@ -159,6 +162,7 @@ def build_server_app(settings: ServerSettings, api_key: str) -> Any:
         )
     except Exception as e:  # a database that cannot be reached or initialised
         raise CatalogError(f"cannot open catalog database {database!r}: {e}") from e
+    quiet_app_logs()
     return build_app(
         adapter,
         Authentication(single_user_api_key=api_key, allow_anonymous_access=settings.public),

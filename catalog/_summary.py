@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..writers.model import ATTRIBUTES_KEY, INCOMPLETE
@@ -23,7 +22,9 @@ class RunSummary:
     exit_status: str
     devices: tuple[str, ...]
     stores: tuple[str, ...]
-    """Store paths (absolute where the catalog knows its data folder)."""
+    """Store paths relative to the base directory, as the catalog entry holds them
+    (``catalog.base_dir / store`` on this machine); absolute only for a store outside
+    it. The same through a Tiled server and in ``zarrscribe runs --json``."""
     num_events: dict[str, int]
 
     @property
@@ -79,7 +80,7 @@ class Runs(list[RunSummary]):
         )
 
 
-def summary(uid: str, metadata: Any, base_dir: Path | None) -> RunSummary:
+def summary(uid: str, metadata: Any) -> RunSummary:
     """The summary of run ``uid`` from its entry's metadata."""
     start = metadata.get("start") or {}
     stop = metadata.get("stop") or {}
@@ -91,9 +92,6 @@ def summary(uid: str, metadata: Any, base_dir: Path | None) -> RunSummary:
         start_time=float(start.get("time", 0.0)),
         exit_status=str(ours.get("exit_status") or stop.get("exit_status") or INCOMPLETE),
         devices=tuple(ours.get("devices", ())),
-        stores=tuple(
-            str(base_dir / s) if base_dir is not None and not Path(s).is_absolute() else s
-            for s in ours.get("stores", ())
-        ),
+        stores=tuple(str(s) for s in ours.get("stores", ())),
         num_events=dict(stop.get("num_events") or {}),
     )

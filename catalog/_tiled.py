@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -16,6 +17,8 @@ __all__ = [
     "one_line",
     "pinned_structure_clients",
     "plain_reading",
+    "quiet_app_logs",
+    "show_progress",
     "status_code",
     "table_storage",
     "tiled_readings",
@@ -58,6 +61,38 @@ def init_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _no_version_line(record: Any) -> bool:
+    return not str(record.msg).startswith("Tiled version")
+
+
+def quiet_app_logs() -> None:
+    """Keep Tiled's "Tiled version ..." line off stderr: its app logs it whenever it
+    starts (also the in-process app of the embedded catalog), through a handler its
+    module installs on import. A filter on the logger, not a level: tiled sets the
+    level when it is imported, which may come later."""
+    import logging
+
+    logging.getLogger("tiled.server.app").addFilter(_no_version_line)  # once per process
+
+
+def show_progress() -> bool | None:
+    """``show_progress`` for Tiled's client: ``False`` in a notebook without ipywidgets,
+    where Tiled falls back to a terminal bar that prints control characters and an
+    "install ipywidgets" warning into the notebook for every read; else ``None``, Tiled's
+    own choice (a bar on an interactive terminal, a widget in a notebook that has
+    ipywidgets, nothing in a script; ``TILED_SHOW_PROGRESS=0`` turns it off)."""
+    import importlib.util
+
+    shell_module = sys.modules.get("IPython")  # a notebook has imported it already
+    if shell_module is None:
+        return None
+    shell = shell_module.get_ipython()
+    in_notebook = shell is not None and "ZMQInteractiveShell" in type(shell).__name__
+    if in_notebook and importlib.util.find_spec("ipywidgets") is None:
+        return False
+    return None
 
 
 def table_storage(adapter: Any) -> Any:

@@ -26,7 +26,7 @@ from ..callbacks import (
 )
 from ..catalog import Catalog, CatalogError, RegistrationQueue, embedded_catalog
 from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
-from ..writers.model import STATE_DIR
+from ..writers.model import STATE_DIR, require
 from .replay import ReplayReport, find_log, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
@@ -90,6 +90,8 @@ class Pipeline:
         bus: BusSettings | None = None,
         date_folders: bool = False,
     ) -> None:
+        if bus is not None:
+            require("nats", "Pipeline(bus=...)")  # before anything is made on disk
         self.devices: dict[str, Any] = (
             dict(devices)
             if isinstance(devices, Mapping)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import StoreExistsError, WriterError
 from ._image import frame_axes
+from .model import missing_dependency
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,10 +40,7 @@ def acquire_zarr() -> ModuleType:
         try:
             _MODULE = importlib.import_module("acquire_zarr")
         except ImportError as e:
-            raise WriterError(
-                "ZarrWriter needs the 'acquire-zarr' package, which is not installed; "
-                "install it with: pip install 'zarrscribe[zarr]'"
-            ) from e
+            raise missing_dependency(e, "ZarrWriter") from e
     return _MODULE
 
 

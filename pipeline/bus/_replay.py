@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...callbacks import BusSettings
+from ...writers.model import require
 from ._wire import RunAssembly
 from ._worker import Register, read_subjects
 
@@ -42,6 +43,7 @@ def replay_stream(
     header). Durable consumers are not touched: live workers go on as they were.
     A run that fails to register is reported in ``failed``; the others still go.
     """
+    require("nats", "replaying a NATS stream")
     return asyncio.run(_replay(register, bus, progress))
 
 

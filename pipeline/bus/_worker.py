@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...callbacks import BusSettings
+from ...writers.model import require
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Worker:
     def __init__(
         self, register: Register, bus: BusSettings, settings: WorkerSettings | None = None
     ) -> None:
+        require("nats", "a catalog worker")
         self.register = register
         self.bus = bus
         self.settings = settings or WorkerSettings()

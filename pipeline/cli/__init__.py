@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 from types import ModuleType
-from typing import Any
 
-from ...writers.model import ZarrscribeError
+from ...writers.model import ZarrscribeError, missing_dependency
 from ._common import Parser, common_options
 
 __all__ = ["main"]
@@ -35,26 +34,18 @@ def _parser() -> Parser:
     return parser
 
 
-def _no_version_line(record: Any) -> bool:
-    return not str(record.msg).startswith("Tiled version")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors are one line on stderr and exit code 2."""
     args, unknown = _parser().parse_known_args(argv)
     if unknown:  # the verb's own usage, not the top-level one
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    import logging  # not before: --help and usage errors stay quick
-
-    # Tiled logs its version whenever an app starts (also the in-process one of the
-    # embedded catalog); stderr is for what a user must know. A filter, because tiled
-    # sets the level of its logger when it is imported.
-    logging.getLogger("tiled.server.app").addFilter(_no_version_line)
-
     try:
         result: int = args.verb.run(args)
     except ZarrscribeError as e:
         sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
+        return 2
+    except ModuleNotFoundError as e:  # a package missing from the install: say which
+        sys.stderr.write(f"zarrscribe {args.command}: error: {missing_dependency(e)}\n")
         return 2
     return result
 

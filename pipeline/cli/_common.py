@@ -61,6 +61,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def plural(count: int, word: str) -> str:
+    """``1 run``, ``2 runs``: a count and its word (plain English plurals only)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def print_json(value: Any, out: TextIO | None = None) -> None:
     """Write ``value`` as indented JSON and a newline (the result of a ``--json`` verb)."""
     out = out or sys.stdout
@@ -125,18 +130,7 @@ def table(rows: Sequence[Sequence[str]], out: TextIO, indent: str = "") -> None:
             out.write(indent + "  ".join("-" * w for w in widths) + "\n")
 
 
-def _store_paths(summary: RunSummary, base: Path) -> str:
-    paths = []
-    for uri in summary.stores:
-        path = Path(uri.removeprefix("file://"))
-        if path.is_absolute():
-            with contextlib.suppress(ValueError):
-                path = path.relative_to(base)
-        paths.append(str(path))
-    return ", ".join(paths) or "-"
-
-
-def runs_table(runs: Sequence[RunSummary], base: Path, out: TextIO) -> None:
+def runs_table(runs: Sequence[RunSummary], out: TextIO) -> None:
     """The table of runs the demo and ``runs`` print."""
     rows = [["uid", "scan", "plan", "started", "status", "events", "devices", "stores"]]
     for r in runs:
@@ -149,7 +143,7 @@ def runs_table(runs: Sequence[RunSummary], base: Path, out: TextIO) -> None:
                 r.exit_status,
                 str(sum(r.num_events.values())),
                 ",".join(r.devices),
-                _store_paths(r, base),
+                ", ".join(r.stores) or "-",
             ]
         )
     if len(rows) == 1:

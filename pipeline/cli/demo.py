@@ -7,14 +7,21 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ._common import runs_table
+from ...writers.model import require
+from ._common import positive_int, runs_table
 
 HELP = "run count, scan and fly plans with simulated devices"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", default="demo")
-    parser.add_argument("--frames", type=int, default=40, help="frames per camera in the fly scan")
+    parser.add_argument(
+        "--frames",
+        type=positive_int,
+        default=20,
+        help="frames each camera takes in each plan (count: N readings, scan: N points, "
+        "fly scan: N frames; default 20)",
+    )
     parser.add_argument(
         "--ophyd-async",
         action="store_true",
@@ -85,6 +92,8 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.ophyd_async:
+        require("ophyd_async", "--ophyd-async")  # before anything is made on disk
     from bluesky import RunEngine
     from bluesky import plans as bp
 
@@ -96,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
     out, info = sys.stdout, sys.stderr  # the table is the result; the rest is progress
     shared = ZarrWriter("default")
     side = ZarrWriter("side", compression=Compression())
-    cam1 = SimCamera("cam1", shared, shape=(512, 512), exposure=0.01, seed=1)
-    cam2 = SimCamera("cam2", shared, shape=(256, 384), exposure=0.01, seed=2)
-    cam3 = SimCamera("cam3", side, shape=(128, 128), exposure=0.005, seed=3)
+    # each camera declares its pixel size on the sample: the OME-Zarr scale (micrometer)
+    cam1 = SimCamera("cam1", shared, shape=(512, 512), exposure=0.01, seed=1, pixel_size=0.65)
+    cam2 = SimCamera("cam2", shared, shape=(256, 384), exposure=0.01, seed=2, pixel_size=0.65)
+    cam3 = SimCamera("cam3", side, shape=(128, 128), exposure=0.005, seed=3, pixel_size=2.6)
     stage_x = SimMotor("stage_x", velocity=2.0, units="um")
     laser = SimLight("laser", wavelength_nm=561.0, power_mw=12.0)
     # derived frames: a background of cam1 (median of its last 8 frames, every 8 frames)
@@ -124,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     RE.subscribe(Progress(info))
     uids: list[str] = []
     plans = [
-        bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames // 4, md={"sample": "beads"}),
-        bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames // 4, md={"sample": "beads"}),
+        bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames, md={"sample": "beads"}),
+        bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames, md={"sample": "beads"}),
         with_derived(
             fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}), [median]
         ),
@@ -141,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     )
     catalog = pipeline.connect_catalog()
     runs = [r for r in catalog.search() if r.uid in uids]
-    runs_table(runs, args.base_dir.absolute(), out)
+    runs_table(runs, out)
     info.write(
         f"\nquery them:  zarrscribe runs --base-dir {args.base_dir}   "
         f"zarrscribe show {runs[0].uid[:8] if runs else 'UID'} --base-dir {args.base_dir}\n"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import EXIT_STATUSES, UsageError
+from ._common import EXIT_STATUSES, UsageError, plural
 
 HELP = "regenerate attributes and catalog entries from documents"
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     errors = sum(1 for r in reports if not r.ok)
     changed = sum(1 for r in reports if r.ok and r.changed)
     word = "differ" if args.check else "changed"
-    out.write(f"{len(reports)} runs: {changed} {word}, {errors} errors\n")
+    out.write(f"{plural(len(reports), 'run')}: {changed} {word}, {plural(errors, 'error')}\n")
     if errors:
         return 2
     return 1 if args.check and changed else 0

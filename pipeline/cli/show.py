@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ...writers.model import ATTRIBUTES_KEY
 from ._common import catalog_of, positive_int, print_json, table
@@ -47,7 +47,7 @@ def describe(catalog: Catalog, uid: str, rows: int | None = None) -> dict[str, A
     }
 
 
-def _text(shown: dict[str, Any]) -> str:
+def _text(shown: dict[str, Any], out: TextIO) -> None:
     lines = [f"run {shown['uid']}"]
     start = shown["start"]
     for key in ("plan_name", "scan_id", "sample"):
@@ -62,12 +62,17 @@ def _text(shown: dict[str, Any]) -> str:
     for device, config in shown["configuration"].items():
         values = ", ".join(f"{k.removeprefix(device + '-')}={v}" for k, v in config.items())
         lines.append(f"  {device:<12} {values}")
-    lines.append("arrays")
+    out.write("\n".join(lines) + "\n")
+    out.write("arrays\n")
+    rows = [["key", "shape", "dtype", "store/path"]]
     for key, info in shown["arrays"].items():
         size = "x".join(str(s) for s in info["shape"])
-        where = info.get("store") or str(info.get("uri", "")).removeprefix("file://")
-        lines.append(f"  {key:<12} {size} {info['dtype']}  {where}/{key}{_streams(info)}")
-    return "\n".join(lines) + "\n"
+        where = f"{info.get('store', '')}/{info.get('path', key)}"
+        rows.append([key, size, str(info["dtype"]), where + _streams(info)])
+    if len(rows) > 1:
+        table(rows, out, indent="  ")
+    else:
+        out.write("  none\n")
 
 
 def _streams(info: dict[str, Any]) -> str:
@@ -107,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(shown)
         return 0
-    sys.stdout.write(_text(shown))
+    _text(shown, sys.stdout)
     _readings_text(shown, rows, sys.stdout)
     return 0

@@ -7,7 +7,8 @@ import signal
 import sys
 from functools import partial
 
-from ._common import open_catalog
+from ...writers.model import require
+from ._common import open_catalog, plural
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
 
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require("nats", "zarrscribe worker")  # before the catalog is opened or made
     from ...callbacks import BusSettings, register_documents
     from ..bus import Worker, WorkerSettings, replay_stream
 
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if args.replay:
             done = replay_stream(register, bus, progress=lambda line: print(line, file=err))
             sys.stdout.write(
-                f"{len(done.registered)} runs registered, {len(done.unfinished)} unfinished, "
-                f"{len(done.failed)} failed\n"
+                f"{plural(len(done.registered), 'run')} registered, "
+                f"{len(done.unfinished)} unfinished, {len(done.failed)} failed\n"
             )
             for uid, why in done.failed.items():
                 err.write(f"  {uid}: {why}\n")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: worker.stop())
         err.write(f"worker: {bus.servers} stream {bus.stream!r} -> {catalog}\n")
         registered = worker.run()
-        err.write(f"worker stopped after registering {registered} runs\n")
+        err.write(f"worker stopped after registering {plural(registered, 'run')}\n")
         return 0
     finally:
         catalog.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator, Sequence
+from numbers import Integral
 from typing import Any
 
 import bluesky.plan_stubs as bps
@@ -37,7 +38,18 @@ def fly_scan(
 
     Stream documents are collected while the detectors run, so a run that is
     stopped mid-way has documents for every frame that reached the store.
+    ``num_frames`` is at least 1 and ``detectors`` not empty: anything else raises
+    ``ValueError`` here, when the plan is made, before any device is touched.
     """
+    if isinstance(num_frames, bool) or not isinstance(num_frames, Integral):
+        raise ValueError(f"fly_scan: num_frames {num_frames!r} is not a whole number of frames")
+    if num_frames < 1:
+        raise ValueError(f"fly_scan: num_frames {num_frames} is less than 1; give 1 or more")
+    if not detectors:
+        raise ValueError("fly_scan: no detectors; give at least one")
+    if collect_every <= 0:
+        raise ValueError(f"fly_scan: collect_every {collect_every!r} must be positive seconds")
+    num_frames = int(num_frames)
     _md = {
         "plan_name": "fly_scan",
         "detectors": [d.name for d in detectors],
@@ -63,4 +75,4 @@ def fly_scan(
                 raise RuntimeError(f"a detector failed during the fly scan: {status.exception()}")
         yield from bps.collect(*detectors)
 
-    yield from bpp.stage_wrapper(bpp.run_wrapper(inner(), md=_md), detectors)
+    return bpp.stage_wrapper(bpp.run_wrapper(inner(), md=_md), detectors)

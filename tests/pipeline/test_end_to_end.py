@@ -18,7 +18,7 @@ from bluesky import plans as bp
 from tests.conftest import DocumentCollector, Rig
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
-from zarrscribe.writers import METADATA_KEY, read_store_attributes, store_path
+from zarrscribe.writers import METADATA_KEY, read_store_attributes
 from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 
@@ -89,7 +89,9 @@ def test_frames_are_realistic_images(session: Session) -> None:
 def test_attributes_hold_descriptor_configuration_and_layout(session: Session) -> None:
     uid = session.uids["scan"]
     summary = session.catalog.search(uid=uid)[0]
-    (store,) = summary.stores
+    (relative,) = summary.stores
+    assert relative == "e2e/scan_00000/default.zarr"  # relative to the base directory
+    store = session.base_dir / relative
     attrs = read_store_attributes(store)
     ours = attrs[ATTRIBUTES_KEY]
     assert ours["run"]["uid"] == uid
@@ -105,7 +107,7 @@ def test_attributes_hold_descriptor_configuration_and_layout(session: Session) -
     # the writer's own metadata (forwarded by handle_descriptor_metadata) is there too
     assert attrs[METADATA_KEY]["cam1"]["cam1-exposure"] == 0.0
     # ...and zarr-python still reads the store after the attribute rewrite
-    assert zarr.open_group(store_path(store), mode="r").attrs[ATTRIBUTES_KEY]["run"]["uid"] == uid
+    assert zarr.open_group(store, mode="r").attrs[ATTRIBUTES_KEY]["run"]["uid"] == uid
 
 
 def test_document_log_beside_the_stores(session: Session) -> None:

@@ -131,7 +131,7 @@ def _read_every_array(base: Path) -> dict[str, np.ndarray]:
         catalog = pipeline.connect_catalog()
         for run in catalog.search():
             for store in run.stores:
-                assert Path(store).is_relative_to(base)
+                assert (base / store / "zarr.json").is_file()
             for key in ("cam1",):
                 out[f"{run.plan_name}/{key}"] = catalog.read_array(run.uid, key)
     return out

@@ -3,8 +3,9 @@
 The run record (:class:`RunRecord`), the projection of a run's documents and of
 what is readable on disk into store attributes and a catalog entry
 (:class:`RunProjection`), the comparison of two projections, the format words,
-the root of every zarrscribe error, and the import of a package's names on first
-use. Every room may import this one; it imports no other.
+the root of every zarrscribe error, the extra each optional package comes from,
+and the import of a package's names on first use. Every room may import this
+one; it imports no other.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DocumentError, ZarrscribeError
+from ._extras import EXTRAS, MissingDependencyError, missing_dependency, require
 from ._format import (
     ATTRIBUTES_KEY,
     FORMAT_VERSION,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTRIBUTES_KEY",
+    "EXTRAS",
     "FORMAT_VERSION",
     "FRAMES_PARAMETER",
     "INCOMPLETE",
@@ -55,6 +58,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "Documents",
+    "MissingDependencyError",
     "OnDisk",
     "RunProjection",
     "RunRecord",
@@ -64,6 +68,8 @@ __all__ = [
     "downgrades",
     "import_on_first_use",
     "local_path",
+    "missing_dependency",
+    "require",
     "stream_frames",
     "without_written_at",
 ]

@@ -123,7 +123,7 @@ def test_the_worker_command_replays_the_stream_into_the_base_dirs_catalog(
         assert publisher.flush(30)
     args = ["--nats", bus.servers, "--stream", bus.stream, "--prefix", bus.prefix]
     assert cli(["worker", "--replay", *args, "--base-dir", str(base_dir), "--shared-storage"]) == 0
-    assert "1 runs registered" in capsys.readouterr().out
+    assert "1 run registered" in capsys.readouterr().out
     with Pipeline([], base_dir=base_dir) as pipeline:
         assert [r.uid for r in pipeline.connect_catalog().search()] == list(uids)
         (report,) = pipeline.replay(check=True)  # the worker's entry equals the logs' own

@@ -27,5 +27,5 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     base = tmp_path_factory.mktemp("cli") / "data"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["demo", "--base-dir", str(base), "--frames", "8"])
+        code = main(["demo", "--base-dir", str(base), "--frames", "2"])
     return Demo(base, out.getvalue(), err.getvalue(), code)

@@ -132,7 +132,7 @@ def test_attributes_and_catalog_entry_as_for_our_devices(session: Session) -> No
     (summary,) = session.catalog.search(uid=uid)
     assert summary.exit_status == "success"
     (store,) = summary.stores
-    attrs = read_store_attributes(store)
+    attrs = read_store_attributes(session.catalog.base_dir / store)
     ours = attrs[ATTRIBUTES_KEY]
     assert ours["arrays"]["oa1"]["shape"] == [9, 32, 48]
     assert ours["arrays"]["oa2"]["dtype"] == "|u1"

@@ -1,0 +1,12 @@
+"""``python -m zarrscribe``: the command line.
+
+Installed as ``zarrscribe/__main__.py`` (pyproject.toml maps the ``zarrscribe``
+namespace's own modules here); the folder's name is not a Python identifier, so it
+is never a package of its own.
+"""
+
+import sys
+
+from zarrscribe.pipeline.cli import main
+
+sys.exit(main())
