@@ -29,7 +29,7 @@ from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitiz
 from ..writers.model import STATE_DIR
 from .replay import ReplayReport, find_log, find_logs, replay_runs
 
-__all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
+__all__ = ["STATE_DIR", "Catalog", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,13 @@ from ...callbacks import (
     read_on_disk,
     sync_store,
 )
-from ...catalog import Catalog, CatalogError, CatalogUnavailableError, RunNotFoundError
+from ...catalog import (
+    Catalog,
+    CatalogError,
+    CatalogUnavailableError,
+    RunNotFoundError,
+    find_logs,
+)
 from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
@@ -32,12 +38,6 @@ __all__ = ["find_logs", "replay_runs"]
 Queue = Callable[[str, Path], None]
 Recovered = Callable[[Path, dict[str, Any]], None]
 """Takes a run that never stopped: its log and the stop document made for it."""
-
-
-def find_logs(base_dir: Path) -> list[Path]:
-    """Every run's document log under ``base_dir``: ``<session>/<run>/documents.jsonl``,
-    and ``<YYYY-MM-DD>/<session>/<run>/documents.jsonl`` with date folders."""
-    return sorted([*base_dir.glob(f"*/*/{LOG_NAME}"), *base_dir.glob(f"*/*/*/{LOG_NAME}")])
 
 
 def _start_uid(path: Path) -> str | None:
