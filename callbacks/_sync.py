@@ -49,7 +49,16 @@ __all__ = [
 ]
 
 Outcome = Literal[
-    "written", "unchanged", "differs", "refused", "registered", "missing", "queued", "skipped"
+    "written",
+    "unchanged",
+    "differs",
+    "refused",
+    "registered",
+    "missing",
+    "queued",
+    "skipped",
+    "deleted",
+    "removed",
 ]
 
 

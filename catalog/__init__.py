@@ -8,6 +8,7 @@ from typing import Any
 
 from ..writers.model import import_on_first_use
 from ._catalog import Catalog
+from ._deletions import Deletion, DeletionLog, Deletions
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._folder import find_logs
 from ._open import embedded_catalog
@@ -34,6 +35,9 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogUnavailableError",
+    "Deletion",
+    "DeletionLog",
+    "Deletions",
     "RegistrationQueue",
     "RunNotFoundError",
     "RunSummary",

@@ -184,7 +184,12 @@ class Catalog:
             return len(self._tiled())
 
     def delete_run(self, uid: str) -> None:
-        """Remove run ``uid``'s entry (its stores on disk are not touched)."""
+        """Remove run ``uid``'s entry (its stores on disk are not touched).
+
+        Only the entry: a replay of the run's log registers it again. To delete a run
+        for good, record the deletion first (``DeletionLog(base_dir).record_deletion``,
+        which ``zarrscribe delete`` does): replay then skips it.
+        """
         with self._lock:
             self._tiled().delete_contents([uid], recursive=True, external_only=False)
 
