@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .model import import_on_first_use
 
 if TYPE_CHECKING:
+    from ._collection import write_collection
     from ._discovery import get_available_writers
     from ._durable import BackgroundSyncs, OnSyncFailure
     from ._errors import FrameError, StoreExistsError, WriterError
@@ -63,10 +64,12 @@ __all__ = [
     "store_path",
     "to_jsonable",
     "update_store_attributes",
+    "write_collection",
 ]
 
 _WHERE = {
     "get_available_writers": "._discovery",
+    "write_collection": "._collection",
     "BackgroundSyncs": "._durable",
     "OnSyncFailure": "._durable",
     "FrameError": "._errors",
