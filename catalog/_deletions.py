@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ..writers import fsync_folder
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, RunNotFoundError
 
@@ -149,7 +150,7 @@ class DeletionLog:
                 f.flush()
                 os.fsync(f.fileno())
             if new:
-                _fsync_folder(self.path.parent)
+                fsync_folder(self.path.parent)
         except OSError as e:
             raise CatalogError(
                 f"cannot record that run {event['uid']} is {event['event']} in {self.path}: "
@@ -193,11 +194,3 @@ def _cut_unfinished_tail(f: IO[bytes]) -> None:
         f.write(b"\n")
         return
     os.ftruncate(f.fileno(), start + end + 1)
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

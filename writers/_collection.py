@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from ._errors import WriterError
 from ._store import (
     _folder_lock,
     _remove_stale_temp_files,
+    _write_atomic,
     _write_json_atomic,
     read_store_attributes,
     store_path,
@@ -176,7 +176,7 @@ def write_collection(store: str | os.PathLike[str], *, check: bool = False) -> S
             _remove_stale_temp_files(folder)
             _write_json_atomic(folder / "zarr.json", wanted[1])
             if wanted[2] is not None:
-                _write_bytes_atomic(folder / XML_NAME, wanted[2])
+                _write_atomic(folder / XML_NAME, wanted[2])
             else:
                 (folder / XML_NAME).unlink(missing_ok=True)
     except OSError as e:
@@ -186,16 +186,3 @@ def write_collection(store: str | os.PathLike[str], *, check: bool = False) -> S
         ) from e
     update_store_attributes(root, {"ome": wanted[0]}, create=True)  # the root last
     return staleness
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".zarr.json.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
