@@ -16,6 +16,7 @@ from ..writers import (
     read_store_attributes,
     rebuild_image,
     update_store_attributes,
+    write_collection,
 )
 from ..writers.model import (
     ATTRIBUTES_KEY,
@@ -49,7 +50,16 @@ __all__ = [
 ]
 
 Outcome = Literal[
-    "written", "unchanged", "differs", "refused", "registered", "missing", "queued", "skipped"
+    "written",
+    "unchanged",
+    "differs",
+    "refused",
+    "registered",
+    "missing",
+    "queued",
+    "skipped",
+    "deleted",
+    "removed",
 ]
 
 
@@ -123,13 +133,21 @@ def sync_store(
     """Write the projection's attributes into store ``uri`` where they differ.
 
     A store whose ``metadata`` attribute is lost gets it back from the descriptors,
-    and its OME-Zarr images whose group metadata is missing or damaged get it back
-    (nothing is lost by that, so it is written from a ``damaged`` log too).
+    its OME-Zarr images whose group metadata is missing or damaged get it back, and
+    a store of images without the metadata that makes them one collection (made
+    before it was written, or killed before close) gets it (nothing is lost by
+    that, so it is written from a ``damaged`` log too).
     From a ``damaged`` log, attributes that would lose something (worse status, fewer
     frames, arrays gone) are refused unless ``force``.
     """
     path = inside_base(uri, base_dir)
     images = _rebuild_images(projection, uri, path, check=check)
+    stale = write_collection(path, check=check)
+    if stale is not None:
+        images.append(
+            f"{PurePath(uri).name}: OME-Zarr collection metadata (bioformats2raw layout: "
+            f"root 'ome', OME/series) {stale} -> written"
+        )
     new = projection.store_attributes(uri)
     try:
         current = read_store_attributes(path)

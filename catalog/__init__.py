@@ -8,7 +8,9 @@ from typing import Any
 
 from ..writers.model import import_on_first_use
 from ._catalog import Catalog
+from ._deletions import Deletion, DeletionLog, Deletions
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._folder import find_logs
 from ._open import embedded_catalog
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
@@ -33,6 +35,9 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogUnavailableError",
+    "Deletion",
+    "DeletionLog",
+    "Deletions",
     "RegistrationQueue",
     "RunNotFoundError",
     "RunSummary",
@@ -42,6 +47,7 @@ __all__ = [
     "ZarrFramesAdapter",
     "build_server_app",
     "embedded_catalog",
+    "find_logs",
     "install_zarr_consolidator",
     "key_file",
     "new_api_key",

@@ -36,7 +36,8 @@ Documents = Iterable[Document]
 class Catalog:
     """A Tiled catalog of runs: registration, queries, reading arrays back.
 
-    Build one with :meth:`embedded` (SQLite file and data folder, in-process, no
+    Open the catalog of a data folder a pipeline wrote with :meth:`from_folder`;
+    build one with :meth:`embedded` (SQLite file and data folder, in-process, no
     server) or :meth:`from_uri` (any Tiled server). The Tiled client is exposed
     as :attr:`client` for anything this small API does not cover.
     """
@@ -88,13 +89,16 @@ class Catalog:
         """An in-process catalog in ``directory`` (``catalog.db``, ``tables.sqlite``, ``data/``).
 
         ``readable`` are the folders whose stores it may serve (external data must
-        lie under one of them). Created on first use. Queries read its database
-        directly; Tiled is opened only for what needs it (registration, array data,
-        :attr:`client`).
+        lie under one of them). Created on first use, but never in a data folder a
+        pipeline wrote (it would be empty beside the runs: open that with
+        :meth:`from_folder`). Queries read its database directly; Tiled is opened
+        only for what needs it (registration, array data, :attr:`client`).
         """
+        from ._folder import check_catalog_directory
         from ._open import open_embedded
 
         directory = Path(directory).absolute()
+        check_catalog_directory(directory)
         catalog = cls(
             None,
             description=f"embedded catalog in {directory}",
@@ -103,6 +107,20 @@ class Catalog:
         catalog._open = partial(open_embedded, directory, readable)
         catalog._local = LocalReader.open(directory / "catalog.db")
         return catalog
+
+    @classmethod
+    def from_folder(cls, base_dir: str | Path) -> Catalog:
+        """The catalog of the data folder ``base_dir`` (the ``base_dir`` a pipeline wrote
+        to): ``Catalog.from_folder("/data").search()``.
+
+        Nothing is created: a folder with run logs but no catalog raises
+        :class:`CatalogError` saying how to build one from them
+        (``zarrscribe replay --all --base-dir <folder>``); a folder without either
+        says it holds no zarrscribe data.
+        """
+        from ._folder import open_folder
+
+        return open_folder(base_dir)
 
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
@@ -165,7 +183,12 @@ class Catalog:
             return len(self._tiled())
 
     def delete_run(self, uid: str) -> None:
-        """Remove run ``uid``'s entry (its stores on disk are not touched)."""
+        """Remove run ``uid``'s entry (its stores on disk are not touched).
+
+        Only the entry: a replay of the run's log registers it again. To delete a run
+        for good, record the deletion first (``DeletionLog(base_dir).record_deletion``,
+        which ``zarrscribe delete`` does): replay then skips it.
+        """
         with self._lock:
             self._tiled().delete_contents([uid], recursive=True, external_only=False)
 

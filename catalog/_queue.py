@@ -80,6 +80,9 @@ class RegistrationQueue:
     find_log:
         The document log of a run uid (``None`` if not found): how a job file left
         empty or cut short (a power loss before its fsync) still registers its run.
+    deleted:
+        Whether a run uid is deleted (its deletion recorded, see :class:`DeletionLog`):
+        its job is dropped instead of registering it again.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class RegistrationQueue:
         retry_max: float = 30.0,
         syncs: BackgroundSyncs | None = None,
         find_log: Callable[[str], Path | None] | None = None,
+        deleted: Callable[[str], bool] | None = None,
     ) -> None:
         self._catalog = catalog if isinstance(catalog, Catalog) else None
         self._connect = None if isinstance(catalog, Catalog) else catalog
@@ -102,6 +106,7 @@ class RegistrationQueue:
         self._retry_max = retry_max
         self._syncs = syncs if syncs is not None else BackgroundSyncs()
         self._find_log = find_log
+        self._deleted = deleted
         self._cond = threading.Condition()
         self._connect_lock = threading.Lock()
         self._jobs: list[_Job] = [job for job in map(self._read_job, self._job_files()) if job]
@@ -284,7 +289,7 @@ class RegistrationQueue:
             return jobs
         loaded: list[tuple[_Job, tuple[Documents, dict[str, Any]]]] = []
         failed: list[_Job] = []
-        for job in jobs:
+        for job in self._drop_deleted(jobs, failed):
             try:
                 loaded.append((job, self._prepare(job.log)))
             except (ZarrscribeError, OSError, ValueError) as e:
@@ -305,6 +310,27 @@ class RegistrationQueue:
             self.failures.pop(job.uid, None)
             job.path.unlink(missing_ok=True)
         return failed
+
+    def _drop_deleted(self, jobs: list[_Job], failed: list[_Job]) -> list[_Job]:
+        """``jobs`` less those of deleted runs, whose job files are removed; when the
+        deletions cannot be read, every job is kept for later (in ``failed``)."""
+        if self._deleted is None:
+            return jobs
+        kept = []
+        for job in jobs:
+            try:
+                deleted = self._deleted(job.uid)
+            except Exception as e:  # an unreadable deletion log must not lose a run
+                self._fail([job], f"cannot tell whether it was deleted: {e}")
+                failed.append(job)
+                continue
+            if not deleted:
+                kept.append(job)
+                continue
+            logger.info("run %s was deleted: its pending registration is dropped", job.uid)
+            self.failures.pop(job.uid, None)
+            job.path.unlink(missing_ok=True)
+        return kept
 
     def _fail(self, jobs: list[_Job], reason: str, level: int = logging.ERROR) -> None:
         for job in jobs:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError
+from ._folder import no_catalog
 from ._relocate import relocate_embedded
 
 __all__ = [
@@ -116,9 +117,8 @@ def _storage(settings: ServerSettings) -> tuple[str, list[str], bool]:
     if settings.database is None:
         directory = state / "catalog"
         if not (directory / "catalog.db").exists():
-            raise CatalogError(
-                f"no catalog under {settings.base_dir} (looked for {directory / 'catalog.db'}); "
-                "run 'zarrscribe demo' or a pipeline there first, or pass --catalog postgresql://…"
+            raise no_catalog(
+                Path(settings.base_dir).absolute(), other="; or pass --catalog postgresql://…"
             )
         relocate_embedded(directory, settings.base_dir)  # a moved or copied data folder
         tables = settings.tables or f"sqlite:///{directory / 'tables.sqlite'}"

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from ..writers.model import import_on_first_use
 
 if TYPE_CHECKING:
-    from ._pipeline import STATE_DIR, Pipeline, embedded_catalog
+    from ._pipeline import STATE_DIR, Catalog, Pipeline, embedded_catalog
     from .replay import ReplayReport, find_logs
     from .sim import DeviceStatus, SimCamera, SimLight, SimMotor, fly_scan
 
 __all__ = [
     "STATE_DIR",
+    "Catalog",
     "DeviceStatus",
     "Pipeline",
     "ReplayReport",
@@ -30,6 +31,7 @@ __all__ = [
 
 _WHERE = {
     "STATE_DIR": "._pipeline",
+    "Catalog": "._pipeline",
     "Pipeline": "._pipeline",
     "embedded_catalog": "._pipeline",
     "ReplayReport": ".replay",

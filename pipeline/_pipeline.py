@@ -24,12 +24,12 @@ from ..callbacks import (
     WriterLeases,
     catalog_entry,
 )
-from ..catalog import Catalog, CatalogError, RegistrationQueue, embedded_catalog
+from ..catalog import Catalog, CatalogError, DeletionLog, RegistrationQueue, embedded_catalog
 from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
 from ..writers.model import STATE_DIR, require
 from .replay import ReplayReport, find_log, find_logs, replay_runs
 
-__all__ = ["STATE_DIR", "Pipeline", "embedded_catalog"]
+__all__ = ["STATE_DIR", "Catalog", "Pipeline", "embedded_catalog"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class Pipeline:
             partial(catalog_entry, base_dir=self.base_dir),
             syncs=self._syncs,
             find_log=partial(find_log, self.base_dir),
+            deleted=self._is_deleted,
         )
         self._router = PerRunRouter(self._stages_for)
         self._logs: dict[str, DocumentLog] = {}
@@ -125,6 +126,10 @@ class Pipeline:
         self.publisher = Publisher(self.base_dir / STATE_DIR / "outbox", bus) if bus else None
         """Sends every document to NATS JetStream, when a ``bus`` was given."""
         self._registry = None if bus is not None and catalog is None else self.registrations
+
+    def _is_deleted(self, run_uid: str) -> bool:
+        """Whether run ``run_uid`` is deleted (``zarrscribe delete``): not registered."""
+        return run_uid in DeletionLog(self.base_dir).read()
 
     # ------------------------------------------------------------------ RunEngine side
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
@@ -240,7 +245,8 @@ class Pipeline:
         is ``incomplete``. With ``check=True`` nothing is written and the reports
         say what differs. A damaged log never replaces attributes or an entry
         with ones that lose something, unless ``force=True``. Replaying twice
-        changes nothing the second time.
+        changes nothing the second time. Deleted runs (``zarrscribe delete``) are
+        reported ``deleted`` and skipped until restored (``zarrscribe restore``).
         """
         try:
             catalog: Catalog | None = self.connect_catalog()
@@ -258,6 +264,8 @@ class Pipeline:
         else:
             targets = list(target)
         reports: list[ReplayReport] = []
+        deletions = DeletionLog(self.base_dir).read()
+        total = len(targets) + (1 if deletions.damage else 0)
         runs = replay_runs(
             targets,
             base_dir=self.base_dir,
@@ -266,11 +274,12 @@ class Pipeline:
             force=force,
             queue=self.registrations.submit if self._registry is not None else None,
             recovered=self.publisher.publish_recovered if self.publisher else None,
+            deletions=deletions,
         )
         for i, report in enumerate(runs, start=1):
             reports.append(report)
             if progress is not None:
-                progress(i, len(targets), report)
+                progress(i, total, report)
         return reports
 
     # ------------------------------------------------------------------ paths

@@ -17,3 +17,21 @@ def ome_image(path: Path) -> Any:
     (node, *_) = list(Reader(location)())
     assert any(isinstance(spec, Multiscales) for spec in node.specs), node.specs
     return node
+
+
+def open_tree(store: Path) -> Any:
+    """``xarray.open_datatree`` of a whole store, as a user calls it. zarr-python 3 warns
+    once about the OME-XML file the bioformats2raw layout keeps in the ``OME`` group
+    (as for every bioformats2raw dataset); any other warning fails the test."""
+    import warnings
+
+    import xarray as xr
+    from zarr.errors import ZarrUserWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = xr.open_datatree(store, engine="zarr", consolidated=False)
+    for warning in caught:
+        assert issubclass(warning.category, ZarrUserWarning), warning
+        assert "Object at METADATA.ome.xml is not recognized" in str(warning.message), warning
+    return tree

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .model import import_on_first_use
 
 if TYPE_CHECKING:
+    from ._collection import write_collection
     from ._discovery import get_available_writers
     from ._durable import BackgroundSyncs, OnSyncFailure
     from ._errors import FrameError, StoreExistsError, WriterError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     )
     from ._readable import frames_on_disk
     from ._sink import FrameSink
-    from ._store import read_store_attributes, store_path, update_store_attributes
+    from ._store import fsync_folder, read_store_attributes, store_path, update_store_attributes
     from ._zarr import SourceInfo, ZarrWriter
     from .model import METADATA_KEY, ZARR_MIMETYPE
 
@@ -56,6 +57,7 @@ __all__ = [
     "ZarrWriter",
     "default_layout",
     "frames_on_disk",
+    "fsync_folder",
     "get_available_writers",
     "read_store_attributes",
     "rebuild_image",
@@ -63,10 +65,12 @@ __all__ = [
     "store_path",
     "to_jsonable",
     "update_store_attributes",
+    "write_collection",
 ]
 
 _WHERE = {
     "get_available_writers": "._discovery",
+    "write_collection": "._collection",
     "BackgroundSyncs": "._durable",
     "OnSyncFailure": "._durable",
     "FrameError": "._errors",
@@ -88,6 +92,7 @@ _WHERE = {
     "PrepareInfo": "._protocols",
     "frames_on_disk": "._readable",
     "FrameSink": "._sink",
+    "fsync_folder": "._store",
     "read_store_attributes": "._store",
     "store_path": "._store",
     "update_store_attributes": "._store",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._collection import COLLECTION_GROUP
 from ._errors import FrameError, WriterError
 from ._image import IMAGE_LEVEL, ImageAxes, make_image
 from ._layout import Compression, ZarrLayout, default_layout
@@ -84,6 +85,11 @@ def make_source(
         raise WriterError(
             f"source name {name!r} cannot name an array; use a non-empty name "
             "without '/' that does not start with '.'"
+        )
+    if ome and name == COLLECTION_GROUP:
+        raise WriterError(
+            f"source name {name!r} is the group of the store's collection metadata; "
+            "name the source otherwise"
         )
     try:
         np_dtype = np.dtype(dtype)

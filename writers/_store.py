@@ -21,7 +21,13 @@ try:
 except ImportError:  # not POSIX: updates are not serialised between processes
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["name_image", "read_store_attributes", "store_path", "update_store_attributes"]
+__all__ = [
+    "fsync_folder",
+    "name_image",
+    "read_store_attributes",
+    "store_path",
+    "update_store_attributes",
+]
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -49,7 +55,8 @@ def store_path(uri: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().absolute()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_folder(path: Path) -> None:
+    """fsync folder ``path`` (so a new name or a rename in it lasts)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -83,17 +90,23 @@ def _remove_stale_temp_files(folder: Path) -> None:
 
 def _write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
     text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a fsync'd temporary file and a rename (the
+    folder fsync'd too): a crash leaves the old file or the new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
 
 
 def read_store_attributes(uri: str | os.PathLike[str]) -> dict[str, Any]:

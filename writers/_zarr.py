@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._acquire import AcquireStream
+from ._collection import write_collection
 from ._documents import StreamDocuments
 from ._errors import StoreExistsError, WriterError
 from ._jsonable import to_jsonable
@@ -359,7 +360,9 @@ class ZarrWriter:
         The store is readable afterwards even if no frame was written (an empty
         group). Metadata is written after acquire-zarr closes (it rewrites
         ``zarr.json`` on close), atomically; so is each OME-Zarr image's name (the
-        source's, which viewers show). Closing a closed writer does nothing.
+        source's, which viewers show), and the metadata that makes the store's images
+        one collection (the bioformats2raw layout: root ``ome`` attribute, ``OME``
+        group). Closing a closed writer does nothing.
         """
         with self._lock:
             if not self._is_open:
@@ -384,6 +387,8 @@ class ZarrWriter:
                     if state.info.image is not None:
                         name_image(self._path, state.info.name)
             update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
+            if stream is not None:
+                write_collection(self._path)  # its images as one OME-Zarr collection
         except WriterError as e:
             if error is None:
                 raise

@@ -11,7 +11,7 @@ from ._common import Parser, common_options
 
 __all__ = ["main"]
 
-VERBS = ("demo", "runs", "show", "delete", "replay", "serve", "worker")
+VERBS = ("demo", "runs", "show", "delete", "restore", "replay", "serve", "worker")
 """Each verb is the module of the same name here: ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> exit code``."""
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from ...writers.model import STATE_DIR, ZarrscribeError
+from ...writers.model import ZarrscribeError
 
 if TYPE_CHECKING:
     from ...catalog import Catalog, RunSummary
@@ -96,18 +96,14 @@ def common_options() -> Parser:
 
 def open_catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     """The catalog the options name: a Tiled server, or the base directory's own
-    (which must exist unless ``create``)."""
-    from ...catalog import Catalog, CatalogError, embedded_catalog
+    (which must exist unless ``create``: a folder without one says how to build it)."""
+    from ...catalog import Catalog, embedded_catalog
 
     if args.catalog:
         return Catalog.from_uri(args.catalog, api_key=args.api_key)
-    state = args.base_dir / STATE_DIR / "catalog"
-    if not state.exists() and not create:
-        raise CatalogError(
-            f"no catalog under {args.base_dir} (looked for {state}); run 'zarrscribe demo' "
-            "or pass --base-dir of a folder with runs, or --catalog URI"
-        )
-    return embedded_catalog(args.base_dir)
+    if create:
+        return embedded_catalog(args.base_dir)
+    return Catalog.from_folder(args.base_dir)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from ._common import UsageError, catalog_of
 if TYPE_CHECKING:
     from ...catalog import Catalog
 
-HELP = "remove a run from the catalog (--with-data: also its folder)"
+HELP = "delete a run: its catalog entry, for good (--with-data: also its folder)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +65,40 @@ def run(args: argparse.Namespace) -> int:
         return _delete(catalog, args)
 
 
-def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
-    metadata = catalog.metadata(args.uid)
+def _find(catalog: Catalog, args: argparse.Namespace) -> tuple[str, Path | None, bool]:
+    """The run's full uid, its folder when ``--with-data``, and whether the catalog
+    has its entry: found by its entry, else by its log under the base directory."""
+    from ...catalog import RunNotFoundError
+    from ..replay import run_log
+
+    try:
+        metadata = catalog.metadata(args.uid)
+    except RunNotFoundError as e:
+        found = run_log(args.base_dir, args.uid)
+        if found is None:
+            raise e from None
+        uid, log = found
+        folder = run_folder({ATTRIBUTES_KEY: {"log": str(log)}}, args.base_dir)
+        return uid, folder if args.with_data else None, False
     uid = str(metadata["start"]["uid"])
     folder = run_folder(metadata, args.base_dir) if args.with_data else None
     if args.with_data and folder is None:
         raise UsageError(f"run {uid} names no folder under {args.base_dir}; nothing to delete")
+    return uid, folder, True
+
+
+def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
+    from ...catalog import DeletionLog, RunNotFoundError
+
+    deletions = DeletionLog(args.base_dir)
+    try:
+        uid, folder, has_entry = _find(catalog, args)
+    except RunNotFoundError:
+        deleted = deletions.read().find(args.uid)
+        if deleted is None:
+            raise
+        sys.stderr.write(f"run {deleted.uid} is already {deleted.describe()}\n")
+        return 0
     if (
         folder is not None
         and not args.yes
@@ -78,8 +106,19 @@ def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
     ):
         sys.stderr.write("nothing deleted\n")
         return 1
-    catalog.delete_run(uid)
-    sys.stdout.write(f"deleted catalog entry {uid}\n")
+    # The deletion is an event: recorded (fsync'd) first, so a replay never brings the
+    # run back, whatever happens after.
+    known = deletions.read().get(uid)
+    if not args.base_dir.is_dir():
+        sys.stderr.write(
+            f"no data folder at {args.base_dir}: the deletion is not recorded there (a replay "
+            "of the run's log would bring it back)\n"
+        )
+    elif known is None or (folder is not None and not known.with_data):
+        deletions.record_deletion(uid, with_data=folder is not None)
+    if has_entry:
+        catalog.delete_run(uid)
+        sys.stdout.write(f"deleted catalog entry {uid}\n")
     if folder is not None:
         if folder.exists():
             import shutil
@@ -88,4 +127,9 @@ def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
             sys.stdout.write(f"deleted folder {folder}\n")
         else:
             sys.stderr.write(f"folder {folder} was already gone\n")
+    if folder is None and args.base_dir.is_dir():
+        sys.stderr.write(
+            f"recorded in {deletions.path}: replay skips it; "
+            f"'zarrscribe restore {uid[:8]}' brings it back\n"
+        )
     return 0

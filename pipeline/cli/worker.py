@@ -6,9 +6,14 @@ import argparse
 import signal
 import sys
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ...writers.model import require
+from ...writers.model import Documents, require
 from ._common import open_catalog, plural
+
+if TYPE_CHECKING:
+    from ..bus import Register
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
 
@@ -34,8 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shared-storage",
         action="store_true",
-        help="the runs' stores are visible here under --base-dir: count frames on disk",
+        help="the runs' stores are visible here under --base-dir: count frames on disk "
+        "(and skip the runs deleted there)",
     )
+
+
+def _unless_deleted(register: Register, base_dir: Path) -> Register:
+    """``register``, skipping the runs deleted in the data folder's deletion log."""
+    from ...catalog import DeletionLog
+
+    def register_unless_deleted(documents: Documents) -> None:
+        uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
+        deletion = DeletionLog(base_dir).read().get(uid)
+        if deletion is None:
+            register(documents)
+        else:
+            sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
+
+    return register_unless_deleted
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     bus = BusSettings(servers=args.nats, stream=args.stream, prefix=args.prefix)
     catalog = open_catalog(args, create=True)
     base_dir = args.base_dir.absolute() if args.shared_storage else None
-    register = partial(register_documents, catalog, base_dir=base_dir)
+    register: Register = partial(register_documents, catalog, base_dir=base_dir)
+    if base_dir is not None:  # deletions are recorded in the data folder it sees
+        register = _unless_deleted(register, base_dir)
     err = sys.stderr
     try:
         if args.replay:

@@ -16,7 +16,15 @@ from ...callbacks import (
     read_on_disk,
     sync_store,
 )
-from ...catalog import Catalog, CatalogError, CatalogUnavailableError, RunNotFoundError
+from ...catalog import (
+    Catalog,
+    CatalogError,
+    CatalogUnavailableError,
+    Deletion,
+    Deletions,
+    RunNotFoundError,
+    find_logs,
+)
 from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
@@ -27,17 +35,11 @@ from ...writers.model import (
 )
 from ._report import ReplayReport
 
-__all__ = ["find_logs", "replay_runs"]
+__all__ = ["find_log", "find_logs", "replay_runs", "run_log"]
 
 Queue = Callable[[str, Path], None]
 Recovered = Callable[[Path, dict[str, Any]], None]
 """Takes a run that never stopped: its log and the stop document made for it."""
-
-
-def find_logs(base_dir: Path) -> list[Path]:
-    """Every run's document log under ``base_dir``: ``<session>/<run>/documents.jsonl``,
-    and ``<YYYY-MM-DD>/<session>/<run>/documents.jsonl`` with date folders."""
-    return sorted([*base_dir.glob(f"*/*/{LOG_NAME}"), *base_dir.glob(f"*/*/*/{LOG_NAME}")])
 
 
 def _start_uid(path: Path) -> str | None:
@@ -54,14 +56,20 @@ def find_log(base_dir: Path, uid: str) -> Path | None:
     return next((p for p in find_logs(base_dir) if _start_uid(p) == uid), None)
 
 
-def _log_of(uid: str, base_dir: Path) -> Path | None:
-    """The log of the run whose uid is, or starts with, ``uid``; ``None`` if none has it."""
+def run_log(base_dir: Path, uid: str) -> tuple[str, Path] | None:
+    """The full uid and the log of the run whose uid is, or starts with, ``uid``;
+    ``None`` if no log under ``base_dir`` has it."""
     matches = {u: p for p in find_logs(base_dir) if (u := _start_uid(p)) and u.startswith(uid)}
     if len(matches) > 1:
         raise RunNotFoundError(
             f"uid prefix {uid!r} matches {len(matches)} runs; give more characters"
         )
-    return next(iter(matches.values()), None)
+    return next(iter(matches.items()), None)
+
+
+def _log_of(uid: str, base_dir: Path) -> Path | None:
+    found = run_log(base_dir, uid)
+    return found[1] if found else None
 
 
 Entry = tuple[Documents, dict[str, Any]]
@@ -196,14 +204,25 @@ def replay_runs(
     force: bool = False,
     queue: Queue | None = None,
     recovered: Recovered | None = None,
+    deletions: Deletions | None = None,
     batch: int = 200,
 ) -> Iterator[ReplayReport]:
     """Replay each target: a run folder, a log file, a uid or a uid prefix.
 
     Documents come from the run's log, or from the catalog where the log is gone.
     Entries to register are written ``batch`` at a time. One failing run is
-    reported (``error``) and the others still replay.
+    reported (``error``) and the others still replay. A run in ``deletions`` is
+    reported ``deleted`` and skipped (an entry it still has is removed, unless
+    ``check``); damaged lines of the deletion log are reported as an error.
     """
+    deletions = deletions if deletions is not None else Deletions()
+    if deletions.damage:
+        yield ReplayReport(
+            uid="",
+            source=deletions.damage[0].split(": ")[0],
+            error=f"damaged deletion log: {'; '.join(deletions.damage[:3])}; a deletion there "
+            "is not honoured: repair or remove the line",
+        )
     # Replaying many runs: fetch every entry once rather than one request per run.
     known = catalog.entries() if catalog is not None and len(targets) > 20 else None
     waiting: list[tuple[ReplayReport, Entry, Path | None]] = []
@@ -214,6 +233,13 @@ def replay_runs(
                 log: Path | None = (path / LOG_NAME if path.is_dir() else path).absolute()
             else:
                 log = _log_of(str(target), base_dir)
+            uid = _start_uid(log) if log is not None else None
+            deletion = deletions.get(uid) if uid else None
+            if deletion is None and log is None:
+                deletion = deletions.find(str(target))
+            if deletion is not None:
+                yield _skip_deleted(deletion, str(log or target), catalog, known, check)
+                continue
             if log is not None:
                 run, source = load_run(log, base_dir), str(log)
             else:
@@ -240,6 +266,29 @@ def replay_runs(
             yield from _register(catalog, waiting, queue)
     if catalog is not None:
         yield from _register(catalog, waiting, queue)
+
+
+def _skip_deleted(
+    deletion: Deletion,
+    source: str,
+    catalog: Catalog | None,
+    known: dict[str, dict[str, Any]] | None,
+    check: bool,
+) -> ReplayReport:
+    """The report of a deleted run: nothing written, but an entry it still has (its
+    deletion was recorded and the process died before the entry went, or a catalog
+    took it from elsewhere) is removed, or with ``check`` reported."""
+    uid = deletion.uid
+    report = ReplayReport(uid=uid, source=source, catalog="deleted", deleted=deletion.describe())
+    if catalog is None or (uid not in known if known is not None else uid not in catalog):
+        return report
+    report.differences.append(f"catalog: run {uid} is {report.deleted} but has an entry")
+    if check:
+        report.catalog = "differs"
+    else:
+        catalog.delete_run(uid)
+        report.catalog = "removed"
+    return report
 
 
 def _from_catalog(uid: str, catalog: Catalog | None, base_dir: Path) -> LoadedRun:

@@ -22,7 +22,8 @@ class ReplayReport:
     """Per store URI: ``written``, ``unchanged``, ``refused`` or (check) ``differs``."""
     catalog: Outcome = "skipped"
     """``registered``, ``unchanged``, ``queued`` (catalog down), ``refused``, or with
-    check ``differs`` / ``missing``."""
+    check ``differs`` / ``missing``; for a deleted run ``deleted`` (no entry),
+    ``removed`` (an entry it still had was removed) or with check ``differs``."""
     on_disk: dict[str, int] = field(default_factory=dict)
     """Frames readable on disk per array key (more than described where frames were
     pushed after the last collect)."""
@@ -32,6 +33,9 @@ class ReplayReport:
     """``file:line`` of every damaged line of the log (left out)."""
     differences: list[str] = field(default_factory=list)
     error: str | None = None
+    deleted: str = ""
+    """For a deleted run (skipped: nothing written but the removal of an entry it
+    still had), when and how it was deleted."""
 
     @property
     def ok(self) -> bool:
@@ -39,7 +43,7 @@ class ReplayReport:
 
     @property
     def changed(self) -> bool:
-        return self.catalog in ("registered", "differs", "missing") or any(
+        return self.catalog in ("registered", "differs", "missing", "removed") or any(
             o in ("written", "differs") for o in self.stores.values()
         )
 
@@ -47,6 +51,11 @@ class ReplayReport:
         """One line for a person: what happened to this run."""
         if self.error:
             return f"{self.uid[:8] or '?':<8}  ERROR  {self.error}"
+        if self.deleted:
+            return (
+                f"{self.uid[:8]:<8}  deleted     {self.deleted}, skipped  catalog: "
+                f"{self.catalog}  ('zarrscribe restore {self.uid[:8]}' brings it back)"
+            )
         stores = ", ".join(f"{Path(u).name} {o}" for u, o in self.stores.items()) or "no stores"
         extra = ""
         if self.missing:

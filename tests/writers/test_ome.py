@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 import zarr
 
-from tests._ome import ome_image
+from tests._ome import ome_image, open_tree
 from zarrscribe.writers import WriterError, ZarrWriter, frames_on_disk
 from zarrscribe.writers._memory import StoreProgress
 
@@ -74,7 +74,7 @@ def test_ome_zarr_reader_sees_each_camera_as_its_own_image(store: Any) -> None:
 
 def test_xarray_opens_the_store_without_conflicting_sizes(store: Any) -> None:
     path, _, pushed = store
-    tree = xr.open_datatree(path, engine="zarr", consolidated=False)
+    tree = open_tree(path)
     assert dict(tree["cam1"].sizes) == {"t": 5, "y": 16, "x": 20}
     assert dict(tree["cam2"].sizes) == {"t": 5, "y": 8, "x": 8}
     one = xr.open_zarr(path, group="cam2", consolidated=False)

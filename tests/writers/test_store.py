@@ -32,7 +32,12 @@ def test_update_merges_top_level_keys_and_keeps_arrays(tmp_path: Path) -> None:
     w.close()
     update_store_attributes(w.uri or "", {"a": 1})
     update_store_attributes(w.uri or "", {"b": {"c": np.int64(2)}})
-    assert read_store_attributes(w.uri or "") == {"metadata": {}, "a": 1, "b": {"c": 2}}
+    assert read_store_attributes(w.uri or "") == {
+        "metadata": {},
+        "ome": {"version": "0.5", "bioformats2raw.layout": 3},  # a collection of images
+        "a": 1,
+        "b": {"c": 2},
+    }
     assert not list((tmp_path / "s.zarr").glob(".zarr.json.*"))  # no temp file left
 
 

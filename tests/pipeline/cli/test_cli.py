@@ -186,8 +186,8 @@ def test_a_mistyped_option_shows_the_verbs_usage(capsys: pytest.CaptureFixture[s
         (["runs", "--plan", "scan", "--key", "plan_name=count"], "contradicts --plan scan"),
         (["runs", "--since", "yesterday"], "--since 'yesterday' is neither epoch seconds nor"),
         (["replay"], "say what to replay: UID, run folder, --plan/--status, or --all"),
-        (["runs"], "no catalog under"),
-        (["serve"], "no catalog under"),
+        (["runs"], "holds no zarrscribe data"),
+        (["serve"], "or pass --catalog postgresql:"),
         (["serve", "--catalog", "http://host:8000/api"], "an http:// URI is a server already"),
     ],
 )

@@ -116,7 +116,8 @@ def test_one_store_read_back_equal_through_zarr_and_tiled(session: Session) -> N
     for plan, uid in session.uids.items():
         (store,) = session.base_dir.glob(f"oa/{plan}_*/default.zarr")
         group = zarr.open_group(store, mode="r")
-        assert sorted(group.group_keys()) == ["cam", "oa1", "oa2"]  # an image each
+        assert sorted(group.group_keys()) == ["OME", "cam", "oa1", "oa2"]  # an image each
+        assert group["OME"].attrs["ome"]["series"] == ["cam", "oa1", "oa2"]
         for device, frames in session.pushed[plan].items():
             assert len(frames) == (3 if plan == "count" else 9)
             np.testing.assert_array_equal(
