@@ -14,7 +14,13 @@ from .model import import_on_first_use
 if TYPE_CHECKING:
     from ._discovery import get_available_writers
     from ._durable import BackgroundSyncs, OnSyncFailure
-    from ._errors import FrameError, StoreExistsError, WriterError
+    from ._errors import (
+        DamagedMetadataError,
+        FrameError,
+        StoreExistsError,
+        WriterError,
+        disk_full_note,
+    )
     from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
@@ -29,16 +35,25 @@ if TYPE_CHECKING:
     )
     from ._readable import frames_on_disk
     from ._sink import FrameSink
-    from ._store import read_store_attributes, store_path, update_store_attributes
+    from ._store import (
+        DAMAGED_SUFFIX,
+        read_group_metadata,
+        read_metadata,
+        read_store_attributes,
+        store_path,
+        update_store_attributes,
+    )
     from ._zarr import SourceInfo, ZarrWriter
     from .model import METADATA_KEY, ZARR_MIMETYPE
 
 __all__ = [
+    "DAMAGED_SUFFIX",
     "METADATA_KEY",
     "ZARR_MIMETYPE",
     "BackgroundSyncs",
     "Compression",
     "ControllableDataWriter",
+    "DamagedMetadataError",
     "DataWriter",
     "FrameError",
     "FrameSink",
@@ -55,8 +70,11 @@ __all__ = [
     "ZarrLayout",
     "ZarrWriter",
     "default_layout",
+    "disk_full_note",
     "frames_on_disk",
     "get_available_writers",
+    "read_group_metadata",
+    "read_metadata",
     "read_store_attributes",
     "rebuild_image",
     "sanitize_name",
@@ -69,9 +87,11 @@ _WHERE = {
     "get_available_writers": "._discovery",
     "BackgroundSyncs": "._durable",
     "OnSyncFailure": "._durable",
+    "DamagedMetadataError": "._errors",
     "FrameError": "._errors",
     "StoreExistsError": "._errors",
     "WriterError": "._errors",
+    "disk_full_note": "._errors",
     "rebuild_image": "._image_group",
     "to_jsonable": "._jsonable",
     "Compression": "._layout",
@@ -88,6 +108,9 @@ _WHERE = {
     "PrepareInfo": "._protocols",
     "frames_on_disk": "._readable",
     "FrameSink": "._sink",
+    "DAMAGED_SUFFIX": "._store",
+    "read_group_metadata": "._store",
+    "read_metadata": "._store",
     "read_store_attributes": "._store",
     "store_path": "._store",
     "update_store_attributes": "._store",

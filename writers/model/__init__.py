@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DocumentError, ZarrscribeError
+from ._errors import DocumentError, ZarrscribeError, damage_at
 from ._format import (
     ATTRIBUTES_KEY,
     FORMAT_VERSION,
@@ -60,6 +60,7 @@ __all__ = [
     "RunRecord",
     "StreamArray",
     "ZarrscribeError",
+    "damage_at",
     "differences",
     "downgrades",
     "import_on_first_use",
