@@ -29,9 +29,12 @@ class ReplayReport:
     missing: dict[str, dict[str, int]] = field(default_factory=dict)
     """Arrays with fewer frames readable on disk than announced: both counts."""
     damage: list[str] = field(default_factory=list)
-    """``file:line`` of every damaged line of the log (left out)."""
+    """``file:line: what`` of every damaged line of the log (left out) and of every
+    damaged metadata file of its stores (rebuilt)."""
     differences: list[str] = field(default_factory=list)
     error: str | None = None
+    skipped: str | None = None
+    """Why the target is no run (a log that holds nothing), and what was done about it."""
 
     @property
     def ok(self) -> bool:
@@ -39,14 +42,18 @@ class ReplayReport:
 
     @property
     def changed(self) -> bool:
-        return self.catalog in ("registered", "differs", "missing") or any(
-            o in ("written", "differs") for o in self.stores.values()
+        return (
+            self.skipped is not None
+            or self.catalog in ("registered", "differs", "missing")
+            or any(o in ("written", "differs") for o in self.stores.values())
         )
 
     def line(self) -> str:
         """One line for a person: what happened to this run."""
         if self.error:
             return f"{self.uid[:8] or '?':<8}  ERROR  {self.error}"
+        if self.skipped:
+            return f"{'-':<8}  skipped     {self.skipped}"
         stores = ", ".join(f"{Path(u).name} {o}" for u, o in self.stores.items()) or "no stores"
         extra = ""
         if self.missing:
@@ -54,7 +61,7 @@ class ReplayReport:
                 f"{k} {v['readable']}/{v['announced']}" for k, v in self.missing.items()
             )
         if self.damage:
-            extra += f"  damaged log: {self.damage[0]}"
+            extra += f"  damaged: {self.damage[0]}"
             if len(self.damage) > 1:
                 extra += f" (+{len(self.damage) - 1} more)"
         return (
