@@ -55,6 +55,9 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
         with init_lock(directory):
             # Tiled's init_if_not_exists starts a `tiled catalog init` process on
             # every open; only a database without Tiled's schema needs it.
+            initialised = is_initialised(database)
+            if not initialised:
+                _clear_unfinished(database)
             adapter = from_uri(
                 f"sqlite:///{database}",
                 writable_storage=[
@@ -62,7 +65,7 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
                     f"sqlite:///{directory / 'tables.sqlite'}",
                 ],
                 readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=not is_initialised(database),
+                init_if_not_exists=not initialised,
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
                 adapters_by_mimetype=adapters_by_mimetype(),
             )
@@ -120,6 +123,34 @@ def is_initialised(database: Path) -> bool:
             db.close()
     except sqlite3.DatabaseError:
         return True
+
+
+def _clear_unfinished(database: Path) -> None:
+    """Remove a database Tiled's init left unfinished (tables, no stamp: the disk filled
+    between the two), which its init cannot finish. Without the stamp Tiled never
+    opened it, so no run was ever written there; one that holds runs is refused."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return  # missing, or empty: Tiled's init makes it
+    try:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+        try:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            runs = (
+                db.execute("SELECT count(*) FROM nodes WHERE parent IS NOT NULL").fetchone()[0]
+                if "nodes" in tables
+                else 0
+            )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return  # Tiled says what it is
+    if runs:
+        raise CatalogError(
+            f"the catalog {database} holds {runs} nodes but not Tiled's schema stamp; "
+            "replay the logs into a new catalog (move this one away first)"
+        )
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
 
 
 def _reason(text: str) -> str:
