@@ -141,6 +141,11 @@ class DocumentLog(DocumentRouter):
         line = encode_record(name, doc)
         try:
             self._write(name, doc, line)
+        except FileExistsError as e:
+            raise RunRefusedError(
+                f"the log {self.path} exists already (another run's): never appended to; "
+                "the run was not started (nothing of it is written)"
+            ) from e
         except OSError as e:
             if name == "start":
                 raise RunRefusedError(

@@ -164,7 +164,9 @@ def _self_containing() -> dict[str, Any]:
         ({"uid": "u", "loop": _self_containing()}, "key 'loop.again' holds itself"),
     ],
 )
-def test_a_value_json_cannot_hold_is_named_by_its_key_path(doc: dict[str, Any], names: str) -> None:
+def test_a_value_json_cannot_hold_is_named_by_its_key_path(
+    doc: dict[str, Any], names: str
+) -> None:
     with pytest.raises(RunRefusedError) as raised:
         encode_record("start", doc)
     assert str(raised.value).startswith(f"start document {names}")
@@ -209,3 +211,15 @@ def test_a_line_the_disk_takes_in_part_is_cut_off_again(tmp_path: Path) -> None:
         assert logged.documents == [start, descriptor, event, stop]
         assert not logged.damaged
         assert syncs.wait(30)
+
+
+def test_an_existing_log_is_never_appended_to(tmp_path: Path) -> None:
+    start, *_ = _run_documents()
+    other = tmp_path / "run" / "documents.jsonl"
+    other.parent.mkdir()
+    _write(other, [_line("start", "another run")])
+    log = DocumentLog(tmp_path / "run")
+    with pytest.raises(RunRefusedError, match="exists already"):
+        log(*start)
+    assert other.read_text() == _line("start", "another run")
+    assert sorted(p.name for p in other.parent.iterdir()) == ["documents.jsonl"]
