@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,8 @@ from ...writers.model import (
 from ._report import ReplayReport
 
 __all__ = ["find_logs", "replay_runs"]
+
+logger = logging.getLogger(__name__)
 
 Queue = Callable[[str, Path], None]
 Recovered = Callable[[Path, dict[str, Any]], None]
@@ -236,6 +239,7 @@ def replay_runs(
         known = catalog.entries() if catalog is not None and len(targets) > 20 else None
     except CatalogUnavailableError as e:  # (a full disk under the embedded catalog)
         lookup, known, unavailable = None, None, str(e)
+        logger.warning("replay without the catalog (%s); registrations are queued", e)
     waiting: list[tuple[ReplayReport, Entry, Path | None]] = []
     for target in targets:
         try:
@@ -266,6 +270,7 @@ def replay_runs(
                 report, entry = replay(catalog=lookup)
             except CatalogUnavailableError as e:
                 lookup, unavailable = None, str(e)  # this run and the next: queued
+                logger.warning("replay without the catalog (%s); registrations are queued", e)
                 report, entry = replay(catalog=None)
             if unavailable:
                 report.differences.append(f"catalog unavailable: {unavailable}")
