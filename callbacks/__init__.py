@@ -9,22 +9,19 @@ run's attributes and catalog entry only through one compare-then-write step
 
 from ._bus import BusSettings
 from ._descriptor import handle_descriptor_metadata
-from ._errors import BusError, CallbackError, DocumentLogError
+from ._errors import BusError, CallbackError, DocumentLogError, RunRefusedError
 from ._finisher import Finisher, RunRegistry
-from ._log import LOG_NAME, DocumentLog, LoggedRun, read_document_log
+from ._loaded import LoadedRun, inside_base, load_run, loaded_run
+from ._log import LOG_NAME, DocumentLog, LoggedRun, encode_record, read_document_log
 from ._metadata import MetadataCallback
 from ._presenter import Presenter, WriterLeases
 from ._publisher import Publisher
 from ._router import PerRunRouter, Stage
 from ._sync import (
-    LoadedRun,
     Outcome,
     Synced,
     catalog_entry,
     compare_entry,
-    inside_base,
-    load_run,
-    loaded_run,
     read_on_disk,
     register_documents,
     sync_entry,
@@ -46,12 +43,14 @@ __all__ = [
     "PerRunRouter",
     "Presenter",
     "Publisher",
+    "RunRefusedError",
     "RunRegistry",
     "Stage",
     "Synced",
     "WriterLeases",
     "catalog_entry",
     "compare_entry",
+    "encode_record",
     "handle_descriptor_metadata",
     "inside_base",
     "load_run",

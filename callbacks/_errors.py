@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..writers.model import ZarrscribeError
 
-__all__ = ["BusError", "CallbackError", "DocumentLogError"]
+__all__ = ["BusError", "CallbackError", "DocumentLogError", "RunRefusedError"]
 
 
 class CallbackError(ZarrscribeError, RuntimeError):
@@ -17,3 +17,8 @@ class DocumentLogError(CallbackError, ValueError):
 
 class BusError(CallbackError, ValueError):
     """Settings of the document bus (NATS) that cannot work: the message names the value."""
+
+
+class RunRefusedError(CallbackError, ValueError):
+    """A run's start document was refused (it cannot be logged): nothing of the run is
+    written, and its later documents are ignored by every stage."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -12,10 +14,10 @@ from typing import IO, Any
 from event_model import DocumentRouter
 
 from ..writers import BackgroundSyncs
-from ..writers.model import LOG_NAME, Documents
-from ._errors import CallbackError, DocumentLogError
+from ..writers.model import LOG_NAME, Documents, damage_at
+from ._errors import CallbackError, DocumentLogError, RunRefusedError
 
-__all__ = ["LOG_NAME", "DocumentLog", "LoggedRun", "read_document_log"]
+__all__ = ["LOG_NAME", "DocumentLog", "LoggedRun", "encode_record", "read_document_log"]
 
 _SYNC_ON = frozenset({"start", "descriptor", "stream_resource", "stop"})
 
@@ -28,12 +30,88 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _dumps(value: Any) -> str:
+    """The log's JSON encoder (NumPy arrays and scalars become lists and numbers)."""
+    return json.dumps(value, default=_default)
+
+
+def _unencodable(value: Any, path: str, open_: frozenset[int]) -> tuple[str, str] | None:
+    """The first value under ``value`` the log's encoder refuses: its key path
+    (``sample.raw``, ``holders[1]``) and what it holds; ``None`` if there is none."""
+    if isinstance(value, dict | list | tuple):
+        if id(value) in open_:
+            return path, "itself (a structure that contains itself)"
+        inner = open_ | {id(value)}
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key is not None and not isinstance(key, str | int | float | bool):
+                    return path, f"a key {key!r} of type {type(key).__name__}"
+                found = _unencodable(item, f"{path}.{key}" if path else str(key), inner)
+                if found is not None:
+                    return found
+        else:
+            for i, item in enumerate(value):
+                found = _unencodable(item, f"{path}[{i}]", inner)
+                if found is not None:
+                    return found
+        return None
+    try:
+        _dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+        text = text if len(text) <= 40 else text[:37] + "..."
+        return path, f"{type(value).__name__} ({text})"
+    return None
+
+
+def encode_record(name: str, doc: Any) -> bytes:
+    """The log line (newline included) of document ``doc`` named ``name``.
+
+    A value JSON cannot hold raises, naming its key path and type; for a start
+    document the error is a :class:`RunRefusedError` (the run is not started).
+    """
+    try:
+        return (_dumps({"name": name, "doc": doc}) + "\n").encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        try:
+            found = _unencodable(doc, "", frozenset())
+        except RecursionError:
+            found = None
+        where = (
+            f"key {found[0]!r} holds {found[1]}"
+            if found is not None
+            else f"cannot be written as JSON ({type(e).__name__}: {e})"
+        )
+        error = RunRefusedError if name == "start" else CallbackError
+        outcome = (
+            "the run was not started (nothing of it is written)"
+            if name == "start"
+            else "the document is not logged"
+        )
+        raise error(
+            f"{name} document {where}, which the document log cannot write as JSON: give "
+            f"metadata as str, number, bool, None, list or dict (text for bytes: "
+            f".decode() or .hex()); {outcome}"
+        ) from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class DocumentLog(DocumentRouter):
     """Append every document of ONE run to ``<run folder>/documents.jsonl``.
 
-    One line per document: ``{"name": ..., "doc": ...}``. Each line is written and
-    flushed as it comes, so a killed process loses nothing logged. After the start,
-    each descriptor and stream resource, and the stop, the file is fsync'd by the
+    One line per document: ``{"name": ..., "doc": ...}``. The log appears with its
+    start line or not at all: the line is written to a temporary file that is then
+    linked in; a start that cannot be written (a value JSON cannot hold, a full
+    disk) raises :class:`RunRefusedError` and leaves nothing, not even the run's
+    folder when it is empty. Each later line is written whole and at once, so a
+    killed process loses nothing logged; a line the disk takes only in part is cut
+    off again, so the log holds whole lines only. After the start, each
+    descriptor and stream resource, and the stop, the file is fsync'd by the
     background syncer (:class:`BackgroundSyncs`; at the stop it is handed over to
     be fsync'd and closed), so the RunEngine never waits for the disk and a power
     loss costs at most the last events and milliseconds. A failed fsync is logged,
@@ -53,15 +131,27 @@ class DocumentLog(DocumentRouter):
     def __init__(self, run_dir: Path, *, syncs: BackgroundSyncs | None = None) -> None:
         super().__init__()
         self.path = run_dir / LOG_NAME
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._size = 0
         self._syncs = syncs if syncs is not None else BackgroundSyncs()
         self._sync_lock = threading.Lock()
         self._sync_failure: str | None = None
 
     def __call__(self, name: str, doc: Any, validate: bool = False) -> Any:
+        line = encode_record(name, doc)
         try:
-            self._write(name, doc)
+            self._write(name, doc, line)
+        except FileExistsError as e:
+            raise RunRefusedError(
+                f"the log {self.path} exists already (another run's): never appended to; "
+                "the run was not started (nothing of it is written)"
+            ) from e
         except OSError as e:
+            if name == "start":
+                raise RunRefusedError(
+                    f"cannot start the log {self.path}: {e.strerror or e}; free space (or fix "
+                    "permissions) there: the run was not started (nothing of it is written)"
+                ) from e
             raise CallbackError(
                 f"cannot write the {name} document to the log {self.path}: {e.strerror or e}; "
                 "free space (or fix permissions) there: the run's documents after this one "
@@ -83,32 +173,60 @@ class DocumentLog(DocumentRouter):
             if self._sync_failure is None:
                 self._sync_failure = error
 
-    def _write(self, name: str, doc: Any) -> None:
+    def _write(self, name: str, doc: Any, line: bytes) -> None:
         if name == "start":
-            try:
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-            except FileNotFoundError:  # the run folder is made here, then
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._syncs.fsync(self._begin(line), self.path, on_failure=self._sync_failed)
+            self._syncs.fsync_folder(self.path.parent, on_failure=self._sync_failed)
+            return
         if self._file is None:
             raise CallbackError(
                 f"{name} document {doc.get('uid', '')!r} arrived after the log {self.path} "
                 "was closed (or before the run's start)"
             )
-        try:
-            line = json.dumps({"name": name, "doc": doc}, default=_default)
-        except (TypeError, ValueError, RecursionError) as e:
-            raise CallbackError(
-                f"the {name} document of the run logged in {self.path} cannot be written as "
-                f"JSON ({e}); give metadata as numbers, strings, lists and dicts"
-            ) from e
-        self._file.write(line + "\n")
-        self._file.flush()
+        self._append(self._file, line)
         if name == "stop":  # the syncer fsyncs, then closes it
             file, self._file = self._file, None
             self._syncs.fsync(file, self.path, close=True, on_failure=self._sync_failed)
         elif name in _SYNC_ON:
             self._syncs.fsync(self._file, self.path, on_failure=self._sync_failed)
+
+    def _begin(self, line: bytes) -> IO[bytes]:
+        """Make the log with its start ``line`` and open it, or leave nothing."""
+        if self._file is not None:
+            raise CallbackError(f"the log {self.path} has a start document already")
+        folder = self.path.parent
+        linked = False
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Created as open() creates files (umask applies), under a name no one else has.
+            tmp = folder / f".{LOG_NAME}.{uuid.uuid4().hex}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                _write_all(fd, line)
+                os.link(tmp, self.path)  # never over an existing log
+                linked = True
+            finally:
+                os.close(fd)
+                os.unlink(tmp)
+            file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        except BaseException:
+            if linked:
+                self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # the run's folder, if nothing else is in it
+            raise
+        self._file, self._size = file, len(line)
+        return file
+
+    def _append(self, file: IO[bytes], line: bytes) -> None:
+        """Append ``line`` whole, or cut off again what the disk took of it."""
+        try:
+            _write_all(file.fileno(), line)
+        except BaseException:
+            with contextlib.suppress(OSError):  # else a reader reports the cut line
+                os.ftruncate(file.fileno(), self._size)
+            raise
+        self._size += len(line)
 
     def close(self) -> None:
         """Close the file (a run that never stopped keeps what was written)."""
@@ -131,6 +249,8 @@ class LoggedRun:
     documents: Documents = field(default_factory=list)
     damage: list[str] = field(default_factory=list)
     """One ``file:line: what`` per line that could not be read (left out)."""
+    lines: list[int] = field(default_factory=list)
+    """The line of the log each document was read from."""
 
     @property
     def damaged(self) -> bool:
@@ -161,10 +281,13 @@ def read_document_log(path: str | os.PathLike[str]) -> LoggedRun:
             if not isinstance(name, str) or not isinstance(doc, dict):
                 raise TypeError("'name' must be a string and 'doc' an object")
         except UnicodeDecodeError as e:
-            run.damage.append(f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start})")
+            run.damage.append(
+                damage_at(path, number, f"not UTF-8 text ({e.reason} at byte {e.start})")
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             what = "cut short" if cut_short else "not a document record"
-            run.damage.append(f"{path}:{number}: {what} ({e})")
+            run.damage.append(damage_at(path, number, f"{what} ({e})"))
         else:
             run.documents.append((name, doc))
+            run.lines.append(number)
     return run

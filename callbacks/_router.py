@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import CallbackError
+from ._errors import CallbackError, RunRefusedError
 
 __all__ = ["PerRunRouter", "Stage"]
 
@@ -31,6 +31,14 @@ class PerRunRouter:
     to pages, no filling, no copies) and every stage of the run sees every document
     even when an earlier stage failed; the first failure is then raised, so the
     RunEngine stops the plan.
+
+    Two exceptions. A run whose start is refused (``factory`` raises, or a stage
+    raises :class:`RunRefusedError` on it) has no stages after that: no later
+    stage sees its start, and its later documents (the stop the RunEngine still
+    sends) go nowhere. And the first failure of a run is the one the user sees:
+    failures at the stop of a run that failed already (``exit_status`` ``fail``,
+    whose reason the RunEngine raises) are logged, not raised, so they never
+    replace that reason.
     """
 
     def __init__(self, factory: StageFactory) -> None:
@@ -72,8 +80,12 @@ class PerRunRouter:
         if name == "start":
             if uid in self._stages:
                 raise CallbackError(f"run {uid!r} started twice; its second start is ignored")
-            self._stages[uid] = self._factory(doc)
             self._keys[uid] = []
+            try:
+                self._stages[uid] = self._factory(doc)
+            except Exception:
+                self._stages[uid] = ()  # refused: its later documents go nowhere
+                raise
         stages = self._stages.get(uid)
         if stages is None:
             raise CallbackError(f"{name} document for run {uid!r}, which is not open")
@@ -85,6 +97,10 @@ class PerRunRouter:
             try:
                 stage(name, doc)
             except Exception as e:
+                if name == "start" and isinstance(e, RunRefusedError):
+                    self._stages[uid] = ()  # no later stage sees the start of a refused run
+                    first_error = e
+                    break
                 logger.exception("%s failed on a %s document", type(stage).__name__, name)
                 if first_error is None:
                     first_error = e
@@ -92,5 +108,13 @@ class PerRunRouter:
             del self._stages[uid]
             for key in self._keys.pop(uid, []):
                 self._run_of.pop(key, None)
+            if first_error is not None and doc.get("exit_status") == "fail":
+                logger.error(
+                    "run %s had failed already (%s); the failures at its stop, logged above, "
+                    "do not replace that reason",
+                    uid,
+                    doc.get("reason") or "no reason given",
+                )
+                return
         if first_error is not None:
             raise first_error

@@ -3,7 +3,6 @@ store attributes and catalog entry."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -11,9 +10,11 @@ from typing import Any, Literal
 
 from ..catalog import Catalog, RunNotFoundError
 from ..writers import (
-    WriterError,
+    DAMAGED_SUFFIX,
+    DamagedMetadataError,
     frames_on_disk,
-    read_store_attributes,
+    read_group_metadata,
+    read_metadata,
     rebuild_image,
     update_store_attributes,
     write_collection,
@@ -28,21 +29,16 @@ from ..writers.model import (
     RunRecord,
     differences,
     downgrades,
-    local_path,
     without_written_at,
 )
 from ._errors import CallbackError
-from ._log import read_document_log
+from ._loaded import inside_base, load_run
 
 __all__ = [
-    "LoadedRun",
     "Outcome",
     "Synced",
     "catalog_entry",
     "compare_entry",
-    "inside_base",
-    "load_run",
-    "loaded_run",
     "read_on_disk",
     "register_documents",
     "sync_entry",
@@ -73,22 +69,9 @@ class Synced:
     """Why nothing was written although it differs (a damaged log would lose data)."""
     entry: tuple[Documents, dict[str, Any]] | None = None
     """The catalog documents and metadata to register, where the entry differs."""
-
-
-def inside_base(uri: str, base_dir: Path) -> Path:
-    """The local path of store ``uri``, which must lie inside ``base_dir`` (after
-    resolving ``..`` and symbolic links); anything else is refused."""
-    path = local_path(uri)
-    if path is None:
-        raise CallbackError(f"store {uri!r} is not a local file:// store; nothing is written")
-    resolved = Path(path).resolve()
-    base = base_dir.resolve()
-    if not resolved.is_relative_to(base):
-        raise CallbackError(
-            f"store {uri!r} lies outside the base directory {str(base)!r}; zarrscribe "
-            "writes only inside it (repair the document log, or replay with that --base-dir)"
-        )
-    return resolved
+    damage: list[str] = field(default_factory=list)
+    """``file:line: what`` of each damaged metadata file found (rebuilt, or with
+    ``check`` to be rebuilt)."""
 
 
 def read_on_disk(uris: Iterable[str], base_dir: Path) -> dict[tuple[str, str], int]:
@@ -101,24 +84,42 @@ def read_on_disk(uris: Iterable[str], base_dir: Path) -> dict[tuple[str, str], i
     return out
 
 
-def _rebuild_images(projection: RunProjection, uri: str, path: Path, *, check: bool) -> list[str]:
+def _damage_of(node: Path) -> str | None:
+    """``file:line: what`` when the metadata file ``node`` is damaged, else ``None``."""
+    try:
+        read_metadata(node)
+    except DamagedMetadataError as e:
+        return str(e)
+    return None
+
+
+def _rebuild_images(
+    projection: RunProjection, uri: str, path: Path, *, check: bool
+) -> tuple[list[str], list[str]]:
     """The OME-Zarr images (arrays at ``<device>/0``) of store ``uri`` whose group
     metadata is missing or damaged (a stream killed before it closed): rebuilt from
     their arrays and their devices' pixel sizes, unless ``check``. Flat arrays and
-    valid metadata are left alone."""
+    valid metadata are left alone. Returns the differences, and the damaged files."""
     out: list[str] = []
+    damaged: list[str] = []
     record = projection.record
     for array in record.arrays.values():
         if array.uri != uri or array.mimetype != ZARR_MIMETYPE:
             continue
         pixel_size, units = record.pixel_size(array.data_key)
+        image = array.key.rpartition("/")[0]
+        where = _damage_of(path / image / "zarr.json") if image else None
         damage = rebuild_image(path, array.key, pixel_size=pixel_size, units=units, check=check)
-        if damage is not None:
-            image = array.key.rpartition("/")[0]
+        if damage is None:
+            continue
+        if damage == "damaged" and where is not None:
+            damaged.append(where)
+            out.append(f"{where} -> OME-Zarr image metadata rebuilt")
+        else:
             out.append(
                 f"{PurePath(uri).name}/{image}: OME-Zarr image metadata {damage} -> rebuilt"
             )
-    return out
+    return out, damaged
 
 
 def sync_store(
@@ -134,14 +135,18 @@ def sync_store(
 
     A store whose ``metadata`` attribute is lost gets it back from the descriptors,
     its OME-Zarr images whose group metadata is missing or damaged get it back, and
+    a root ``zarr.json`` that is missing or damaged (a crash, a full disk) is made a
+    group again with the projection's attributes, the damaged file kept beside it, and
     a store of images without the metadata that makes them one collection (made
-    before it was written, or killed before close) gets it (nothing is lost by
+    before it was written, or killed before close) gets it (nothing is lost by any of
     that, so it is written from a ``damaged`` log too).
+    Every damaged file is named ``file:line`` in :attr:`Synced.damage`, with
+    ``check`` alike. A root that is not a group raises :class:`WriterError`.
     From a ``damaged`` log, attributes that would lose something (worse status, fewer
     frames, arrays gone) are refused unless ``force``.
     """
     path = inside_base(uri, base_dir)
-    images = _rebuild_images(projection, uri, path, check=check)
+    images, damage = _rebuild_images(projection, uri, path, check=check)
     stale = write_collection(path, check=check)
     if stale is not None:
         images.append(
@@ -150,9 +155,14 @@ def sync_store(
         )
     new = projection.store_attributes(uri)
     try:
-        current = read_store_attributes(path)
-    except WriterError:
-        current = {}  # no root group (a crashed run) or no store: written below
+        # None: no root group (a crashed run) or no store: written below
+        group = read_group_metadata(path)
+    except DamagedMetadataError as e:
+        group = None
+        damage.append(str(e))
+        kept = "" if e.empty else f" (the damaged file is kept as zarr.json{DAMAGED_SUFFIX})"
+        images.append(f"{e} -> rebuilt from the run's documents{kept}")
+    current: dict[str, Any] = (group or {}).get("attributes") or {}
     if METADATA_KEY not in current:  # the writer's metadata is lost: restore it
         new[METADATA_KEY] = projection.writer_metadata(uri)
     old = without_written_at({k: current.get(k) for k in new})
@@ -161,66 +171,16 @@ def sync_store(
     if not diffs:
         return Synced("unchanged")
     if not attributes:
-        return Synced("differs" if check else "written", diffs)
+        return Synced("differs" if check else "written", diffs, damage=damage)
     lost = downgrades(current, new) if current.get(ATTRIBUTES_KEY) else []
     if damaged and lost and not force:
-        return Synced("refused", diffs, f"the damaged log would lose: {'; '.join(lost)}")
+        return Synced(
+            "refused", diffs, f"the damaged log would lose: {'; '.join(lost)}", damage=damage
+        )
     if check:
-        return Synced("differs", diffs)
-    update_store_attributes(path, new, create=True)
-    return Synced("written", diffs)
-
-
-@dataclass
-class LoadedRun:
-    """A run read back from its log, its stores moved to where the log now is."""
-
-    log: Path
-    documents: Documents
-    record: RunRecord
-    damage: list[str]
-
-
-def _rebased(uri: str, run_dir: Path, base_dir: Path) -> str:
-    """``uri`` of a store that was in the run's folder when it was written, moved to
-    where the run's folder is now (a moved or copied data folder). Others unchanged."""
-    path = local_path(uri)
-    if path is None:
-        return uri
-    path = PurePath(os.path.normpath(path))
-    if Path(path).resolve().is_relative_to(base_dir.resolve()):
-        return uri
-    if path.parent.name == run_dir.name and path.name:
-        return (run_dir / path.name).as_uri()
-    return uri
-
-
-def loaded_run(
-    log: Path, documents: Documents, base_dir: Path, damage: Iterable[str] = ()
-) -> LoadedRun:
-    """A run from its documents (from its log at ``log``, or from the catalog), its
-    stores moved to the log's folder if they were in the run's folder when written."""
-    run_dir = log.absolute().parent
-    docs: Documents = []
-    for name, doc in documents:
-        if name == "stream_resource":
-            doc = {**doc, "uri": _rebased(str(doc["uri"]), run_dir, base_dir)}
-        docs.append((name, doc))
-    damage = list(damage)
-    try:
-        record = RunRecord.from_documents(docs)
-    except (KeyError, TypeError, ValueError) as e:
-        where = "; ".join(damage)
-        raise CallbackError(
-            f"{log}: not a run's documents ({e}){'; ' + where if where else ''}"
-        ) from e
-    return LoadedRun(log, docs, record, damage)
-
-
-def load_run(log: Path, base_dir: Path) -> LoadedRun:
-    """Read a run's log (damaged lines left out and reported) and its record."""
-    logged = read_document_log(log)
-    return loaded_run(log, logged.documents, base_dir, logged.damage)
+        return Synced("differs", diffs, damage=damage)
+    update_store_attributes(path, new, create=True, rebuild_damaged=True)
+    return Synced("written", diffs, damage=damage)
 
 
 def compare_entry(

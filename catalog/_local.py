@@ -74,8 +74,8 @@ class LocalReader:
         try:
             with reader._connect() as db:
                 (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
-        except (sqlite3.Error, TypeError, ValueError):
-            return None
+        except (CatalogError, sqlite3.Error, TypeError, ValueError):
+            return None  # no schema yet (a database made on a full disk), or not readable
         return reader if revision in KNOWN_REVISIONS else None
 
     @contextlib.contextmanager

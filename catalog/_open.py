@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..writers import disk_full_note
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, CatalogUnavailableError
 from ._relocate import relocate_embedded
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._sql import SQLWriter
 
-__all__ = ["check_uri", "embedded_catalog", "open_embedded", "open_server"]
+__all__ = ["check_uri", "embedded_catalog", "is_initialised", "open_embedded", "open_server"]
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
@@ -45,6 +48,7 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
     """Tiled's in-process app on the catalog in ``directory`` (created if missing): its
     client, and the writer of runs straight into its database."""
     from tiled.catalog import from_uri
+    from tiled.catalog.adapter import DatabaseInitializationError
     from tiled.client import from_context
     from tiled.client.context import Context
     from tiled.server.app import build_app
@@ -53,12 +57,15 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
     from ._exporters import serialization_registry
     from ._sql import SQLWriter
 
-    (directory / "data").mkdir(parents=True, exist_ok=True)
     database = directory / "catalog.db"
     try:
+        (directory / "data").mkdir(parents=True, exist_ok=True)
         with init_lock(directory):
             # Tiled's init_if_not_exists starts a `tiled catalog init` process on
-            # every open; only a missing database needs it.
+            # every open; only a database without Tiled's schema needs it.
+            initialised = is_initialised(database)
+            if not initialised:
+                _clear_unfinished(database)
             adapter = from_uri(
                 f"sqlite:///{database}",
                 writable_storage=[
@@ -66,7 +73,7 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
                     f"sqlite:///{directory / 'tables.sqlite'}",
                 ],
                 readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=not database.exists(),
+                init_if_not_exists=not initialised,
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
                 adapters_by_mimetype=adapters_by_mimetype(),
             )
@@ -80,12 +87,88 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
             context = Context.from_app(app, show_progress=show_progress())
     except CatalogError:
         raise
+    except DatabaseInitializationError as e:
+        # The disk is full, or not writable: the database stays without its schema,
+        # and is initialised at the next open (the registrations wait meanwhile).
+        full = disk_full_note(directory)
+        raise CatalogUnavailableError(
+            f"cannot initialise the catalog {database}: {_reason(str(e))}"
+            f"{f' ({full})' if full else ''}; free space (or fix permissions) there: it is "
+            "initialised at its next use, and the runs waiting for it are registered then"
+        ) from None
+    except OSError as e:
+        raise CatalogUnavailableError(
+            f"cannot open the catalog in {directory}: {e.strerror or e}; free space (or fix "
+            "permissions) there"
+        ) from e
     except Exception as e:
         raise CatalogError(
             f"cannot open the catalog {database}: {one_line(e)}; if another Tiled version made "
             "it, open it with that version (or replay the logs into a new catalog)"
         ) from e
     return from_context(context), SQLWriter(database, table_storage(adapter))
+
+
+def is_initialised(database: Path) -> bool:
+    """Whether the SQLite file ``database`` holds Tiled's schema (an alembic stamp).
+
+    A file that is missing, empty (made while the disk was full) or whose tables were
+    made but not stamped (its init was cut off) is not, and is initialised at the
+    next open. Reads SQLite's own tables only: no Tiled, no subprocess. A file that
+    is not SQLite, or cannot be read now, counts as initialised: Tiled then says
+    what it is.
+    """
+    if not database.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+        try:
+            stamped = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+            return bool(stamped) and bool(
+                db.execute("SELECT 1 FROM alembic_version LIMIT 1").fetchone()
+            )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return True
+
+
+def _clear_unfinished(database: Path) -> None:
+    """Remove a database Tiled's init left unfinished (tables, no stamp: the disk filled
+    between the two), which its init cannot finish. Without the stamp Tiled never
+    opened it, so no run was ever written there; one that holds runs is refused."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return  # missing, or empty: Tiled's init makes it
+    try:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+        try:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            runs = (
+                db.execute("SELECT count(*) FROM nodes WHERE parent IS NOT NULL").fetchone()[0]
+                if "nodes" in tables
+                else 0
+            )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return  # Tiled says what it is
+    if runs:
+        raise CatalogError(
+            f"the catalog {database} holds {runs} nodes but not Tiled's schema stamp; "
+            "replay the logs into a new catalog (move this one away first)"
+        )
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+
+
+def _reason(text: str) -> str:
+    """The exception line of a failed ``tiled catalog init`` (its stderr ends with a
+    traceback and, from SQLAlchemy, a link): e.g. "database or disk is full"."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b.*: ", line)]
+    return (found or lines or ["no reason given"])[-1][:300]
 
 
 def check_uri(uri: str) -> None:

@@ -20,6 +20,7 @@ one transaction for the embedded catalog).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -133,7 +134,9 @@ class RegistrationQueue:
             f.flush()
             os.replace(tmp, path)
         except BaseException:
-            f.close()
+            with contextlib.suppress(OSError):  # what could not be written is dropped
+                f.close()
+            tmp.unlink(missing_ok=True)  # no half-made job is left behind
             raise
         self._syncs.fsync(f, path, close=True)
         self._syncs.fsync_folder(self._pending_dir)  # the rename lasts too
@@ -147,9 +150,14 @@ class RegistrationQueue:
         return sorted(p.stem for p in self._job_files())
 
     def flush(self, timeout: float = 60.0) -> bool:
-        """Wait until every queued job is registered; ``False`` if some remain at timeout."""
+        """Wait until every queued job is registered; ``False`` if some remain at timeout.
+
+        Jobs waiting out their back-off are tried again at once (the catalog may be
+        back: a person who freed space flushes to see the runs registered now)."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            for job in self._jobs:
+                job.not_before = 0.0
             self._cond.notify_all()
             while self._jobs or self._busy:
                 remaining = deadline - time.monotonic()

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from ._errors import CatalogError
+from ._errors import CatalogError, CatalogUnavailableError
 
 __all__ = ["relocate_embedded"]
 
@@ -38,10 +38,17 @@ def relocate_embedded(directory: Path, base_dir: Path) -> int:
     if old is not None and old != base and database.exists():
         moved = _rewrite_asset_uris(database, old, base)
     if old != base:
-        directory.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"base_dir": str(base)}), encoding="utf-8")
-        tmp.replace(marker)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"base_dir": str(base)}), encoding="utf-8")
+            tmp.replace(marker)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise CatalogUnavailableError(
+                f"cannot write {marker}: {e.strerror or e}; free space (or fix permissions) "
+                "there: the catalog opens once it can be written"
+            ) from e
     return moved
 
 

@@ -20,9 +20,11 @@ from ..callbacks import (
     PerRunRouter,
     Presenter,
     Publisher,
+    RunRefusedError,
     Stage,
     WriterLeases,
     catalog_entry,
+    encode_record,
 )
 from ..catalog import Catalog, CatalogError, DeletionLog, RegistrationQueue, embedded_catalog
 from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
@@ -135,13 +137,23 @@ class Pipeline:
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         try:
             self._router(name, doc)
+        except RunRefusedError:
+            if name == "start":  # nothing of the run was written: forget it at once
+                self._forget(doc["uid"])
+                self._log_paths.pop(doc["uid"], None)
+            raise
         finally:
             if name == "stop":
-                self.paths.forget_run(doc["run_start"])
-                self._logs.pop(doc["run_start"], None)
+                self._forget(doc["run_start"])
+
+    def _forget(self, run_uid: str) -> None:
+        self.paths.forget_run(run_uid)
+        self._logs.pop(run_uid, None)
 
     def _stages_for(self, start: dict[str, Any]) -> list[Stage]:
-        """The stages of one new run."""
+        """The stages of one new run. A start the log cannot write is refused here,
+        before the run's folder is made (:class:`RunRefusedError`)."""
+        encode_record("start", start)
         run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
         log = DocumentLog(run_dir, syncs=self._syncs)
         self._logs[start["uid"]] = log

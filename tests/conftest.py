@@ -108,6 +108,29 @@ def small_disk(where: Path, mebibytes: int) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=True)
 
 
+def grow_disk(where: Path, mebibytes: int) -> None:
+    """Give the small disk mounted at ``where`` more room, as a person freeing space would
+    (its files stay as they are)."""
+    subprocess.run(["mount", "-o", f"remount,size={mebibytes}m", str(where)], check=True)
+
+
+def fill_disk(where: Path, name: str, *, leave: int = 0) -> Path:
+    """Take every free byte of the disk holding folder ``where`` but ``leave``, with one
+    file ``where / name`` (returned)."""
+    filler = where / name
+    with open(filler, "wb", buffering=0) as f:
+        block = b"\0" * 4096
+        try:
+            while True:
+                f.write(block)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler
+
+
 @pytest.fixture(autouse=True)
 def _stock_bluesky_run_class() -> Iterator[None]:
     """Undo what ``CatalogOfBlueskyRuns.v2`` does to every default Tiled client of the

@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from ._collection import write_collection
     from ._discovery import get_available_writers
     from ._durable import BackgroundSyncs, OnSyncFailure
-    from ._errors import FrameError, StoreExistsError, WriterError
+    from ._errors import (
+        DamagedMetadataError,
+        FrameError,
+        StoreExistsError,
+        WriterError,
+        disk_full_note,
+    )
     from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
@@ -30,16 +36,26 @@ if TYPE_CHECKING:
     )
     from ._readable import frames_on_disk
     from ._sink import FrameSink
-    from ._store import fsync_folder, read_store_attributes, store_path, update_store_attributes
+    from ._store import (
+        DAMAGED_SUFFIX,
+        fsync_folder,
+        read_group_metadata,
+        read_metadata,
+        read_store_attributes,
+        store_path,
+        update_store_attributes,
+    )
     from ._zarr import SourceInfo, ZarrWriter
     from .model import METADATA_KEY, ZARR_MIMETYPE
 
 __all__ = [
+    "DAMAGED_SUFFIX",
     "METADATA_KEY",
     "ZARR_MIMETYPE",
     "BackgroundSyncs",
     "Compression",
     "ControllableDataWriter",
+    "DamagedMetadataError",
     "DataWriter",
     "FrameError",
     "FrameSink",
@@ -56,9 +72,12 @@ __all__ = [
     "ZarrLayout",
     "ZarrWriter",
     "default_layout",
+    "disk_full_note",
     "frames_on_disk",
     "fsync_folder",
     "get_available_writers",
+    "read_group_metadata",
+    "read_metadata",
     "read_store_attributes",
     "rebuild_image",
     "sanitize_name",
@@ -73,9 +92,11 @@ _WHERE = {
     "write_collection": "._collection",
     "BackgroundSyncs": "._durable",
     "OnSyncFailure": "._durable",
+    "DamagedMetadataError": "._errors",
     "FrameError": "._errors",
     "StoreExistsError": "._errors",
     "WriterError": "._errors",
+    "disk_full_note": "._errors",
     "rebuild_image": "._image_group",
     "to_jsonable": "._jsonable",
     "Compression": "._layout",
@@ -93,6 +114,9 @@ _WHERE = {
     "frames_on_disk": "._readable",
     "FrameSink": "._sink",
     "fsync_folder": "._store",
+    "DAMAGED_SUFFIX": "._store",
+    "read_group_metadata": "._store",
+    "read_metadata": "._store",
     "read_store_attributes": "._store",
     "store_path": "._store",
     "update_store_attributes": "._store",

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 from typing import TYPE_CHECKING, Any
 
-from ._errors import StoreExistsError, WriterError
+from ._errors import StoreExistsError, WriterError, disk_full_note
 from ._image import frame_axes
 from .model import missing_dependency
 
@@ -99,9 +98,9 @@ def _why_not_created(path: Path, sources: Sequence[SourceInfo]) -> str:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         return f"sources {duplicates} are registered twice; give each source its own name"
-    free = shutil.disk_usage(parent).free
-    if free < 2**20:
-        return f"the disk holding {str(parent)!r} is full ({free} bytes free); free space"
+    full = disk_full_note(parent)
+    if full:
+        return f"{full}; free space"
     described = {s.name: (str(s.dtype), s.shape, s.layout.shard_shape) for s in sources}
     return (
         f"acquire-zarr refused the settings {described} (name: dtype, frame shape, shard "
@@ -156,7 +155,8 @@ class AcquireStream:
             elif "not open" in text:
                 hint = "the stream was closed; call set_uri() and open() for a new acquisition"
             else:
-                hint = f"check the disk holding {str(self._path)!r}"
+                full = disk_full_note(self._path.parent)
+                hint = f"{full}; free space" if full else f"check the disk holding {self._path}"
             raise WriterError(
                 f"acquire-zarr refused a frame for {name!r} in {str(self._path)!r}: {hint} "
                 f"({text})"
@@ -171,7 +171,9 @@ class AcquireStream:
         try:
             self._stream.close()
         except RuntimeError as e:
+            full = disk_full_note(self._path.parent)
             raise WriterError(
-                f"acquire-zarr failed to flush {str(self._path)!r}: {e}; frames "
+                f"acquire-zarr failed to flush {str(self._path)!r}: {e}"
+                f"{f' ({full}; free space, then replay the run)' if full else ''}; frames "
                 "flushed before the failure are readable"
             ) from e

@@ -11,15 +11,20 @@ size and units, so it is written again here, equal to what a closed stream leave
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ._errors import WriterError
+from ._errors import DamagedMetadataError, WriterError
 from ._image import IMAGE_LEVEL, frame_axes, make_image
-from ._store import _folder_lock, _remove_stale_temp_files, _write_json_atomic, store_path
+from ._store import (
+    _folder_lock,
+    _remove_stale_temp_files,
+    _write_json_atomic,
+    read_metadata,
+    store_path,
+)
 
 __all__ = ["image_group_metadata", "rebuild_image"]
 
@@ -78,12 +83,10 @@ def image_group_metadata(
 def _read(node: Path) -> tuple[dict[str, Any] | None, Damage | None]:
     """A ``zarr.json`` document, or why there is none."""
     try:
-        document = json.loads(node.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, "missing"
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = read_metadata(node)
+    except DamagedMetadataError:
         return None, "damaged"
-    return (document, None) if isinstance(document, dict) else (None, "damaged")
+    return (None, "missing") if document is None else (document, None)
 
 
 def rebuild_image(

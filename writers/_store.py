@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from ._errors import WriterError
+from ._errors import DamagedMetadataError, WriterError
 from ._jsonable import to_jsonable
+from .model import damage_at
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -22,12 +23,18 @@ except ImportError:  # not POSIX: updates are not serialised between processes
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "DAMAGED_SUFFIX",
     "fsync_folder",
     "name_image",
+    "read_group_metadata",
+    "read_metadata",
     "read_store_attributes",
     "store_path",
     "update_store_attributes",
 ]
+
+DAMAGED_SUFFIX = ".damaged"
+"""Added to the name of a damaged ``zarr.json`` kept aside when it is rebuilt."""
 
 _GROUP_METADATA: dict[str, Any] = {
     "attributes": {},
@@ -109,17 +116,71 @@ def _write_atomic(path: Path, data: bytes) -> None:
     fsync_folder(path.parent)
 
 
-def read_store_attributes(uri: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the root attributes of the Zarr v3 store at ``uri``."""
-    node = store_path(uri) / "zarr.json"
+def read_metadata(node: Path) -> dict[str, Any] | None:
+    """The JSON object in the ``zarr.json`` file ``node``; ``None`` when there is none.
+
+    Raises :class:`DamagedMetadataError`, naming ``file:line``, when it cannot be read:
+    empty, not UTF-8, not JSON (cut short by a crash or a full disk), not an object.
+    """
     try:
-        document = json.loads(node.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WriterError(f"no Zarr v3 store at {os.fspath(uri)!r}: {node} is missing") from None
-    except json.JSONDecodeError as e:
-        raise WriterError(
-            f"{node} is not valid JSON ({e}); the store's metadata is damaged"
+        data = node.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise WriterError(f"cannot read {node}: {e.strerror}; check the disk") from e
+    if not data.strip():
+        raise DamagedMetadataError(
+            damage_at(node, 1, "empty (a write that never finished)"), empty=True
+        )
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DamagedMetadataError(
+            damage_at(node, line, f"not UTF-8 text ({e.reason} at byte {e.start})")
         ) from e
+    except json.JSONDecodeError as e:
+        ends = e.pos >= len(e.doc.rstrip()) or e.msg.startswith("Unterminated")
+        what = "cut short" if ends else "not valid JSON"
+        raise DamagedMetadataError(damage_at(node, e.lineno, f"{what} ({e.msg})")) from e
+    if not isinstance(document, dict):
+        raise DamagedMetadataError(
+            damage_at(node, 1, f"a JSON {type(document).__name__}, not Zarr metadata (an object)")
+        )
+    return document
+
+
+def read_group_metadata(root: Path) -> dict[str, Any] | None:
+    """The root group metadata of the store at ``root``; ``None`` when there is none.
+    Damaged metadata raises :class:`DamagedMetadataError`; a root that is not a group
+    raises :class:`WriterError` (both naming ``file:line``)."""
+    node = root / "zarr.json"
+    document = read_metadata(node)
+    if document is not None and document.get("node_type") != "group":
+        raise WriterError(
+            damage_at(
+                node,
+                1,
+                f"the store's root is a Zarr {document.get('node_type')!r}, not a group; "
+                "store attributes are written on a root group: repair it, or move it away "
+                "if it is not this run's store",
+            )
+        )
+    return document
+
+
+def read_store_attributes(uri: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the root attributes of the Zarr v3 store at ``uri``.
+
+    Raises :class:`DamagedMetadataError` when its ``zarr.json`` is damaged, and
+    :class:`WriterError` when there is none or it is not a group's.
+    """
+    root = store_path(uri)
+    document = read_group_metadata(root)
+    if document is None:
+        raise WriterError(
+            f"no Zarr v3 store at {os.fspath(uri)!r}: {root / 'zarr.json'} is missing"
+        )
     attributes: dict[str, Any] = document.get("attributes") or {}
     return attributes
 
@@ -129,6 +190,7 @@ def update_store_attributes(
     attributes: Mapping[str, Any],
     *,
     create: bool = False,
+    rebuild_damaged: bool = False,
 ) -> Path:
     """Merge ``attributes`` into the root group attributes of a closed store, atomically.
 
@@ -136,9 +198,12 @@ def update_store_attributes(
     The new ``zarr.json`` is written to a temporary file, fsync'd and renamed over the
     old one, so a crash leaves either the old or the new metadata, never half of it.
     With ``create=True`` a store that does not exist yet is created as an empty group
-    (a run whose sources wrote no frame still gets a readable store). Updates of one
-    store are serialised (a lock on its folder), and temporary files left by an
-    update that was killed before its rename are removed.
+    (a run whose sources wrote no frame still gets a readable store). A damaged root
+    ``zarr.json`` is refused (:class:`DamagedMetadataError`), unless
+    ``rebuild_damaged``: it is then kept aside as ``zarr.json.damaged`` (when it
+    holds anything) and the root is made a group again with ``attributes`` only.
+    Updates of one store are serialised (a lock on its folder), and temporary files
+    left by an update that was killed before its rename are removed.
     """
     root = store_path(uri)
     plain = to_jsonable(dict(attributes), where="attributes")
@@ -149,7 +214,7 @@ def update_store_attributes(
             root.mkdir(parents=True, exist_ok=True)
         with _folder_lock(root):
             _remove_stale_temp_files(root)
-            _merge_attributes(root, plain, create=create)
+            _merge_attributes(root, plain, create=create, rebuild_damaged=rebuild_damaged)
     except OSError as e:
         raise WriterError(
             f"cannot write the attributes of store {str(root)!r}: {e.strerror}; free space or "
@@ -158,26 +223,38 @@ def update_store_attributes(
     return root
 
 
-def _merge_attributes(root: Path, plain: dict[str, Any], *, create: bool) -> None:
+def _merge_attributes(
+    root: Path, plain: dict[str, Any], *, create: bool, rebuild_damaged: bool
+) -> None:
     node = root / "zarr.json"
-    if node.exists():
-        try:
-            document = json.loads(node.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise WriterError(
-                f"{node} is not valid JSON ({e}); not rewriting a damaged store's metadata"
+    try:
+        document = read_group_metadata(root)
+    except DamagedMetadataError as e:
+        if not rebuild_damaged:
+            raise DamagedMetadataError(
+                f"{e}; not rewriting a damaged store's metadata", empty=e.empty
             ) from e
-        if document.get("node_type") != "group":
-            raise WriterError(
-                f"{root} is a Zarr {document.get('node_type')!r}, not a group; "
-                "store attributes are written on the root group"
-            )
-    elif create:
+        if not e.empty:
+            _keep_aside(node)
+        document = None
+        create = True
+    if document is None:
+        if not create:
+            raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
         document = json.loads(json.dumps(_GROUP_METADATA))
-    else:
-        raise WriterError(f"no Zarr v3 store at {root}: cannot write its attributes")
     document.setdefault("attributes", {}).update(plain)
     _write_json_atomic(node, document)
+
+
+def _keep_aside(node: Path) -> None:
+    """Move a damaged ``node`` to ``<name>.damaged`` (``.damaged.1``, ...: never over an
+    earlier one)."""
+    kept = node.with_name(node.name + DAMAGED_SUFFIX)
+    n = 0
+    while kept.exists():
+        n += 1
+        kept = node.with_name(f"{node.name}{DAMAGED_SUFFIX}.{n}")
+    os.rename(node, kept)
 
 
 def name_image(root: Path, name: str) -> None:

@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as e:  # a package missing from the install: say which
         sys.stderr.write(f"zarrscribe {args.command}: error: {missing_dependency(e)}\n")
         return 2
+    except OSError as e:  # the disk or the system said no: its words, in one line
+        where = f": {e.filename}" if e.filename else ""
+        sys.stderr.write(f"zarrscribe {args.command}: error: {e.strerror or e}{where}\n")
+        return 2
     return result
 
 

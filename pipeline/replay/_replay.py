@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +35,13 @@ from ...writers.model import (
     Documents,
     RunProjection,
     ZarrscribeError,
+    damage_at,
 )
 from ._report import ReplayReport
 
 __all__ = ["find_log", "find_logs", "replay_runs", "run_log"]
+
+logger = logging.getLogger(__name__)
 
 Queue = Callable[[str, Path], None]
 Recovered = Callable[[Path, dict[str, Any]], None]
@@ -91,6 +97,11 @@ def _replay_one(
     """Replay one run's attributes; compare its catalog entry. Returns the report and
     the entry to register (registered in batches by the caller), if any."""
     record = run.record
+    current: dict[str, Any] | None = None
+    layout: dict[str, dict[str, Any]] | None = None
+    if catalog is not None:  # first: a catalog that is unavailable raises before any write
+        current = known.get(record.uid) if known is not None else _look_up(catalog, record.uid)
+        layout = catalog.layout(record.uid) if current is not None else None
     damaged = bool(run.damage)
     zarr_stores = record.store_uris(ZARR_MIMETYPE)
     on_disk = read_on_disk(zarr_stores, base_dir)
@@ -111,10 +122,16 @@ def _replay_one(
             refusals.append(f"{where}: {synced.refused}")
 
     for uri in zarr_stores:
-        synced = sync_store(
-            projection, uri, base_dir=base_dir, check=check, force=force, damaged=damaged
-        )
+        try:
+            synced = sync_store(
+                projection, uri, base_dir=base_dir, check=check, force=force, damaged=damaged
+            )
+        except (ZarrscribeError, OSError) as e:  # a store this run cannot describe
+            report.stores[uri] = "refused"
+            report.error = str(e)
+            return report, None
         report.stores[uri] = synced.outcome
+        report.damage += synced.damage
         note(Path(uri).name, synced)
     log = run.log if run.log.exists() else None
     if recovered is not None and record.stop is None and log is not None and not check:
@@ -123,11 +140,8 @@ def _replay_one(
     entry: Entry | None = None
     if catalog is None:
         if queue is not None and log is not None and not check:
-            queue(record.uid, log)
-            report.catalog = "queued"
+            _queue(report, queue, log)
     else:
-        current = known.get(record.uid) if known is not None else _look_up(catalog, record.uid)
-        layout = catalog.layout(record.uid) if current is not None else None
         synced = compare_entry(
             projection, run.documents, log, current, layout=layout, force=force, damaged=damaged
         )
@@ -136,8 +150,11 @@ def _replay_one(
         if not check:
             entry = synced.entry
     if refusals:
+        where = run.damage[0] if run.damage else run.log
+        if not run.damage and record.stop is None and run.lines:
+            where = run.where(len(run.lines) - 1, "the log ends here, without a stop document")
         report.error = (
-            f"{'; '.join(refusals)} ({run.damage[0] if run.damage else run.log}); "
+            f"{'; '.join(refusals)} ({where}); "
             "nothing replaced: repair the log, or replay with --force to accept the loss"
         )
     elif run.damage and not _crash_tail(run):
@@ -147,6 +164,19 @@ def _replay_one(
             "the lines were left out and nothing that would lose data was replaced"
         )
     return report, entry
+
+
+def _queue(report: ReplayReport, queue: Queue, log: Path) -> None:
+    """Queue the run's registration (``queued``), or say why it could not be."""
+    try:
+        queue(report.uid, log)
+    except OSError as e:
+        report.error = (
+            f"the catalog registration of run {report.uid!r} could not be queued "
+            f"({e.strerror or e}: {e.filename}); replay it again once there is space"
+        )
+    else:
+        report.catalog = "queued"
 
 
 def _look_up(catalog: Catalog, uid: str) -> dict[str, Any] | None:
@@ -179,8 +209,7 @@ def _register(
         for report, _, log in batch:
             report.differences.append(f"catalog unreachable, registration queued: {e}")
             if log is not None:
-                queue(report.uid, log)
-            report.catalog = "queued"
+                _queue(report, queue, log)
             yield report
     except CatalogError as e:
         if len(batch) > 1:
@@ -224,7 +253,12 @@ def replay_runs(
             "is not honoured: repair or remove the line",
         )
     # Replaying many runs: fetch every entry once rather than one request per run.
-    known = catalog.entries() if catalog is not None and len(targets) > 20 else None
+    lookup, unavailable = catalog, ""  # the catalog entries are compared with, while it works
+    try:
+        known = catalog.entries() if catalog is not None and len(targets) > 20 else None
+    except CatalogUnavailableError as e:  # (a full disk under the embedded catalog)
+        lookup, known, unavailable = None, None, str(e)
+        logger.warning("replay without the catalog (%s); registrations are queued", e)
     waiting: list[tuple[ReplayReport, Entry, Path | None]] = []
     for target in targets:
         try:
@@ -233,28 +267,39 @@ def replay_runs(
                 log: Path | None = (path / LOG_NAME if path.is_dir() else path).absolute()
             else:
                 log = _log_of(str(target), base_dir)
+            if log is not None and _holds_nothing(log):
+                yield _nothing_logged(log, check=check)
+                continue
             uid = _start_uid(log) if log is not None else None
             deletion = deletions.get(uid) if uid else None
             if deletion is None and log is None:
                 deletion = deletions.find(str(target))
             if deletion is not None:
-                yield _skip_deleted(deletion, str(log or target), catalog, known, check)
+                yield _skip_deleted(deletion, str(log or target), lookup, known, check)
                 continue
             if log is not None:
                 run, source = load_run(log, base_dir), str(log)
             else:
                 run, source = _from_catalog(str(target), catalog, base_dir), "catalog"
-            report, entry = _replay_one(
+            replay = partial(
+                _replay_one,
                 run,
                 source=source,
                 base_dir=base_dir,
-                catalog=catalog,
                 known=known,
                 check=check,
                 force=force,
                 queue=queue,
                 recovered=recovered,
             )
+            try:
+                report, entry = replay(catalog=lookup)
+            except CatalogUnavailableError as e:
+                lookup, unavailable = None, str(e)  # this run and the next: queued
+                logger.warning("replay without the catalog (%s); registrations are queued", e)
+                report, entry = replay(catalog=None)
+            if unavailable:
+                report.differences.append(f"catalog unavailable: {unavailable}")
         except (ZarrscribeError, OSError) as e:
             yield ReplayReport(uid="", source=str(target), error=str(e))
             continue
@@ -289,6 +334,28 @@ def _skip_deleted(
         catalog.delete_run(uid)
         report.catalog = "removed"
     return report
+
+
+def _holds_nothing(log: Path) -> bool:
+    """Whether ``log`` holds no byte but white space (made by a run that never started:
+    the log of an older version, or one whose first line a power loss took)."""
+    try:
+        size = log.stat().st_size
+        return size == 0 or (size < 4096 and not log.read_bytes().strip())
+    except OSError:
+        return False
+
+
+def _nothing_logged(log: Path, *, check: bool) -> ReplayReport:
+    """An empty log is no run: a log appears with its start line or not at all, so
+    replay removes it (and its run's folder, if nothing else is in it)."""
+    what = damage_at(log, 1, "empty: a run that never started (no start document)")
+    if check:
+        return ReplayReport(uid="", source=str(log), skipped=f"{what}; replay removes it")
+    log.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        log.parent.rmdir()
+    return ReplayReport(uid="", source=str(log), skipped=f"{what}; removed")
 
 
 def _from_catalog(uid: str, catalog: Catalog | None, base_dir: Path) -> LoadedRun:

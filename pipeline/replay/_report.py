@@ -30,12 +30,15 @@ class ReplayReport:
     missing: dict[str, dict[str, int]] = field(default_factory=dict)
     """Arrays with fewer frames readable on disk than announced: both counts."""
     damage: list[str] = field(default_factory=list)
-    """``file:line`` of every damaged line of the log (left out)."""
+    """``file:line: what`` of every damaged line of the log (left out) and of every
+    damaged metadata file of its stores (rebuilt)."""
     differences: list[str] = field(default_factory=list)
     error: str | None = None
     deleted: str = ""
     """For a deleted run (skipped: nothing written but the removal of an entry it
     still had), when and how it was deleted."""
+    skipped: str | None = None
+    """Why the target is no run (a log that holds nothing), and what was done about it."""
 
     @property
     def ok(self) -> bool:
@@ -43,8 +46,10 @@ class ReplayReport:
 
     @property
     def changed(self) -> bool:
-        return self.catalog in ("registered", "differs", "missing", "removed") or any(
-            o in ("written", "differs") for o in self.stores.values()
+        return (
+            self.skipped is not None
+            or self.catalog in ("registered", "differs", "missing", "removed")
+            or any(o in ("written", "differs") for o in self.stores.values())
         )
 
     def line(self) -> str:
@@ -56,6 +61,8 @@ class ReplayReport:
                 f"{self.uid[:8]:<8}  deleted     {self.deleted}, skipped  catalog: "
                 f"{self.catalog}  ('zarrscribe restore {self.uid[:8]}' brings it back)"
             )
+        if self.skipped:
+            return f"{'-':<8}  skipped     {self.skipped}"
         stores = ", ".join(f"{Path(u).name} {o}" for u, o in self.stores.items()) or "no stores"
         extra = ""
         if self.missing:
@@ -63,7 +70,7 @@ class ReplayReport:
                 f"{k} {v['readable']}/{v['announced']}" for k, v in self.missing.items()
             )
         if self.damage:
-            extra += f"  damaged log: {self.damage[0]}"
+            extra += f"  damaged: {self.damage[0]}"
             if len(self.damage) > 1:
                 extra += f" (+{len(self.damage) - 1} more)"
         return (

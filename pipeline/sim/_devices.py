@@ -156,12 +156,23 @@ class SimCamera(_Configured):
         self._frame_number += 1
         return frame
 
-    def _push(self, n: int | None) -> None:
+    def _push(self, n: int | None, *, flying: bool = False) -> None:
+        """Push ``n`` frames (``None``: until stopped). A fly scan's pushing
+        (``flying``) stops quietly once the pipeline closed the writer at the run's
+        stop (the run ended: another device failed, or it was aborted), so that the
+        run's own failure is the one the user sees."""
         exposure = float(self._config["exposure"])
         pushed = 0
         while (n is None or pushed < n) and not self._stop.is_set():
             time.sleep(exposure)
-            self._writer.write_frame(self.name, self.make_frame())
+            if flying and not self._writer.is_open:
+                return
+            try:
+                self._writer.write_frame(self.name, self.make_frame())
+            except Exception:
+                if flying and not self._writer.is_open:  # closed while the frame was on its way
+                    return
+                raise
             pushed += 1
 
     # ----------------------------------------------------------------- set-up
@@ -221,7 +232,7 @@ class SimCamera(_Configured):
 
         def run() -> None:
             try:
-                self._push(n)
+                self._push(n, flying=True)
             except Exception as e:
                 self._complete.set_exception(e)
             else:

@@ -7,8 +7,15 @@ from typing import Any
 import event_model
 import pytest
 
-from tests.conftest import FsyncDouble
-from zarrscribe.callbacks import CallbackError, DocumentLog, DocumentLogError, read_document_log
+from tests.conftest import FsyncDouble, fill_disk, small_disk
+from zarrscribe.callbacks import (
+    CallbackError,
+    DocumentLog,
+    DocumentLogError,
+    RunRefusedError,
+    encode_record,
+    read_document_log,
+)
 from zarrscribe.writers import BackgroundSyncs
 
 
@@ -140,3 +147,79 @@ def test_a_run_that_never_stopped_is_closed_with_what_was_written(
     assert read_document_log(log.path).documents == documents
     with pytest.raises(CallbackError, match="arrived after the log"):
         log(*_run_documents()[3])
+
+
+def _self_containing() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["again"] = loop
+    return loop
+
+
+@pytest.mark.parametrize(
+    ("doc", "names"),
+    [
+        ({"uid": "u", "sample": {"raw": b"\x00"}}, "key 'sample.raw' holds bytes (b'\\x00')"),
+        ({"uid": "u", "holders": [1, object()]}, "key 'holders[1]' holds object (<object"),
+        ({"uid": "u", "grid": {(1, 2): "a"}}, "key 'grid' holds a key (1, 2) of type tuple"),
+        ({"uid": "u", "loop": _self_containing()}, "key 'loop.again' holds itself"),
+    ],
+)
+def test_a_value_json_cannot_hold_is_named_by_its_key_path(
+    doc: dict[str, Any], names: str
+) -> None:
+    with pytest.raises(RunRefusedError) as raised:
+        encode_record("start", doc)
+    assert str(raised.value).startswith(f"start document {names}")
+    assert "the run was not started" in str(raised.value)
+    with pytest.raises(CallbackError) as raised:
+        encode_record("event", doc)
+    assert not isinstance(raised.value, RunRefusedError)
+
+
+def test_a_start_the_disk_cannot_take_leaves_nothing(tmp_path: Path) -> None:
+    start, *_ = _run_documents()
+    syncs = BackgroundSyncs()
+    with small_disk(tmp_path / "disk", 1) as disk:
+        filler = fill_disk(disk, "filler")
+        log = DocumentLog(disk / "run", syncs=syncs)
+        with pytest.raises(RunRefusedError, match="No space left on device"):
+            log(*start)
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no log, no folder
+        filler.unlink()
+        log(*start)
+        log.close()
+        assert read_document_log(log.path).documents == [start]
+        assert syncs.wait(30)
+
+
+def test_a_line_the_disk_takes_in_part_is_cut_off_again(tmp_path: Path) -> None:
+    start, descriptor, event, stop = _run_documents()
+    syncs = BackgroundSyncs()
+    with small_disk(tmp_path / "disk", 1) as disk:
+        log = DocumentLog(disk / "run", syncs=syncs)
+        log(*start)
+        whole = log.path.read_bytes()
+        filler = fill_disk(disk, "filler")  # what is left is the rest of the log's last page
+        big = {**descriptor[1], "hints": {"note": "n" * 20_000}}
+        with pytest.raises(CallbackError, match="No space left on device"):
+            log("descriptor", big)
+        assert log.path.read_bytes() == whole  # no half line
+        filler.unlink()
+        for name, doc in (descriptor, event, stop):
+            log(name, doc)
+        logged = read_document_log(log.path)
+        assert logged.documents == [start, descriptor, event, stop]
+        assert not logged.damaged
+        assert syncs.wait(30)
+
+
+def test_an_existing_log_is_never_appended_to(tmp_path: Path) -> None:
+    start, *_ = _run_documents()
+    other = tmp_path / "run" / "documents.jsonl"
+    other.parent.mkdir()
+    _write(other, [_line("start", "another run")])
+    log = DocumentLog(tmp_path / "run")
+    with pytest.raises(RunRefusedError, match="exists already"):
+        log(*start)
+    assert other.read_text() == _line("start", "another run")
+    assert sorted(p.name for p in other.parent.iterdir()) == ["documents.jsonl"]

@@ -67,10 +67,12 @@ def test_missing_and_damaged_images_are_rebuilt_equal_to_the_closed_ones(run: An
 
     checked = sync_store(projection, uris["default.zarr"], base_dir=base, check=True)
     assert checked.outcome == "differs"
+    damaged = f"{store}/cam2/zarr.json:1: cut short (Unterminated string starting at)"
     assert checked.differences[:2] == [
         "default.zarr/cam1: OME-Zarr image metadata missing -> rebuilt",
-        "default.zarr/cam2: OME-Zarr image metadata damaged -> rebuilt",
+        f"{damaged} -> OME-Zarr image metadata rebuilt",
     ]
+    assert checked.damage == [damaged]  # named file:line
     assert _files(store) == killed  # check writes nothing
     with pytest.raises(CallbackError, match="outside the base directory"):
         sync_store(projection, uris["default.zarr"], base_dir=base / "s" / "elsewhere")
@@ -79,6 +81,7 @@ def test_missing_and_damaged_images_are_rebuilt_equal_to_the_closed_ones(run: An
     synced = sync_store(projection, uris["default.zarr"], base_dir=base)
     assert synced.outcome == "written"
     assert synced.differences[:2] == checked.differences[:2]
+    assert synced.damage == checked.damage
     group = zarr.open_group(store, mode="r")  # the root is a group again
     assert _json(store / "zarr.json")["node_type"] == "group"
     for name, metadata in closed.items():

@@ -20,6 +20,7 @@ from bluesky import plans as bp
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, CatalogError, RunNotFoundError, _local, embedded_catalog
 from zarrscribe.catalog._local import LocalReader
+from zarrscribe.catalog._open import is_initialised
 from zarrscribe.pipeline import Pipeline, fly_scan
 
 Documents = list[tuple[str, dict[str, Any]]]
@@ -136,6 +137,36 @@ def test_a_catalog_made_by_the_installed_tiled_is_read_directly(tmp_path: Path) 
     assert catalog.search() == []  # creates it through Tiled
     assert LocalReader.open(tmp_path / "new" / "catalog.db") is not None
     catalog.close()
+
+
+@pytest.mark.parametrize("made", ["empty", "not stamped"])
+def test_a_database_without_tiled_schema_is_initialised_at_its_next_open(
+    tmp_path: Path, made: str
+) -> None:
+    """A catalog database made while the disk was full has no tables; one whose init was
+    cut off has tables but no alembic stamp. Either is initialised when next opened."""
+    directory = tmp_path / "catalog"
+    database = directory / "catalog.db"
+    if made == "empty":
+        directory.mkdir()
+        database.write_bytes(b"")
+    else:
+        first = Catalog.embedded(directory, readable=[tmp_path])
+        first.search()
+        first.close()
+        with sqlite3.connect(database) as db:
+            db.execute("DELETE FROM alembic_version")
+        db.close()
+    assert not is_initialised(database)
+    catalog = Catalog.embedded(directory, readable=[tmp_path])
+    try:
+        assert catalog.search() == []  # opens Tiled, which initialises it
+        catalog.register_runs([(_typed_run(1), {})])
+        assert len(catalog.search()) == 1
+    finally:
+        catalog.close()
+    assert is_initialised(database)
+    assert LocalReader.open(database) is not None
 
 
 def test_a_schema_revision_it_does_not_know_is_read_through_tiled(

@@ -19,8 +19,9 @@ from bluesky.utils import FailedStatus, Msg, RunEngineInterrupted
 from tests.conftest import Rig
 from zarrscribe.callbacks import CallbackError, read_document_log
 from zarrscribe.pipeline import Pipeline
+from zarrscribe.pipeline.cli import main as cli
 from zarrscribe.writers import read_store_attributes
-from zarrscribe.writers.model import ATTRIBUTES_KEY
+from zarrscribe.writers.model import ATTRIBUTES_KEY, STATE_DIR
 
 
 def _store(base_dir: Path, plan: str, group: str = "default") -> Path:
@@ -166,3 +167,56 @@ def test_a_plan_name_without_letters_is_still_logged_and_registered(
         (run,) = pipeline.connect_catalog().search()
         assert run.uid == uid
         assert run.exit_status == "success"
+
+
+class _Holder:
+    """An arbitrary object, as a user might put in a run's metadata."""
+
+
+@pytest.mark.parametrize(
+    ("md", "where", "kind"),
+    [
+        ({"sample": {"raw": b"\x00\x01"}}, "sample.raw", "bytes"),
+        ({"sample": {"holders": ["a", _Holder()]}}, "sample.holders[1]", "_Holder"),
+    ],
+)
+def test_an_unserialisable_start_document_is_refused_and_leaves_nothing(
+    rig: Rig, RE: RunEngine, base_dir: Path, md: dict[str, Any], where: str, kind: str
+) -> None:
+    with Pipeline(rig.devices, base_dir=base_dir) as pipeline:
+        pipeline.subscribe(RE)
+        with pytest.raises(CallbackError) as raised:
+            RE(bp.count([rig.cam1], num=2, md=md))
+        message = str(raised.value)
+        assert f"'{where}'" in message
+        assert kind in message
+        assert "\n" not in message
+        assert not list(base_dir.glob("[!.]*/*"))  # no run folder, no log, no store
+        assert pipeline.registrations.pending() == []  # no job waiting for ever
+        assert not rig.default.is_open
+        # The next run is as usual, and the refused one is nowhere.
+        (uid,) = RE(bp.count([rig.cam1], num=2)).run_start_uids
+        assert pipeline.flush(120), pipeline.registrations.failures
+        assert pipeline.registrations.pending() == []
+        assert [r.uid for r in pipeline.connect_catalog().search()] == [uid]
+        (log,) = base_dir.glob("*/*/documents.jsonl")
+        names = [n for n, _ in read_document_log(log).documents]
+        assert (names[0], names[-1]) == ("start", "stop")
+    assert cli(["replay", "--all", "--base-dir", str(base_dir)]) == 0
+
+
+def test_the_first_failure_of_a_run_is_the_one_raised(
+    rig: Rig, RE: RunEngine, base_dir: Path
+) -> None:
+    """A failure at the stop document of a run that already failed (here: its catalog
+    registration cannot be queued) is logged, and does not hide why the run failed."""
+    with Pipeline(rig.devices, base_dir=base_dir) as pipeline:
+        pipeline.subscribe(RE)
+        pending = base_dir / STATE_DIR / "pending"
+        pending.rmdir()
+        pending.write_text("not a folder")
+        with pytest.raises(RuntimeError, match="sample holder jammed"):
+            RE(_failing_count(rig, fail_after=2))
+        pending.unlink()
+        pending.mkdir()
+    assert cli(["replay", "--all", "--base-dir", str(base_dir)]) == 0

@@ -17,7 +17,7 @@ from tests.conftest import Rig
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.cli import main as cli
 from zarrscribe.writers import read_store_attributes
-from zarrscribe.writers.model import ATTRIBUTES_KEY
+from zarrscribe.writers.model import ATTRIBUTES_KEY, without_written_at
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +120,90 @@ def test_a_log_pointing_outside_the_base_dir_is_refused(
         if record["name"] == "stream_resource":
             record["doc"]["uri"] = uri
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert _replay(data, str(log)) == 2
-    assert "outside the base directory" in capsys.readouterr().out
+    line = 1 + next(i for i, r in enumerate(records) if r["name"] == "stream_resource")
+    for check in (["--check"], []):
+        assert _replay(data, str(log), *check) == 2
+        out = capsys.readouterr().out
+        assert "outside the base directory" in out
+        assert f"{log}:{line}:" in out  # the log line that points there
     assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "line"),
+    [
+        (b"", 1),  # left empty by a full disk
+        (b'{\n  "zarr_format": 3,\n  "node_type": "gro', 3),  # cut short
+        (b'{"zarr_format": 3, "node_type": "group", "attributes": {"a": "\xff"}}', 1),
+        (b"[1, 2]\n", 1),  # JSON, but not Zarr metadata
+    ],
+)
+def test_a_damaged_store_root_is_named_and_rebuilt_alike_by_check_and_replay(
+    data: Path, capsys: pytest.CaptureFixture[str], damage: bytes, line: int
+) -> None:
+    log = _log(data, "count")
+    store = log.parent / "default.zarr"
+    node = store / "zarr.json"
+    attributes = without_written_at(read_store_attributes(store))
+    frames = zarr.open_group(store, mode="r")["cam1/0"][:]
+    capsys.readouterr()
+    node.write_bytes(damage)
+    assert _replay(data, "--all", "--check") == 1  # it differs: replay would rebuild it
+    checked = capsys.readouterr().out
+    assert f"{node}:{line}: " in checked
+    assert node.read_bytes() == damage  # a check writes nothing
+    assert _replay(data, "--all") == 0
+    replayed = capsys.readouterr().out
+    assert f"{node}:{line}: " in replayed  # named alike
+    assert without_written_at(read_store_attributes(store)) == attributes
+    np.testing.assert_array_equal(zarr.open_group(store, mode="r")["cam1/0"][:], frames)
+    kept = store / "zarr.json.damaged"
+    assert kept.read_bytes() == damage if damage else not kept.exists()  # nothing lost
+    assert _replay(data, "--all", "--check") == 0
+
+
+def test_a_store_root_that_is_not_a_group_is_refused_alike_by_check_and_replay(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = _log(data, "count").parent / "default.zarr"
+    node = store / "zarr.json"
+    node.write_text('{"zarr_format": 3, "node_type": "array"}')
+    for check in (["--check"], []):
+        assert _replay(data, "--all", *check) == 2
+        assert f"{node}:1: " in capsys.readouterr().out
+    assert node.read_text() == '{"zarr_format": 3, "node_type": "array"}'
+
+
+def test_an_empty_log_is_no_run_and_is_removed(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log appears with its start line or not at all; one left empty (by an older
+    version on a full disk, or a power loss) is reported and removed, not an error."""
+    folder = data / "s" / "count_00099"
+    folder.mkdir()
+    empty = folder / "documents.jsonl"
+    empty.write_bytes(b"")
+    assert _replay(data, "--all", "--check") == 1
+    assert f"{empty}:1: empty" in capsys.readouterr().out
+    assert empty.exists()  # a check writes nothing
+    assert _replay(data, "--all") == 0
+    assert f"{empty}:1: empty" in capsys.readouterr().out
+    assert not folder.exists()
+    assert _replay(data, "--all", "--check") == 0
+
+
+def test_a_document_of_another_run_is_named_with_its_line(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _log(data, "scan")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records[1]["doc"]["run_start"] = "another-run"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    before = _entry(data, "scan")
+    for check in (["--check"], []):
+        assert _replay(data, str(log), *check) == 2
+        assert f"{log}:2: " in capsys.readouterr().out
+    assert _entry(data, "scan") == before
 
 
 def _read_every_array(base: Path) -> dict[str, np.ndarray]:

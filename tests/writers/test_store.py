@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from zarrscribe.writers import (
+    DamagedMetadataError,
     WriterError,
     ZarrWriter,
     read_store_attributes,
@@ -47,6 +48,47 @@ def test_damaged_metadata_is_not_rewritten(tmp_path: Path) -> None:
     with pytest.raises(WriterError, match="not valid JSON"):
         update_store_attributes(tmp_path / "d.zarr", {"a": 1})
     assert (tmp_path / "d.zarr" / "zarr.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize(
+    ("damage", "where"),
+    [
+        (b"", ":1: empty"),
+        (b'{\n  "attributes": {"a": [1,\n', ":3: cut short"),
+        (b'{\n"a": "\xff"}', ":2: not UTF-8 text"),
+        (b"[1, 2]", ":1: a JSON list, not Zarr metadata"),
+    ],
+)
+def test_damaged_metadata_is_named_and_rebuilt_only_when_asked(
+    tmp_path: Path, damage: bytes, where: str
+) -> None:
+    root = tmp_path / "d.zarr"
+    root.mkdir()
+    node = root / "zarr.json"
+    node.write_bytes(damage)
+    with pytest.raises(DamagedMetadataError) as raised:
+        read_store_attributes(root)
+    assert str(raised.value).startswith(f"{node}{where}")
+    with pytest.raises(DamagedMetadataError, match="not rewriting"):
+        update_store_attributes(root, {"a": 1}, create=True)
+    assert node.read_bytes() == damage
+    update_store_attributes(root, {"a": 1}, rebuild_damaged=True)
+    assert read_store_attributes(root) == {"a": 1}
+    kept = root / "zarr.json.damaged"
+    assert kept.read_bytes() == damage if damage else not kept.exists()
+
+
+def test_a_root_that_is_not_a_group_is_never_rewritten(tmp_path: Path) -> None:
+    root = tmp_path / "a.zarr"
+    root.mkdir()
+    text = '{"zarr_format": 3, "node_type": "array"}'
+    (root / "zarr.json").write_text(text)
+    named = rf"^{root}/zarr\.json:1: the store's root is a Zarr 'array', not a group"
+    with pytest.raises(WriterError, match=named):
+        read_store_attributes(root)
+    with pytest.raises(WriterError, match=named):
+        update_store_attributes(root, {"a": 1}, rebuild_damaged=True)
+    assert (root / "zarr.json").read_text() == text
 
 
 def test_missing_store(tmp_path: Path) -> None:

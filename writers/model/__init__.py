@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DocumentError, ZarrscribeError
+from ._errors import DocumentError, ZarrscribeError, damage_at
 from ._extras import EXTRAS, MissingDependencyError, missing_dependency, require
 from ._format import (
     ATTRIBUTES_KEY,
@@ -64,6 +64,7 @@ __all__ = [
     "RunRecord",
     "StreamArray",
     "ZarrscribeError",
+    "damage_at",
     "differences",
     "downgrades",
     "import_on_first_use",
