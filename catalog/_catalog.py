@@ -21,11 +21,14 @@ from ._tiled import (
     status_code,
     tiled_layout,
     tiled_readings,
+    unnamed_by_uri,
 )
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._open import Opened
+    from ._relocate import Location
     from ._sql import SQLWriter
 
 __all__ = ["Catalog"]
@@ -55,7 +58,8 @@ class Catalog:
         """The data folder that store paths in the entries are relative to, where known."""
         self._lock = threading.RLock()
         self._local: LocalReader | None = None  # embedded: reads straight from its database
-        self._open: Callable[[], tuple[Any, SQLWriter]] | None = None
+        self._open: Callable[[bool], Opened] | None = None
+        self._opened: Opened | None = None
         self._client: Any = None
         self._runs: Any = None
         self._direct: SQLWriter | None = None
@@ -73,15 +77,34 @@ class Catalog:
             client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
 
-    def _tiled(self) -> Any:
-        """The Tiled client of the runs, opening Tiled on first use (embedded catalog)."""
+    def _tiled(self, *, write: bool = False) -> Any:
+        """The Tiled client of the runs, opening Tiled on first use (embedded catalog).
+
+        An embedded catalog is opened on a private copy where reading it as it is
+        would need a write (see :func:`open_embedded`); the first write then opens
+        the catalog itself."""
         with self._lock:
-            if self._runs is None:
-                assert self._open is not None
-                self._attach(*self._open())
-                if self._local is None and self._direct is not None:
-                    self._local = LocalReader.open(self._direct.database)
+            if self._runs is not None and not (write and self._direct is None and self._open):
+                return self._runs
+            assert self._open is not None
+            self._detach()
+            self._opened = self._open(write)
+            self._attach(self._opened.client, self._opened.direct)
+            if self._direct is not None:  # the catalog itself, up to date
+                self._local = LocalReader.open(self._direct.database)
             return self._runs
+
+    def _detach(self) -> None:
+        """Shut the embedded catalog's in-process app down (and remove a private copy)."""
+        if self._direct is not None:
+            self._direct.close()
+        if self._client is not None:
+            context = getattr(self._client, "context", None)
+            if context is not None and hasattr(context, "close"):
+                context.close()
+        if self._opened is not None:
+            self._opened.remove_copy()
+        self._client = self._runs = self._direct = self._opened = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -91,18 +114,31 @@ class Catalog:
         ``readable`` are the folders whose stores it may serve (external data must
         lie under one of them). Created on first use. Queries read its database
         directly; Tiled is opened only for what needs it (registration, array data,
-        :attr:`client`).
+        :attr:`client`). On read-only media it is read (Tiled on a private copy) but
+        not written.
         """
+        return cls._embedded(Path(directory), readable, None)
+
+    @classmethod
+    def _embedded(
+        cls,
+        directory: Path,
+        readable: Sequence[str | Path],
+        locate: Callable[[], Location] | None,
+    ) -> Catalog:
         from ._open import open_embedded
 
-        directory = Path(directory).absolute()
+        directory = directory.absolute()
         catalog = cls(
             None,
             description=f"embedded catalog in {directory}",
             base_dir=Path(readable[0]).absolute() if readable else None,
         )
-        catalog._open = partial(open_embedded, directory, readable)
-        catalog._local = LocalReader.open(directory / "catalog.db")
+        catalog._open = partial(open_embedded, directory, readable, locate)
+        location = locate() if locate is not None else None
+        catalog._local = LocalReader.open(
+            directory / "catalog.db", location.asset_uri if location is not None else None
+        )
         return catalog
 
     @classmethod
@@ -123,13 +159,12 @@ class Catalog:
         """Release the catalog: for the embedded one, shut the in-process app down
         (its database connections with it). The catalog cannot be used afterwards."""
         with self._lock:
-            if self._direct is not None:
-                self._direct.close()
-            if self._client is None:
-                return  # Tiled was never opened
-            context = getattr(self._client, "context", None)
-            if context is not None and hasattr(context, "close"):
-                context.close()
+            if self._open is None:  # a server's client: its connection
+                context = getattr(self._client, "context", None)
+                if context is not None and hasattr(context, "close"):
+                    context.close()
+                return
+            self._detach()
 
     @property
     def client(self) -> Any:
@@ -168,7 +203,7 @@ class Catalog:
     def delete_run(self, uid: str) -> None:
         """Remove run ``uid``'s entry (its stores on disk are not touched)."""
         with self._lock:
-            self._tiled().delete_contents([uid], recursive=True, external_only=False)
+            self._tiled(write=True).delete_contents([uid], recursive=True, external_only=False)
 
     def register_run(self, documents: Documents, metadata: dict[str, Any]) -> str:
         """Register a run from its documents, replacing any earlier entry of it.
@@ -206,7 +241,7 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
-                self._tiled()
+                self._tiled(write=True)
                 if self._direct is not None:
                     if plans:
                         self._direct.write(plans)
@@ -386,10 +421,32 @@ class Catalog:
             if streams and key in run[streams[0]]:
                 import numpy as np
 
-                return np.asarray(run[streams[0]][key].read())
+                try:
+                    return np.asarray(run[streams[0]][key].read())
+                except Exception as e:
+                    raise self._unreadable(uid, key, e) from e
         raise RunNotFoundError(
             f"run {uid!r} has no array {key!r} in stream(s) {streams or list(run)}; "
             f"see Catalog.run({uid!r}) for what it has"
+        )
+
+    def _unreadable(self, uid: str, key: str, error: Exception) -> CatalogError:
+        """The one-line error of an array Tiled could not read."""
+        if is_unreachable(error):
+            return CatalogUnavailableError(
+                f"{self._description} is unreachable while reading array {key!r} of run "
+                f"{uid!r}: {one_line(error)}"
+            )
+        odd = unnamed_by_uri(str(self.base_dir)) if self.base_dir is not None else None
+        if odd is not None:
+            return CatalogError(
+                f"Tiled cannot read the arrays under {str(self.base_dir)!r}: its path holds "
+                f"{odd!r}, which ends a URI's path (Tiled does not decode file URIs); move the "
+                f"data folder to a path without '#' or '?' (the run is in the catalog)"
+            )
+        return CatalogError(
+            f"cannot read array {key!r} of run {uid!r} through {self._description}: "
+            f"{one_line(error)}"
         )
 
 

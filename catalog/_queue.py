@@ -95,8 +95,7 @@ class RegistrationQueue:
     ) -> None:
         self._catalog = catalog if isinstance(catalog, Catalog) else None
         self._connect = None if isinstance(catalog, Catalog) else catalog
-        self._pending_dir = Path(pending_dir)
-        self._pending_dir.mkdir(parents=True, exist_ok=True)
+        self._pending_dir = Path(pending_dir)  # made by the first submit (not on read-only media)
         self._prepare = prepare
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -121,6 +120,7 @@ class RegistrationQueue:
         fsync'd in the background)."""
         path = self._pending_dir / f"{run_uid}.json"
         record = {"uid": run_uid, "log": str(log)}
+        self._pending_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (handed over to the syncer)
         try:

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
-    from ._paths import PathInfo, SessionPathProvider, sanitize_name
+    from ._paths import (
+        PathInfo,
+        SessionPathProvider,
+        folder_writable,
+        require_writable,
+        sanitize_name,
+    )
     from ._protocols import (
         ControllableDataWriter,
         DataWriter,
@@ -55,10 +61,12 @@ __all__ = [
     "ZarrLayout",
     "ZarrWriter",
     "default_layout",
+    "folder_writable",
     "frames_on_disk",
     "get_available_writers",
     "read_store_attributes",
     "rebuild_image",
+    "require_writable",
     "sanitize_name",
     "store_path",
     "to_jsonable",
@@ -80,6 +88,8 @@ _WHERE = {
     "PathInfo": "._paths",
     "SessionPathProvider": "._paths",
     "sanitize_name": "._paths",
+    "folder_writable": "._paths",
+    "require_writable": "._paths",
     "ControllableDataWriter": "._protocols",
     "DataWriter": "._protocols",
     "HasFrameListeners": "._protocols",
