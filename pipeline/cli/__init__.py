@@ -9,6 +9,7 @@ from typing import Any
 
 from ...writers.model import ZarrscribeError
 from ._common import Parser, common_options
+from ._signals import describe, exit_code, install
 
 __all__ = ["main"]
 
@@ -40,7 +41,9 @@ def _no_version_line(record: Any) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; errors are one line on stderr and exit code 2."""
+    """Run the command line; errors are one line on stderr and exit code 2. SIGINT and
+    SIGTERM stop every verb cleanly with one line and exit code 130 or 143."""
+    install()
     args, unknown = _parser().parse_known_args(argv)
     if unknown:  # the verb's own usage, not the top-level one
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -52,10 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("tiled.server.app").addFilter(_no_version_line)
 
     try:
-        result: int = args.verb.run(args)
-    except ZarrscribeError as e:
-        sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
-        return 2
+        try:
+            result: int = args.verb.run(args)
+        except ZarrscribeError as e:
+            sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
+            return 2
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (Interrupted), at any point
+        sys.stderr.write(f"zarrscribe {args.command}: {describe(e)}\n")
+        return exit_code(e)
     return result
 
 
