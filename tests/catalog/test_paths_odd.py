@@ -18,7 +18,7 @@ from bluesky import plans as bp
 
 from tests.conftest import Rig
 from tests.pipeline.cli._server import Server, zarrscribe_serve
-from zarrscribe.catalog import CatalogError, embedded_catalog
+from zarrscribe.catalog import CatalogError, embedded_catalog, stored_api_key
 from zarrscribe.pipeline import Pipeline
 from zarrscribe.pipeline.cli import main as cli
 
@@ -92,11 +92,9 @@ def test_arrays_read_from_a_served_catalog(
         client.context.close()
 
 
-def test_a_catalog_with_percent_encoded_uris_is_read_and_migrated(
-    data: Path, odd: tuple[Path, dict[str, np.ndarray], str]
-) -> None:
-    """Catalogs written before stored ``Path.as_uri()`` (``file:///data%20dir/...``)."""
-    _, frames, uid = odd
+def _encode_as_before(data: Path, was: Path) -> None:
+    """Make the catalog of ``data`` (a copy of the folder at ``was``) what versions
+    before this one left: ``Path.as_uri()`` store URIs, a marker without ``uris``."""
     database = data / ".zarrscribe" / "catalog" / "catalog.db"
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT id, data_uri FROM assets WHERE data_uri LIKE 'file:%'")
@@ -106,8 +104,16 @@ def test_a_catalog_with_percent_encoded_uris_is_read_and_migrated(
                 "UPDATE assets SET data_uri = ? WHERE id = ?", ("file://" + quote(path), asset_id)
             )
     marker = data / ".zarrscribe" / "catalog" / "location.json"
-    marker.write_text(json.dumps({"base_dir": str(odd[0])}))  # as old versions wrote it
+    marker.write_text(json.dumps({"base_dir": str(was)}))
     assert any("%20" in uri for uri in _asset_uris(data))
+
+
+def test_a_catalog_with_percent_encoded_uris_is_read_and_migrated(
+    data: Path, odd: tuple[Path, dict[str, np.ndarray], str]
+) -> None:
+    """Catalogs written before stored ``Path.as_uri()`` (``file:///data%20dir/...``)."""
+    _, frames, uid = odd
+    _encode_as_before(data, odd[0])
     catalog = embedded_catalog(data)
     try:
         np.testing.assert_array_equal(catalog.read_array(uid, "cam1"), frames["cam1"])
@@ -116,6 +122,7 @@ def test_a_catalog_with_percent_encoded_uris_is_read_and_migrated(
     # Reading wrote nothing; the next registration migrates them for good.
     assert any("%20" in uri for uri in _asset_uris(data))
     assert cli(["replay", "--all", "--check", "--base-dir", str(data)]) == 0
+    assert any("%20" in uri for uri in _asset_uris(data))
     rig = Rig()
     with Pipeline(rig.devices, base_dir=data, session="s") as pipeline:
         RE = RunEngine({}, call_returns_result=True)
@@ -143,3 +150,20 @@ def test_a_path_tiled_cannot_name_gets_one_line(tmp_path: Path, rig: Rig) -> Non
         with pytest.raises(CatalogError, match=r"'#'.*move the data folder") as e:
             catalog.read_array(uid, "cam1")
         assert "\n" not in str(e.value)
+
+
+def test_a_served_catalog_with_percent_encoded_uris_is_migrated_and_read(
+    data: Path, odd: tuple[Path, dict[str, np.ndarray], str], tmp_path: Path
+) -> None:
+    """``zarrscribe serve`` (a server takes writes) brings an older catalog up to date."""
+    from tiled.client import from_uri
+
+    _, frames, uid = odd
+    _encode_as_before(data, odd[0])
+    with zarrscribe_serve("--base-dir", str(data), log=tmp_path / "serve.log") as server:
+        client = from_uri(server.url, api_key=stored_api_key(data))
+        try:
+            np.testing.assert_array_equal(client[uid]["primary"]["cam3"].read(), frames["cam3"])
+        finally:
+            client.context.close()
+    assert not any("%20" in uri for uri in _asset_uris(data))

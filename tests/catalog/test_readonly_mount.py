@@ -17,6 +17,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky import plans as bp
 
+from tests._servers import free_port
 from tests.conftest import Rig, read_only_mount
 from zarrscribe.catalog import CatalogError, embedded_catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
@@ -119,6 +120,7 @@ def test_writing_verbs_say_the_folder_is_read_only(
         ["replay", "--all"],
         ["delete", str(facts["scan"])],
         ["demo", "--frames", "4"],
+        ["serve", "--port", str(free_port())],
     ):
         result = _cli(*args, "--base-dir", str(mounted))
         assert result.returncode == 2, (args, result.stdout, result.stderr)
