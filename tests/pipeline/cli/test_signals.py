@@ -168,7 +168,7 @@ def test_serve_stops_on_a_signal(demo: Demo, signum: int) -> None:
 
 @pytest.fixture(scope="module")
 def many_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder of 250 logged runs with real stores, never replayed (no catalog)."""
+    """A data folder of 400 logged runs with real stores, never replayed (no catalog)."""
     base = tmp_path_factory.mktemp("many") / "data"
     one = base / "store.zarr"
     writer = ZarrWriter()
@@ -178,7 +178,7 @@ def many_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for f in range(3):
         writer.write_frame("cam", np.full((8, 8), f, np.uint16))
     writer.close()
-    for i in range(250):
+    for i in range(400):
         run_dir = base / "s" / f"count_{i:05d}"
         run_dir.mkdir(parents=True)
         shutil.copytree(one, run_dir / "default.zarr")
@@ -204,10 +204,10 @@ def test_replay_of_many_runs_stops_on_a_signal(
     base = tmp_path / "data"
     shutil.copytree(many_runs, base)
     with running("replay", "--all", "--base-dir", str(base)) as replay:
-        replay.wait_for("[1/250]")
+        replay.wait_for("[1/400]")
         seconds = replay.interrupt(signum)
     replay.assert_stopped_cleanly(signum, "replay", seconds)
-    assert not any(line.startswith("250 runs") for line in replay.out)  # stopped mid-way
+    assert not any(line.startswith("400 runs") for line in replay.out)  # stopped mid-way
     _nothing_half_written(base)
     again = subprocess.run(
         [ZARRSCRIBE, "replay", "--all", "--base-dir", str(base)],
@@ -217,7 +217,7 @@ def test_replay_of_many_runs_stops_on_a_signal(
         check=False,
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert "250 runs:" in again.stdout
+    assert "400 runs:" in again.stdout
 
 
 # ------------------------------------------------------------------ demo
