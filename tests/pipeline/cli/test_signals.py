@@ -15,14 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from benchmarks._runs import small_run, write_log
+from benchmarks._runs import small_run, write_log, write_store
 from tests._servers import free_port
 from tests.nats_server import NatsServer
 from tests.pipeline.cli.conftest import Demo
-from zarrscribe.writers import ZarrWriter
 
 ZARRSCRIBE = str(Path(sys.executable).with_name("zarrscribe"))
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
@@ -82,6 +80,12 @@ class Verb:
         assert sum("interrupted" in line for line in self.err) == 1, self.err
 
 
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ZARRSCRIBE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 @contextmanager
 def running(*args: str) -> Iterator[Verb]:
     verb = Verb(*args)
@@ -115,13 +119,7 @@ def test_worker_waiting_for_a_dead_nats_stops_on_a_signal(tmp_path: Path, signum
 def test_worker_gives_up_on_a_dead_nats_after_its_timeout(tmp_path: Path) -> None:
     dead, base = f"nats://127.0.0.1:{free_port()}", str(tmp_path / "data")
     start = time.monotonic()
-    done = subprocess.run(
-        [ZARRSCRIBE, "worker", "--nats", dead, "--connect-timeout", "7", "--base-dir", base],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _cli("worker", "--nats", dead, "--connect-timeout", "7", "--base-dir", base)
     took = time.monotonic() - start
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
@@ -171,13 +169,7 @@ def many_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder of 400 logged runs with real stores, never replayed (no catalog)."""
     base = tmp_path_factory.mktemp("many") / "data"
     one = base / "store.zarr"
-    writer = ZarrWriter()
-    writer.set_uri(str(one))
-    writer.register("cam", np.uint16, (8, 8))
-    writer.open("cam")
-    for f in range(3):
-        writer.write_frame("cam", np.full((8, 8), f, np.uint16))
-    writer.close()
+    write_store(one)
     for i in range(400):
         run_dir = base / "s" / f"count_{i:05d}"
         run_dir.mkdir(parents=True)
@@ -209,13 +201,7 @@ def test_replay_of_many_runs_stops_on_a_signal(
     replay.assert_stopped_cleanly(signum, "replay", seconds)
     assert not any(line.startswith("400 runs") for line in replay.out)  # stopped mid-way
     _nothing_half_written(base)
-    again = subprocess.run(
-        [ZARRSCRIBE, "replay", "--all", "--base-dir", str(base)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    again = _cli("replay", "--all", "--base-dir", str(base), timeout=600)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "400 runs:" in again.stdout
 
@@ -233,29 +219,11 @@ def test_demo_stops_on_a_signal_and_keeps_the_run_it_aborted(tmp_path: Path, sig
     demo.assert_stopped_cleanly(signum, "demo", seconds)
     assert "the run in hand was aborted, its data kept" in demo.err[-1]
     _nothing_half_written(base)
-    replay = subprocess.run(  # registers what the demo left pending, if anything
-        [ZARRSCRIBE, "replay", "--all", "--base-dir", str(base)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    replay = _cli("replay", "--all", "--base-dir", str(base))  # what the demo left pending
     assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr[-2000:]
-    runs = subprocess.run(
-        [ZARRSCRIBE, "runs", "--json", "--base-dir", str(base)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    runs = _cli("runs", "--json", "--base-dir", str(base))
     assert runs.returncode == 0, runs.stderr
     statuses = {r["plan_name"]: r["exit_status"] for r in json.loads(runs.stdout)}
     assert statuses == {"count": "success", "scan": "abort"}
-    check = subprocess.run(
-        [ZARRSCRIBE, "replay", "--all", "--check", "--base-dir", str(base)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    check = _cli("replay", "--all", "--check", "--base-dir", str(base))
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
