@@ -128,3 +128,25 @@ def test_writing_verbs_say_the_folder_is_read_only(
         assert "read-only" in line, line
         assert str(mounted) in line, line
         assert "Traceback" not in result.stderr
+
+
+def test_reading_a_moved_writable_folder_writes_nothing_either(
+    original: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """Read-only verbs never write the data folder, read-only media or not (a share
+    mounted elsewhere may be written by its owner at its own path)."""
+    _, facts = original
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(original[0], moved, symlinks=True)
+    before = _files(moved)
+    catalog = embedded_catalog(moved)
+    try:
+        assert len(catalog.search()) == 2
+        np.testing.assert_array_equal(
+            catalog.read_array(str(facts["scan"]), "cam1"), facts["scan_frames"]
+        )
+    finally:
+        catalog.close()
+    show = _cli("show", str(facts["fly"]), "--json", "--base-dir", str(moved))
+    assert show.returncode == 0, show.stderr
+    assert _files(moved) == before
