@@ -21,13 +21,13 @@ from ._tiled import (
     status_code,
     tiled_layout,
     tiled_readings,
-    unnamed_by_uri,
+    unreadable,
 )
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ._open import Opened
+    from ._open import EmbeddedTiled
     from ._relocate import Location
     from ._sql import SQLWriter
 
@@ -58,8 +58,7 @@ class Catalog:
         """The data folder that store paths in the entries are relative to, where known."""
         self._lock = threading.RLock()
         self._local: LocalReader | None = None  # embedded: reads straight from its database
-        self._open: Callable[[bool], Opened] | None = None
-        self._opened: Opened | None = None
+        self._embedded: EmbeddedTiled | None = None
         self._client: Any = None
         self._runs: Any = None
         self._direct: SQLWriter | None = None
@@ -78,33 +77,13 @@ class Catalog:
         )
 
     def _tiled(self, *, write: bool = False) -> Any:
-        """The Tiled client of the runs, opening Tiled on first use (embedded catalog).
-
-        An embedded catalog is opened on a private copy where reading it as it is
-        would need a write (see :func:`open_embedded`); the first write then opens
-        the catalog itself."""
+        """The Tiled client of the runs, opening Tiled on first use (embedded catalog:
+        for reading, on a private copy where needed; the catalog itself for writing)."""
         with self._lock:
-            if self._runs is not None and not (write and self._direct is None and self._open):
-                return self._runs
-            assert self._open is not None
-            self._detach()
-            self._opened = self._open(write)
-            self._attach(self._opened.client, self._opened.direct)
-            if self._direct is not None:  # the catalog itself, up to date
-                self._local = LocalReader.open(self._direct.database)
+            if self._embedded is not None and (opened := self._embedded.open(write)):
+                self._attach(opened.client, opened.direct)
+                self._local = self._embedded.local
             return self._runs
-
-    def _detach(self) -> None:
-        """Shut the embedded catalog's in-process app down (and remove a private copy)."""
-        if self._direct is not None:
-            self._direct.close()
-        if self._client is not None:
-            context = getattr(self._client, "context", None)
-            if context is not None and hasattr(context, "close"):
-                context.close()
-        if self._opened is not None:
-            self._opened.remove_copy()
-        self._client = self._runs = self._direct = self._opened = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -117,28 +96,19 @@ class Catalog:
         :attr:`client`). On read-only media it is read (Tiled on a private copy) but
         not written.
         """
-        return cls._embedded(Path(directory), readable, None)
+        return cls._embedded_in(Path(directory), readable, None)
 
     @classmethod
-    def _embedded(
-        cls,
-        directory: Path,
-        readable: Sequence[str | Path],
-        locate: Callable[[], Location] | None,
+    def _embedded_in(
+        cls, directory: Path, readable: Sequence[str | Path], locate: Callable[[], Location] | None
     ) -> Catalog:
-        from ._open import open_embedded
+        from ._open import EmbeddedTiled
 
         directory = directory.absolute()
-        catalog = cls(
-            None,
-            description=f"embedded catalog in {directory}",
-            base_dir=Path(readable[0]).absolute() if readable else None,
-        )
-        catalog._open = partial(open_embedded, directory, readable, locate)
-        location = locate() if locate is not None else None
-        catalog._local = LocalReader.open(
-            directory / "catalog.db", location.asset_uri if location is not None else None
-        )
+        base = Path(readable[0]).absolute() if readable else None
+        catalog = cls(None, description=f"embedded catalog in {directory}", base_dir=base)
+        catalog._embedded = EmbeddedTiled(directory, readable, locate)
+        catalog._local = catalog._embedded.local
         return catalog
 
     @classmethod
@@ -159,12 +129,10 @@ class Catalog:
         """Release the catalog: for the embedded one, shut the in-process app down
         (its database connections with it). The catalog cannot be used afterwards."""
         with self._lock:
-            if self._open is None:  # a server's client: its connection
-                context = getattr(self._client, "context", None)
-                if context is not None and hasattr(context, "close"):
-                    context.close()
-                return
-            self._detach()
+            if self._embedded is not None:
+                self._embedded.close()
+            elif (context := getattr(self._client, "context", None)) is not None:
+                context.close()  # a server's client: its connection
 
     @property
     def client(self) -> Any:
@@ -424,29 +392,11 @@ class Catalog:
                 try:
                     return np.asarray(run[streams[0]][key].read())
                 except Exception as e:
-                    raise self._unreadable(uid, key, e) from e
+                    what = f"{key!r} of run {uid!r}"
+                    raise unreadable(self._description, self.base_dir, what, e) from e
         raise RunNotFoundError(
             f"run {uid!r} has no array {key!r} in stream(s) {streams or list(run)}; "
             f"see Catalog.run({uid!r}) for what it has"
-        )
-
-    def _unreadable(self, uid: str, key: str, error: Exception) -> CatalogError:
-        """The one-line error of an array Tiled could not read."""
-        if is_unreachable(error):
-            return CatalogUnavailableError(
-                f"{self._description} is unreachable while reading array {key!r} of run "
-                f"{uid!r}: {one_line(error)}"
-            )
-        odd = unnamed_by_uri(str(self.base_dir)) if self.base_dir is not None else None
-        if odd is not None:
-            return CatalogError(
-                f"Tiled cannot read the arrays under {str(self.base_dir)!r}: its path holds "
-                f"{odd!r}, which ends a URI's path (Tiled does not decode file URIs); move the "
-                f"data folder to a path without '#' or '?' (the run is in the catalog)"
-            )
-        return CatalogError(
-            f"cannot read array {key!r} of run {uid!r} through {self._description}: "
-            f"{one_line(error)}"
         )
 
 

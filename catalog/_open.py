@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..writers import folder_writable
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, CatalogUnavailableError
+from ._local import LocalReader
 from ._relocate import Location, private_copy, read_location
 from ._tiled import (
     forget_replaced_files,
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._sql import SQLWriter
 
-__all__ = ["Opened", "check_uri", "embedded_catalog", "open_embedded", "open_server"]
+__all__ = [
+    "EmbeddedTiled",
+    "Opened",
+    "check_uri",
+    "embedded_catalog",
+    "open_embedded",
+    "open_server",
+]
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
@@ -43,7 +51,7 @@ def embedded_catalog(base_dir: str | Path) -> Catalog:
     base = Path(base_dir).absolute()
     directory = base / STATE_DIR / "catalog"
     read_location(directory, base)  # a damaged marker fails here, at once
-    return Catalog._embedded(directory, [base], partial(read_location, directory, base))
+    return Catalog._embedded_in(directory, [base], partial(read_location, directory, base))
 
 
 @dataclass
@@ -56,9 +64,50 @@ class Opened:
     private: Path | None = None
     """The temporary folder of a private copy (removed when the catalog closes)."""
 
-    def remove_copy(self) -> None:
+    def close(self) -> None:
+        """Shut the in-process app down (its database connections with it) and remove
+        a private copy."""
+        if self.direct is not None:
+            self.direct.close()
+        self.client.context.close()
         if self.private is not None:
             shutil.rmtree(self.private, ignore_errors=True)
+
+
+class EmbeddedTiled:
+    """Tiled on the embedded catalog in ``directory``, opened when first needed
+    (:func:`open_embedded`): a private copy for reading where reading the catalog as it
+    is would need a write; the catalog itself once something is written. ``local``
+    reads its database directly (asset locations mapped to where the folder is now)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        readable: Sequence[str | Path],
+        locate: Callable[[], Location] | None,
+    ) -> None:
+        self._open = partial(open_embedded, directory, readable, locate)
+        self.opened: Opened | None = None
+        location = locate() if locate is not None else None
+        self.local = LocalReader.open(
+            directory / "catalog.db", location.asset_uri if location is not None else None
+        )
+
+    def open(self, write: bool) -> Opened | None:
+        """Tiled opened for ``write`` (or for reading), or ``None`` when the one already
+        open does (the caller keeps using it)."""
+        if self.opened is not None and (not write or self.opened.direct is not None):
+            return None
+        self.close()
+        self.opened = self._open(write)
+        if self.opened.direct is not None:  # the catalog itself, up to date
+            self.local = LocalReader.open(self.opened.direct.database)
+        return self.opened
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
 
 
 def open_embedded(

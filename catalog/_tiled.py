@@ -22,7 +22,7 @@ __all__ = [
     "table_storage",
     "tiled_file_uri",
     "tiled_readings",
-    "unnamed_by_uri",
+    "unreadable",
 ]
 
 
@@ -84,10 +84,23 @@ def tiled_file_uri(uri: str) -> str:
     return str(ensure_uri(unquote(parts.path)))
 
 
-def unnamed_by_uri(path: str) -> str | None:
-    """The character that keeps Tiled from reading the file at ``path`` (``#`` or ``?``
-    end a URI's path and Tiled does not decode them), or ``None``."""
-    return next((c for c in "#?" if c in path), None)
+def unreadable(where: str, base_dir: Path | None, what: str, error: Exception) -> CatalogError:
+    """The one-line error of array ``what`` that Tiled (``where``) could not read."""
+    from ._errors import CatalogUnavailableError
+
+    if is_unreachable(error):
+        return CatalogUnavailableError(
+            f"{where} is unreachable while reading array {what}: {one_line(error)}"
+        )
+    # '#' and '?' end a URI's path, and Tiled does not decode file URIs
+    odd = next((c for c in "#?" if c in str(base_dir)), None) if base_dir else None
+    if odd is not None:
+        return CatalogError(
+            f"Tiled cannot read the arrays under {str(base_dir)!r}: its path holds {odd!r}, "
+            "which ends a URI's path (Tiled does not decode file URIs); move the data folder "
+            "to a path without '#' or '?' (the run is in the catalog)"
+        )
+    return CatalogError(f"cannot read array {what} through {where}: {one_line(error)}")
 
 
 _OPENED: dict[Path, tuple[int, int]] = {}
