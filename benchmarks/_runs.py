@@ -78,6 +78,22 @@ def small_run(
     return docs
 
 
+def write_store(path: Path, frames: int = 3, frame_shape: tuple[int, int] = (8, 8)) -> None:
+    """A real Zarr store at ``path`` with ``frames`` frames of array ``cam`` (what
+    :func:`small_run` describes)."""
+    import numpy as np
+
+    from zarrscribe.writers import ZarrWriter
+
+    writer = ZarrWriter()
+    writer.set_uri(str(path))
+    writer.register("cam", np.uint16, frame_shape)
+    writer.open("cam")
+    for f in range(frames):
+        writer.write_frame("cam", np.full(frame_shape, f, np.uint16))
+    writer.close()
+
+
 def write_log(path: Path, docs: Documents) -> None:
     """``docs`` as a document log (one JSON object a line), its folder made if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)

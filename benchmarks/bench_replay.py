@@ -14,31 +14,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from zarrscribe.callbacks import LOG_NAME, read_document_log
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.replay import find_logs, replay_runs
-from zarrscribe.writers import ZarrWriter
 
 from _common import progress, scratch, table
-from _runs import small_run, write_log
+from _runs import small_run, write_log, write_store
 
 
 def make_runs(base: Path, n: int) -> list[Path]:
-    writer = ZarrWriter()
     logs = []
     for i in range(n):
         run_dir = base / "bench" / f"count_{i:05d}"
         run_dir.mkdir(parents=True)
         store = run_dir / "default.zarr"
-        writer.set_uri(str(store))
-        writer.register("cam", np.uint16, (8, 8))
-        writer.open("cam")
-        for f in range(3):
-            writer.write_frame("cam", np.full((8, 8), f, np.uint16))
-        writer.close()
-        writer.clear_sources()
+        write_store(store)
         write_log(run_dir / LOG_NAME, small_run(i, store.as_uri()))
         logs.append(run_dir / LOG_NAME)
         progress("making runs", i + 1, n)

@@ -20,11 +20,14 @@ from ._tiled import (
     status_code,
     tiled_layout,
     tiled_readings,
+    unreadable,
 )
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._open import EmbeddedTiled
+    from ._relocate import Location
     from ._sql import SQLWriter
 
 __all__ = ["Catalog"]
@@ -55,7 +58,7 @@ class Catalog:
         """The data folder that store paths in the entries are relative to, where known."""
         self._lock = threading.RLock()
         self._local: LocalReader | None = None  # embedded: reads straight from its database
-        self._open: Callable[[], tuple[Any, SQLWriter]] | None = None
+        self._embedded: EmbeddedTiled | None = None
         self._client: Any = None
         self._runs: Any = None
         self._direct: SQLWriter | None = None
@@ -73,14 +76,13 @@ class Catalog:
             client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
 
-    def _tiled(self) -> Any:
-        """The Tiled client of the runs, opening Tiled on first use (embedded catalog)."""
+    def _tiled(self, *, write: bool = False) -> Any:
+        """The Tiled client of the runs, opening Tiled on first use (embedded catalog:
+        for reading, on a private copy where needed; the catalog itself for writing)."""
         with self._lock:
-            if self._runs is None:
-                assert self._open is not None
-                self._attach(*self._open())
-                if self._local is None and self._direct is not None:
-                    self._local = LocalReader.open(self._direct.database)
+            if self._embedded is not None and (opened := self._embedded.open(write)):
+                self._attach(opened.client, opened.direct)
+                self._local = self._embedded.local
             return self._runs
 
     # ---------------------------------------------------------------- construction
@@ -92,20 +94,26 @@ class Catalog:
         lie under one of them). Created on first use, but never in a data folder a
         pipeline wrote (it would be empty beside the runs: open that with
         :meth:`from_folder`). Queries read its database directly; Tiled is opened
-        only for what needs it (registration, array data, :attr:`client`).
+        only for what needs it (registration, array data, :attr:`client`). On
+        read-only media it is read (Tiled on a private copy) but not written.
         """
         from ._folder import check_catalog_directory
-        from ._open import open_embedded
 
         directory = Path(directory).absolute()
         check_catalog_directory(directory)
-        catalog = cls(
-            None,
-            description=f"embedded catalog in {directory}",
-            base_dir=Path(readable[0]).absolute() if readable else None,
-        )
-        catalog._open = partial(open_embedded, directory, readable)
-        catalog._local = LocalReader.open(directory / "catalog.db")
+        return cls._embedded_in(directory, readable, None)
+
+    @classmethod
+    def _embedded_in(
+        cls, directory: Path, readable: Sequence[str | Path], locate: Callable[[], Location] | None
+    ) -> Catalog:
+        from ._open import EmbeddedTiled
+
+        directory = directory.absolute()
+        base = Path(readable[0]).absolute() if readable else None
+        catalog = cls(None, description=f"embedded catalog in {directory}", base_dir=base)
+        catalog._embedded = EmbeddedTiled(directory, readable, locate)
+        catalog._local = catalog._embedded.local
         return catalog
 
     @classmethod
@@ -140,13 +148,10 @@ class Catalog:
         """Release the catalog: for the embedded one, shut the in-process app down
         (its database connections with it). The catalog cannot be used afterwards."""
         with self._lock:
-            if self._direct is not None:
-                self._direct.close()
-            if self._client is None:
-                return  # Tiled was never opened
-            context = getattr(self._client, "context", None)
-            if context is not None and hasattr(context, "close"):
-                context.close()
+            if self._embedded is not None:
+                self._embedded.close()
+            elif (context := getattr(self._client, "context", None)) is not None:
+                context.close()  # a server's client: its connection
 
     @property
     def client(self) -> Any:
@@ -190,7 +195,7 @@ class Catalog:
         which ``zarrscribe delete`` does): replay then skips it.
         """
         with self._lock:
-            self._tiled().delete_contents([uid], recursive=True, external_only=False)
+            self._tiled(write=True).delete_contents([uid], recursive=True, external_only=False)
 
     def register_run(self, documents: Documents, metadata: dict[str, Any]) -> str:
         """Register a run from its documents, replacing any earlier entry of it.
@@ -228,7 +233,7 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
-                self._tiled()
+                self._tiled(write=True)
                 if self._direct is not None:
                     if plans:
                         self._direct.write(plans)
@@ -422,7 +427,11 @@ class Catalog:
             if streams and key in run[streams[0]]:
                 import numpy as np
 
-                return np.asarray(run[streams[0]][key].read())
+                try:
+                    return np.asarray(run[streams[0]][key].read())
+                except Exception as e:
+                    what = f"{key!r} of run {uid!r}"
+                    raise unreadable(self._description, self.base_dir, what, e) from e
         raise RunNotFoundError(
             f"run {uid!r} has no array {key!r} in stream(s) {streams or list(run)}; "
             f"see Catalog.run({uid!r}) for what it has"

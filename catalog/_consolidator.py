@@ -17,6 +17,7 @@ from typing import Any
 from bluesky_tiled_plugins.writing.consolidators import CONSOLIDATOR_REGISTRY, ConsolidatorBase
 
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE, stream_frames
+from ._tiled import tiled_file_uri
 
 __all__ = [
     "STREAM_RESOURCE_KEY",
@@ -38,7 +39,7 @@ class ZarrConsolidator(ConsolidatorBase):  # type: ignore[misc]
         super().__init__(stream_resource, descriptor)
         array_key = stream_resource["parameters"].get("array_key", stream_resource["data_key"])
         asset = self.assets[0]
-        asset.data_uri = f"{stream_resource['uri'].rstrip('/')}/{array_key}"
+        asset.data_uri = tiled_file_uri(f"{stream_resource['uri'].rstrip('/')}/{array_key}")
         asset.is_directory = True
         # Kept on the array's node, so documents read back from the catalog can
         # restore the StreamResource as it was (its exporter only knows the asset).

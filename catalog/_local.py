@@ -20,13 +20,14 @@ import contextlib
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError
 from ._filters import Filter
+from ._relocate import sqlite_reader
 from ._tiled import plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
@@ -59,18 +60,25 @@ def _condition(f: Filter) -> tuple[str, list[Any]]:
 
 
 class LocalReader:
-    """Read-only queries on the embedded catalog database ``database``."""
+    """Read-only queries on the embedded catalog database ``database``.
 
-    def __init__(self, database: Path) -> None:
+    ``asset_uri`` maps a stored asset URI to the one naming the same file now (a data
+    folder that moved since its catalog was written); it is never written back.
+    """
+
+    def __init__(self, database: Path, asset_uri: Callable[[str], str] | None = None) -> None:
         self.database = database
+        self._asset_uri = asset_uri or (lambda uri: uri)
 
     @classmethod
-    def open(cls, database: Path) -> LocalReader | None:
+    def open(
+        cls, database: Path, asset_uri: Callable[[str], str] | None = None
+    ) -> LocalReader | None:
         """A reader of ``database``, or None when it is missing or of a schema revision
         this reader does not know (the catalog then asks Tiled)."""
         if not database.is_file():
             return None
-        reader = cls(database)
+        reader = cls(database, asset_uri)
         try:
             with reader._connect() as db:
                 (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -81,21 +89,13 @@ class LocalReader:
     @contextlib.contextmanager
     def _connect(self, database: Path | None = None) -> Iterator[sqlite3.Connection]:
         # A connection per call: each sees every commit before it, and nothing
-        # is left open between calls (or across threads). Read-write where the file
-        # allows it (SQLite falls back to read-only where it does not): a writer
-        # killed mid-transaction leaves a hot journal that only a writable
-        # connection can roll back; "mode=ro" would fail every read until then.
+        # is left open between calls (or across threads); read-only media too.
         path = database or self.database
-        try:
-            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10)
-        except sqlite3.Error as e:
-            raise CatalogError(f"cannot open the catalog database {path}: {e}") from e
-        try:
-            yield db
-        except sqlite3.Error as e:
-            raise CatalogError(f"cannot read the catalog database {path}: {e}") from e
-        finally:
-            db.close()
+        with sqlite_reader(path) as db:
+            try:
+                yield db
+            except sqlite3.Error as e:
+                raise CatalogError(f"cannot read the catalog database {path}: {e}") from e
 
     # ------------------------------------------------------------------ runs
     def search(self, filters: list[Filter], limit: int | None = None) -> list[tuple[str, Any]]:
@@ -195,7 +195,7 @@ class LocalReader:
     ) -> dict[str, list[Any]]:
         import pyarrow as pa
 
-        storage = _sqlite_file(data_uri)
+        storage = _sqlite_file(self._asset_uri(data_uri))
         if mimetype != _TABLE_MIMETYPE or storage is None or parameters.get("order_by_args"):
             raise NotReadable(f"a table in {data_uri}")
         schema_text = str(structure.get("arrow_schema", ""))

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..writers import disk_full_note
+from ..writers import disk_full_note, folder_writable
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, CatalogUnavailableError
-from ._relocate import relocate_embedded
+from ._local import LocalReader
+from ._relocate import Location, private_copy, read_location
 from ._tiled import (
+    forget_replaced_files,
     init_lock,
     is_unreachable,
     one_line,
+    opened,
     quiet_app_logs,
     show_progress,
     status_code,
@@ -27,26 +33,129 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._sql import SQLWriter
 
-__all__ = ["check_uri", "embedded_catalog", "is_initialised", "open_embedded", "open_server"]
+__all__ = [
+    "EmbeddedTiled",
+    "Opened",
+    "check_uri",
+    "embedded_catalog",
+    "is_initialised",
+    "open_embedded",
+    "open_server",
+]
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
     """The default catalog of ``base_dir``: SQLite, in ``<base_dir>/.zarrscribe/catalog``.
 
-    A data folder that was moved or copied is found at its new place: the catalog's
-    asset locations are rewritten to it before it opens.
+    A data folder that was moved, copied or mounted elsewhere is read where it is now
+    (also on read-only media): opening it writes nothing. Its asset locations are
+    rewritten to the new place by the first registration.
     """
     from ._catalog import Catalog
 
     base = Path(base_dir).absolute()
     directory = base / STATE_DIR / "catalog"
-    relocate_embedded(directory, base)
-    return Catalog.embedded(directory, readable=[base])
+    read_location(directory, base)  # a damaged marker fails here, at once
+    return Catalog._embedded_in(directory, [base], partial(read_location, directory, base))
 
 
-def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any, SQLWriter]:
+@dataclass
+class Opened:
+    """Tiled opened on an embedded catalog."""
+
+    client: Any
+    direct: SQLWriter | None
+    """Writes runs straight into its database (None on a private copy)."""
+    private: Path | None = None
+    """The temporary folder of a private copy (removed when the catalog closes)."""
+
+    def close(self) -> None:
+        """Shut the in-process app down (its database connections with it) and remove
+        a private copy."""
+        if self.direct is not None:
+            self.direct.close()
+        self.client.context.close()
+        if self.private is not None:
+            shutil.rmtree(self.private, ignore_errors=True)
+
+
+class EmbeddedTiled:
+    """Tiled on the embedded catalog in ``directory``, opened when first needed
+    (:func:`open_embedded`): a private copy for reading where reading the catalog as it
+    is would need a write; the catalog itself once something is written. ``local``
+    reads its database directly (asset locations mapped to where the folder is now)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        readable: Sequence[str | Path],
+        locate: Callable[[], Location] | None,
+    ) -> None:
+        self._open = partial(open_embedded, directory, readable, locate)
+        self.opened: Opened | None = None
+        location = locate() if locate is not None else None
+        self.local = LocalReader.open(
+            directory / "catalog.db", location.asset_uri if location is not None else None
+        )
+
+    def open(self, write: bool) -> Opened | None:
+        """Tiled opened for ``write`` (or for reading), or ``None`` when the one already
+        open does (the caller keeps using it)."""
+        if self.opened is not None and (not write or self.opened.direct is not None):
+            return None
+        self.close()
+        self.opened = self._open(write)
+        if self.opened.direct is not None:  # the catalog itself, up to date
+            self.local = LocalReader.open(self.opened.direct.database)
+        return self.opened
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
+
+
+def open_embedded(
+    directory: Path,
+    readable: Sequence[str | Path],
+    locate: Callable[[], Location] | None,
+    write: bool,
+) -> Opened:
+    """Tiled's in-process app on the catalog in ``directory``.
+
+    For writing (``write``): the catalog itself, created if missing and brought up to
+    date first (asset URIs of a moved folder). For reading: the catalog itself where
+    that needs no write; otherwise (out of date, read-only media) a private copy, so
+    a reader never writes the data folder. A writer on read-only media gets a
+    :class:`CatalogError` naming the folder.
+    """
+    database = directory / "catalog.db"
+    location = locate() if locate is not None else None
+    writable = folder_writable(directory) if directory.exists() else True
+    if (write or not database.exists()) and not writable:
+        raise CatalogError(
+            f"the catalog in {directory} is on read-only media (or not writable here): runs "
+            "can be read but not registered or deleted; copy the data folder somewhere "
+            "writable for that"
+        )
+    stale = location is not None and location.out_of_date(database)
+    if write and location is not None:
+        location.update_in_place()
+    elif stale or not writable:
+        private = private_copy(directory, location)
+        try:
+            return Opened(_app(private, readable, direct=False)[0], None, private)
+        except BaseException:
+            shutil.rmtree(private, ignore_errors=True)
+            raise
+    return Opened(*_app(directory, readable, direct=True))
+
+
+def _app(
+    directory: Path, readable: Sequence[str | Path], *, direct: bool
+) -> tuple[Any, SQLWriter | None]:
     """Tiled's in-process app on the catalog in ``directory`` (created if missing): its
-    client, and the writer of runs straight into its database."""
+    client, and (``direct``) the writer of runs straight into its database."""
     from tiled.catalog import from_uri
     from tiled.catalog.adapter import DatabaseInitializationError
     from tiled.client import from_context
@@ -57,7 +166,8 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
     from ._exporters import serialization_registry
     from ._sql import SQLWriter
 
-    database = directory / "catalog.db"
+    database, tables = directory / "catalog.db", directory / "tables.sqlite"
+    forget_replaced_files(database, tables)
     try:
         (directory / "data").mkdir(parents=True, exist_ok=True)
         with init_lock(directory):
@@ -68,16 +178,14 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
                 _clear_unfinished(database)
             adapter = from_uri(
                 f"sqlite:///{database}",
-                writable_storage=[
-                    str(directory / "data"),
-                    f"sqlite:///{directory / 'tables.sqlite'}",
-                ],
+                writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
                 readable_storage=[str(Path(p).absolute()) for p in readable],
                 init_if_not_exists=not initialised,
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
                 adapters_by_mimetype=adapters_by_mimetype(),
             )
         quiet_app_logs()
+        opened(database)
         app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
@@ -106,7 +214,8 @@ def open_embedded(directory: Path, readable: Sequence[str | Path]) -> tuple[Any,
             f"cannot open the catalog {database}: {one_line(e)}; if another Tiled version made "
             "it, open it with that version (or replay the logs into a new catalog)"
         ) from e
-    return from_context(context), SQLWriter(database, table_storage(adapter))
+    writer = SQLWriter(database, table_storage(adapter)) if direct else None
+    return from_context(context), writer
 
 
 def is_initialised(database: Path) -> bool:

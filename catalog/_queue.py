@@ -100,8 +100,7 @@ class RegistrationQueue:
     ) -> None:
         self._catalog = catalog if isinstance(catalog, Catalog) else None
         self._connect = None if isinstance(catalog, Catalog) else catalog
-        self._pending_dir = Path(pending_dir)
-        self._pending_dir.mkdir(parents=True, exist_ok=True)
+        self._pending_dir = Path(pending_dir)  # made by the first submit (not on read-only media)
         self._prepare = prepare
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -112,6 +111,7 @@ class RegistrationQueue:
         self._connect_lock = threading.Lock()
         self._jobs: list[_Job] = [job for job in map(self._read_job, self._job_files()) if job]
         self._busy = False
+        self._writing: list[str] = []
         self._closing = False
         self._fatal: str | None = None
         self.failures: dict[str, str] = {}
@@ -127,6 +127,7 @@ class RegistrationQueue:
         fsync'd in the background)."""
         path = self._pending_dir / f"{run_uid}.json"
         record = {"uid": run_uid, "log": str(log)}
+        self._pending_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (handed over to the syncer)
         try:
@@ -170,15 +171,44 @@ class RegistrationQueue:
                 self._cond.wait(min(remaining, 0.1))
         return True
 
+    @property
+    def writing(self) -> list[str]:
+        """Uids of the runs whose registration is in hand right now."""
+        with self._cond:
+            return list(self._writing)
+
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the worker after trying what is queued for up to ``timeout`` seconds
-        (and waiting as long for the job files' fsyncs)."""
+        """Stop the worker after trying what is queued for up to ``timeout`` seconds (and
+        waiting as long for the job files' fsyncs); returns within about ``timeout``.
+
+        A registration still in hand then is never cut short, nor its catalog closed
+        under it: it goes on in the worker's thread, which closes the catalog when it
+        ends, and a warning names its runs (:attr:`writing`). If the process ends first
+        those runs, like every job not tried, stay pending on disk (an embedded
+        catalog's transaction is rolled back whole), and the next queue on the same
+        folder registers them.
+        """
+        deadline = time.monotonic() + timeout
         self.flush(timeout)
-        self._syncs.wait(timeout)
+        self._syncs.wait(max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            writing = list(self._writing) if self._thread.is_alive() else []
+        if writing:
+            logger.warning(
+                "closed while run(s) %s are still being registered in the catalog; the "
+                "write goes on in the background (if this process ends first they stay "
+                "pending in %s and are registered by the next pipeline there)",
+                ", ".join(writing),
+                self._pending_dir,
+            )
+            return  # the worker closes the catalog when its write ends
+        self._close_catalog()
+
+    def _close_catalog(self) -> None:
         with self._connect_lock:
             if self._catalog is not None and self._connect is not None:
                 self._catalog.close()  # we opened it, we close it
@@ -235,6 +265,19 @@ class RegistrationQueue:
         return _Job(path, uid, log)
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self._close_catalog_if_closed()
+
+    def _close_catalog_if_closed(self) -> None:
+        """At the end of a write that outlived :meth:`close`: close the catalog now."""
+        with self._cond:
+            closing = self._closing
+        if closing:
+            self._close_catalog()
+
+    def _work(self) -> None:
         while True:
             with self._cond:
                 while True:
@@ -253,6 +296,7 @@ class RegistrationQueue:
                 taken = {id(j) for j in batch}
                 self._jobs = [j for j in self._jobs if id(j) not in taken]
                 self._busy = True
+                self._writing = [j.uid for j in batch]
             failed: list[_Job] = []
             try:
                 failed = self._register(batch)
@@ -265,6 +309,7 @@ class RegistrationQueue:
                         if not any(j.uid == job.uid for j in self._jobs):
                             self._jobs.append(job)
                     self._busy = False
+                    self._writing = []
                     self._cond.notify_all()
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..writers import folder_writable
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError
 from ._folder import no_catalog
@@ -120,7 +121,15 @@ def _storage(settings: ServerSettings) -> tuple[str, list[str], bool]:
             raise no_catalog(
                 Path(settings.base_dir).absolute(), other="; or pass --catalog postgresql://…"
             )
-        relocate_embedded(directory, settings.base_dir)  # a moved or copied data folder
+        if not folder_writable(directory):
+            raise CatalogError(
+                f"the catalog in {directory} is on read-only media (or not writable here); "
+                "a server also takes writes: serve a writable copy of the data folder "
+                "(runs, show and Catalog read it where it is)"
+            )
+        # A server writes too: a moved folder's (or an older catalog's) locations are
+        # brought up to date in place, as by the first registration.
+        relocate_embedded(directory, settings.base_dir)
         tables = settings.tables or f"sqlite:///{directory / 'tables.sqlite'}"
         return f"sqlite:///{directory / 'catalog.db'}", [str(directory / "data"), tables], False
     scheme = urlparse(settings.database).scheme.split("+")[0]

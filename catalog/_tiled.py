@@ -12,16 +12,20 @@ from typing import Any
 from ._errors import CatalogError
 
 __all__ = [
+    "forget_replaced_files",
     "init_lock",
     "is_unreachable",
     "one_line",
+    "opened",
     "pinned_structure_clients",
     "plain_reading",
     "quiet_app_logs",
     "show_progress",
     "status_code",
     "table_storage",
+    "tiled_file_uri",
     "tiled_readings",
+    "unreadable",
 ]
 
 
@@ -93,6 +97,97 @@ def show_progress() -> bool | None:
     if in_notebook and importlib.util.find_spec("ipywidgets") is None:
         return False
     return None
+
+
+def tiled_file_uri(uri: str) -> str:
+    """The ``file`` URI Tiled reads for the local store ``uri`` names (any other URI as it is).
+
+    Tiled never percent-decodes a ``file`` URI: it takes the URI's path as the file's
+    path (``tiled.utils.path_from_uri``), for its containment check against readable
+    storage and for opening the data. So a URI is stored the way Tiled itself makes one
+    from a path (``tiled.utils.ensure_uri``: ``file://localhost`` and the path as it is),
+    never ``Path.as_uri()``'s percent-encoded form, which names another path for Tiled
+    when the path has spaces, non-ASCII characters or ``%``.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from tiled.utils import ensure_uri
+
+    parts = urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return uri
+    return str(ensure_uri(unquote(parts.path)))
+
+
+def unreadable(where: str, base_dir: Path | None, what: str, error: Exception) -> CatalogError:
+    """The one-line error of array ``what`` that Tiled (``where``) could not read."""
+    from ._errors import CatalogUnavailableError
+
+    if is_unreachable(error):
+        return CatalogUnavailableError(
+            f"{where} is unreachable while reading array {what}: {one_line(error)}"
+        )
+    # '#' and '?' end a URI's path, and Tiled does not decode file URIs
+    odd = next((c for c in "#?" if c in str(base_dir)), None) if base_dir else None
+    if odd is not None:
+        return CatalogError(
+            f"Tiled cannot read the arrays under {str(base_dir)!r}: its path holds {odd!r}, "
+            "which ends a URI's path (Tiled does not decode file URIs); move the data folder "
+            "to a path without '#' or '?' (the run is in the catalog)"
+        )
+    return CatalogError(f"cannot read array {what} through {where}: {one_line(error)}")
+
+
+_OPENED: dict[Path, tuple[int, int]] = {}
+"""(device, inode) of each catalog database file when Tiled last opened it here."""
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def forget_replaced_files(database: Path, tables: Path) -> None:
+    """Make Tiled connect afresh to ``database`` and ``tables`` if the files at these
+    paths are not the ones it connected to before in this process.
+
+    Tiled 0.2.20 keeps one connection pool per database URI for the whole process:
+    the catalog database's SQLAlchemy engine (``tiled.server.connection_pool.
+    _connection_pools``) and the table storage (``tiled.storage._SQL_STORAGE_INSTANCES``,
+    holding an open ADBC connection). A data folder deleted and made again at the same
+    path (a long-lived notebook or GUI whose folder was replaced) left those connected
+    to the deleted files: every registration failed with "attempt to write a readonly
+    database", and reads saw the deleted catalog. Tiled has no public way to drop
+    them, so this one function touches those private caches: it removes (without
+    closing: a catalog still open on the old files keeps using them) the entries of
+    these two files once the catalog database at the path is another file. An open
+    connection keeps a deleted file's inode in use, so a new file never has the inode
+    of one a cached connection still holds.
+    """
+    from tiled import storage
+    from tiled.server import connection_pool
+    from tiled.utils import ensure_uri
+
+    now, before = _identity(database), _OPENED.get(database)
+    if before is None or before == now:
+        return
+    engines = connection_pool._connection_pools
+    for settings in [s for s in engines if str(s.uri).endswith(f"///{database}")]:
+        del engines[settings]
+    uri = ensure_uri(f"sqlite:///{tables}")
+    for cached in [s for s in storage._SQL_STORAGE_INSTANCES if s.uri == uri]:
+        del storage._SQL_STORAGE_INSTANCES[cached]
+    _OPENED.pop(database, None)
+
+
+def opened(database: Path) -> None:
+    """Remember which file Tiled opened at ``database`` (see :func:`forget_replaced_files`)."""
+    identity = _identity(database)
+    if identity is not None:
+        _OPENED[database] = identity
 
 
 def table_storage(adapter: Any) -> Any:

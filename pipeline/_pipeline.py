@@ -27,7 +27,13 @@ from ..callbacks import (
     encode_record,
 )
 from ..catalog import Catalog, CatalogError, DeletionLog, RegistrationQueue, embedded_catalog
-from ..writers import BackgroundSyncs, SessionPathProvider, WriterError, sanitize_name
+from ..writers import (
+    BackgroundSyncs,
+    SessionPathProvider,
+    WriterError,
+    require_writable,
+    sanitize_name,
+)
 from ..writers.model import STATE_DIR, require
 from .replay import ReplayReport, find_log, find_logs, replay_runs
 
@@ -177,7 +183,9 @@ class Pipeline:
             raise KeyError(f"run {run_uid!r} was not taken by this pipeline") from None
 
     def subscribe(self, run_engine: Any) -> int:
-        """Subscribe to ``run_engine``; keep this pipeline referenced while it is used."""
+        """Subscribe to ``run_engine``; keep this pipeline referenced while it is used.
+        A data folder that cannot be written (read-only media) is refused here."""
+        require_writable(self.base_dir, "record runs into it")
         token: int = run_engine.subscribe(self)
         return token
 
@@ -211,7 +219,14 @@ class Pipeline:
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish pending registrations (up to ``timeout`` s), close the logs, and wait
-        (as long) for their fsyncs."""
+        (as long) for their fsyncs.
+
+        Returns within about ``timeout`` seconds. A registration still being written
+        then is not cut short: it finishes in the background (and closes the catalog
+        after it), and a warning names its runs (``registrations.writing``). Runs not
+        registered by then stay pending on disk; the next pipeline on the same
+        ``base_dir`` registers them.
+        """
         self.registrations.close(timeout)
         if self.publisher is not None:
             self.publisher.close(timeout)
@@ -260,6 +275,8 @@ class Pipeline:
         changes nothing the second time. Deleted runs (``zarrscribe delete``) are
         reported ``deleted`` and skipped until restored (``zarrscribe restore``).
         """
+        if not check:
+            require_writable(self.base_dir, "replay into it (check=True, --check, only compares)")
         try:
             catalog: Catalog | None = self.connect_catalog()
         except CatalogError as e:

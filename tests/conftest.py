@@ -131,6 +131,19 @@ def fill_disk(where: Path, name: str, *, leave: int = 0) -> Path:
     return filler
 
 
+@contextmanager
+def read_only_mount(source: Path, where: Path) -> Iterator[Path]:
+    """``source`` seen read-only at ``where``: a real bind mount (``mount --bind``, then
+    ``mount -o remount,bind,ro``; the tests run as root), unmounted afterwards."""
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(source), str(where)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(where)], check=True)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
 @pytest.fixture(autouse=True)
 def _stock_bluesky_run_class() -> Iterator[None]:
     """Undo what ``CatalogOfBlueskyRuns.v2`` does to every default Tiled client of the

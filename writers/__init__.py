@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from ._image_group import rebuild_image
     from ._jsonable import to_jsonable
     from ._layout import Compression, ZarrLayout, default_layout
-    from ._paths import PathInfo, SessionPathProvider, sanitize_name
+    from ._paths import (
+        PathInfo,
+        SessionPathProvider,
+        folder_writable,
+        require_writable,
+        sanitize_name,
+    )
     from ._protocols import (
         ControllableDataWriter,
         DataWriter,
@@ -73,6 +79,7 @@ __all__ = [
     "ZarrWriter",
     "default_layout",
     "disk_full_note",
+    "folder_writable",
     "frames_on_disk",
     "fsync_folder",
     "get_available_writers",
@@ -80,6 +87,7 @@ __all__ = [
     "read_metadata",
     "read_store_attributes",
     "rebuild_image",
+    "require_writable",
     "sanitize_name",
     "store_path",
     "to_jsonable",
@@ -105,6 +113,8 @@ _WHERE = {
     "PathInfo": "._paths",
     "SessionPathProvider": "._paths",
     "sanitize_name": "._paths",
+    "folder_writable": "._paths",
+    "require_writable": "._paths",
     "ControllableDataWriter": "._protocols",
     "DataWriter": "._protocols",
     "HasFrameListeners": "._protocols",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -13,7 +14,14 @@ from pathlib import Path
 
 from ._errors import WriterError
 
-__all__ = ["DATE_FORMAT", "PathInfo", "SessionPathProvider", "sanitize_name"]
+__all__ = [
+    "DATE_FORMAT",
+    "PathInfo",
+    "SessionPathProvider",
+    "folder_writable",
+    "require_writable",
+    "sanitize_name",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -234,7 +242,29 @@ class SessionPathProvider:
         )
 
 
+def folder_writable(path: Path) -> bool:
+    """Whether files can be made in folder ``path`` (false on read-only media, also for
+    root)."""
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def require_writable(base_dir: Path, doing: str) -> None:
+    """Raise :class:`WriterError` naming ``base_dir`` when it exists but cannot be
+    written (read-only media, another user's folder)."""
+    if base_dir.exists() and not folder_writable(base_dir):
+        raise WriterError(
+            f"the data folder {str(base_dir)!r} is read-only here (read-only media or "
+            f"permissions): cannot {doing}; reading works where it is, copy it somewhere "
+            "writable to change it"
+        )
+
+
 def _path_error(path: Path, error: OSError) -> WriterError:
+    if error.errno == errno.EROFS:
+        return WriterError(
+            f"cannot create folder {str(path)!r}: the data folder is on read-only media; "
+            "choose a writable base_dir"
+        )
     if error.errno == errno.ENAMETOOLONG:
         return WriterError(
             f"folder {str(path)!r} ({len(str(path))} characters) is too long for the "

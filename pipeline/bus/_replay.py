@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ...callbacks import BusSettings
 from ...writers.model import require
+from ._connect import connect_bus
 from ._wire import RunAssembly
 from ._worker import Register, read_subjects
 
@@ -36,24 +37,30 @@ def replay_stream(
     bus: BusSettings,
     *,
     progress: Callable[[str], None] | None = None,
+    connect_timeout: float = 30.0,
 ) -> StreamReplay:
     """Read the whole stream from its start and ``register`` every run that stopped.
 
     Works for both wire formats (runs are put together by their ``run_id``
     header). Durable consumers are not touched: live workers go on as they were.
     A run that fails to register is reported in ``failed``; the others still go.
+    ``progress`` is told each run registered (and, while NATS does not answer, that
+    it waits: :class:`BusError` after ``connect_timeout`` seconds).
     """
     require("nats", "replaying a NATS stream")
-    return asyncio.run(_replay(register, bus, progress))
+    return asyncio.run(_replay(register, bus, progress, connect_timeout))
 
 
 async def _replay(
-    register: Register, bus: BusSettings, progress: Callable[[str], None] | None
+    register: Register,
+    bus: BusSettings,
+    progress: Callable[[str], None] | None,
+    connect_timeout: float,
 ) -> StreamReplay:
-    import nats
-
     report = StreamReplay()
-    nc = await nats.connect(bus.server_list, max_reconnect_attempts=3, connect_timeout=5)
+    nc = await connect_bus(
+        bus, timeout=connect_timeout, name="zarrscribe-replay", progress=progress
+    )
     try:
         wires = await read_subjects(nc.jetstream(), bus.stream, bus.all_subjects)
     finally:

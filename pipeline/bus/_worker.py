@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...callbacks import BusSettings
 from ...writers.model import require
+from ._connect import connect_bus
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ class WorkerSettings:
     retry_delay: float = 5.0
     """Seconds before a run whose registration failed is tried again."""
     fetch_timeout: float = 1.0
-    """Seconds one wait for new messages lasts (also how fast ``stop()`` is noticed)."""
+    """Seconds one wait for new messages lasts."""
+    connect_timeout: float = 30.0
+    """Seconds to wait for NATS at start before giving up (:class:`BusError`); once
+    connected, a lost connection is retried without limit."""
 
 
 class Worker:
@@ -72,40 +76,68 @@ class Worker:
         and ``prefix`` matter here).
     settings:
         Consumer settings.
+    progress:
+        Told a line now and then while the worker waits for NATS at start.
     """
 
     def __init__(
-        self, register: Register, bus: BusSettings, settings: WorkerSettings | None = None
+        self,
+        register: Register,
+        bus: BusSettings,
+        settings: WorkerSettings | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         require("nats", "a catalog worker")
         self.register = register
         self.bus = bus
         self.settings = settings or WorkerSettings()
+        self.progress = progress
         self.registered: list[str] = []
         """Run uids this worker registered, in order."""
         self._stop = threading.Event()
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[None]] | None = None
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return after the run in hand (thread- and signal-safe)."""
+        """Make :meth:`run` return soon, whatever it waits for (NATS at start, new
+        messages, a registration); thread- and signal-safe.
+
+        A registration in hand is not acknowledged: its thread finishes writing (the
+        catalog holds the run whole or not at all) and JetStream hands the run to a
+        worker again after ``ack_wait``, which replaces the entry (once in the catalog).
+        """
         self._stop.set()
+        running = self._running
+        if running is not None:
+            loop, task = running
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(task.cancel)
 
     def run(self, max_runs: int | None = None) -> int:
-        """Consume until :meth:`stop` (or ``max_runs`` registered); returns runs registered."""
+        """Consume until :meth:`stop` (or ``max_runs`` registered); returns runs registered.
+        Raises :class:`BusError` when NATS does not answer within ``connect_timeout``."""
         asyncio.run(self._main(max_runs))
         return len(self.registered)
 
     async def _main(self, max_runs: int | None) -> None:
-        import nats
+        task = asyncio.current_task()
+        assert task is not None
+        self._running = (asyncio.get_running_loop(), task)
+        try:
+            if not self._stop.is_set():
+                await self._connected(max_runs)
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+        finally:
+            self._running = None
 
-        async def quiet(e: Exception) -> None:
-            logger.debug("NATS: %s", e)
-
-        nc = await nats.connect(
-            self.bus.server_list,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            error_cb=quiet,
+    async def _connected(self, max_runs: int | None) -> None:
+        nc = await connect_bus(
+            self.bus,
+            timeout=self.settings.connect_timeout,
             name=f"zarrscribe-worker-{self.settings.durable}",
+            progress=self.progress,
         )
         try:
             js = nc.jetstream()

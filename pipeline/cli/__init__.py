@@ -8,6 +8,7 @@ from types import ModuleType
 
 from ...writers.model import ZarrscribeError, missing_dependency
 from ._common import Parser, common_options
+from ._signals import describe, exit_code, install
 
 __all__ = ["main"]
 
@@ -35,22 +36,28 @@ def _parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; errors are one line on stderr and exit code 2."""
+    """Run the command line; errors are one line on stderr and exit code 2. SIGINT and
+    SIGTERM stop every verb cleanly with one line and exit code 130 or 143."""
+    install()
     args, unknown = _parser().parse_known_args(argv)
     if unknown:  # the verb's own usage, not the top-level one
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        result: int = args.verb.run(args)
-    except ZarrscribeError as e:
-        sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
-        return 2
-    except ModuleNotFoundError as e:  # a package missing from the install: say which
-        sys.stderr.write(f"zarrscribe {args.command}: error: {missing_dependency(e)}\n")
-        return 2
-    except OSError as e:  # the disk or the system said no: its words, in one line
-        where = f": {e.filename}" if e.filename else ""
-        sys.stderr.write(f"zarrscribe {args.command}: error: {e.strerror or e}{where}\n")
-        return 2
+        try:
+            result: int = args.verb.run(args)
+        except ZarrscribeError as e:
+            sys.stderr.write(f"zarrscribe {args.command}: error: {e}\n")
+            return 2
+        except ModuleNotFoundError as e:  # a package missing from the install: say which
+            sys.stderr.write(f"zarrscribe {args.command}: error: {missing_dependency(e)}\n")
+            return 2
+        except OSError as e:  # the disk or the system said no: its words, in one line
+            where = f": {e.filename}" if e.filename else ""
+            sys.stderr.write(f"zarrscribe {args.command}: error: {e.strerror or e}{where}\n")
+            return 2
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (Interrupted), at any point
+        sys.stderr.write(f"zarrscribe {args.command}: {describe(e)}\n")
+        return exit_code(e)
     return result
 
 

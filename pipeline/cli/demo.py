@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ...writers.model import require
 from ._common import positive_int, runs_table
+from ._signals import Interrupted, signals_to, stopped_by
 
 HELP = "run count, scan and fly plans with simulated devices"
 
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         require("ophyd_async", "--ophyd-async")  # before anything is made on disk
     from bluesky import RunEngine
     from bluesky import plans as bp
+    from bluesky.utils import RunEngineInterrupted
 
     from ...writers import Compression, ZarrWriter
     from .._pipeline import Pipeline
@@ -117,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
     info.write(
         f"zarrscribe demo: data under {args.base_dir.absolute()}, session {args.session!r}\n"
     )
-    RE = RunEngine({}, call_returns_result=True)
+    # The RunEngine's own Ctrl-C handling (pause, then wait for a resume) is for
+    # interactive sessions; here a signal aborts the run in hand (its documents end
+    # with a stop, its data stays readable) and the demo ends.
+    RE = RunEngine({}, call_returns_result=True, context_managers=[])
     extra: list[Any] = []
     if args.ophyd_async:
         from ..detectors import demo_detectors
@@ -130,31 +140,92 @@ def run(args: argparse.Namespace) -> int:
         catalog=args.catalog or "embedded",
         api_key=args.api_key,
     )
-    pipeline.subscribe(RE)
-    RE.subscribe(Progress(info))
-    uids: list[str] = []
-    plans = [
-        bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames, md={"sample": "beads"}),
-        bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames, md={"sample": "beads"}),
-        with_derived(
-            fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}), [median]
-        ),
-    ]
-    for plan in plans:
-        result = RE(plan)
-        uids.extend(result.run_start_uids if hasattr(result, "run_start_uids") else result)
-    info.write("registering runs in the catalog ...\n")
-    start = time.monotonic()
-    done = pipeline.flush(timeout=120)
-    info.write(
-        f"  {'done' if done else 'some still pending'} in {time.monotonic() - start:.1f} s\n"
-    )
-    catalog = pipeline.connect_catalog()
-    runs = [r for r in catalog.search() if r.uid in uids]
-    runs_table(runs, out)
-    info.write(
-        f"\nquery them:  zarrscribe runs --base-dir {args.base_dir}   "
-        f"zarrscribe show {runs[0].uid[:8] if runs else 'UID'} --base-dir {args.base_dir}\n"
-    )
+    stop = _Stop(RE)
+    try:
+        pipeline.subscribe(RE)
+        RE.subscribe(Progress(info))
+        uids: list[str] = []
+        plans = [
+            bp.count([cam1, cam2, cam3, laser, *extra], num=args.frames, md={"sample": "beads"}),
+            bp.scan([cam1, cam2, laser], stage_x, 0, 10, args.frames, md={"sample": "beads"}),
+            with_derived(
+                fly_scan([cam1, cam2, cam3, *extra], args.frames, md={"sample": "cells"}),
+                [median],
+            ),
+        ]
+        with signals_to(stop), stop.quiet():
+            for plan in plans:
+                try:
+                    result = RE(plan)
+                except RunEngineInterrupted:
+                    stop.raise_if_stopped()
+                    raise
+                uids.extend(result.run_start_uids if hasattr(result, "run_start_uids") else result)
+                stop.raise_if_stopped()
+            info.write("registering runs in the catalog ...\n")
+            start = time.monotonic()
+            done = pipeline.flush(timeout=120)
+        info.write(
+            f"  {'done' if done else 'some still pending'} in {time.monotonic() - start:.1f} s\n"
+        )
+        catalog = pipeline.connect_catalog()
+        runs = [r for r in catalog.search() if r.uid in uids]
+        runs_table(runs, out)
+        info.write(
+            f"\nquery them:  zarrscribe runs --base-dir {args.base_dir}   "
+            f"zarrscribe show {runs[0].uid[:8] if runs else 'UID'} --base-dir {args.base_dir}\n"
+        )
+    except KeyboardInterrupt as e:  # SIGINT or SIGTERM: stop in a few seconds
+        pipeline.close(_GRACE)
+        left = len(pipeline.registrations.pending())
+        if left:
+            what = e.detail if isinstance(e, Interrupted) else ""
+            raise Interrupted(
+                stopped_by(e),
+                f"{what + '; ' if what else ''}{left} run(s) not registered yet, kept "
+                "pending: 'zarrscribe replay --all' (or the next pipeline there) registers them",
+            ) from None
+        raise
     pipeline.close()
     return 0 if done else 1
+
+
+_GRACE = 3.0
+"""Seconds an interrupted demo gives the registrations still queued."""
+
+
+class _Stop:
+    """SIGINT/SIGTERM during the demo: the run in hand is aborted (bluesky's ``abort``:
+    its stop document says so, its stores are closed and described); between runs the
+    demo stops at once. Either way it ends with :class:`Interrupted`."""
+
+    def __init__(self, RE: Any) -> None:
+        self.RE = RE
+        self.signum: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.signum is None and self.RE.state == "running":
+            self.signum = signum
+            with contextlib.redirect_stdout(io.StringIO()):  # bluesky prints "Aborting..."
+                self.RE.abort(reason=f"interrupted by {signal.Signals(signum).name}")
+            return
+        raise Interrupted(signum, "the run in hand, if any, was aborted and its data kept")
+
+    def raise_if_stopped(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum, "the run in hand was aborted, its data kept")
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Leave out what bluesky logs about a run we aborted ("Run aborted" and its
+        traceback): the interruption is told in one line."""
+
+        def keep(record: logging.LogRecord) -> bool:
+            return self.signum is None
+
+        logger = logging.getLogger("bluesky")
+        logger.addFilter(keep)
+        try:
+            yield
+        finally:
+            logger.removeFilter(keep)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ._common import UsageError
+from ._signals import Interrupted, signals_to
 
 HELP = "serve the catalog over HTTP with Tiled (API key required, loopback by default)"
 
@@ -75,5 +76,9 @@ def run(args: argparse.Namespace) -> int:
     )
     out.write(f"web UI: {settings.url.removesuffix('/api')}/ui/\n")
     out.flush()
-    serve(app, settings)
+    stopped_by: list[int] = []
+    with signals_to(stopped_by.append):  # uvicorn stops gracefully, then tells us
+        serve(app, settings)
+    if stopped_by:
+        raise Interrupted(stopped_by[0])
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from functools import partial
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ...writers.model import Documents, require
 from ._common import open_catalog, plural
+from ._signals import Interrupted, signals_to
 
 if TYPE_CHECKING:
     from ..bus import Register
@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="register every run the stream holds, from its start, then exit",
     )
     parser.add_argument(
+        "--connect-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds to wait for NATS at start before giving up (default 30; exit code 2)",
+    )
+    parser.add_argument(
         "--shared-storage",
         action="store_true",
         help="the runs' stores are visible here under --base-dir: count frames on disk "
@@ -59,6 +65,16 @@ def _unless_deleted(register: Register, base_dir: Path) -> Register:
     return register_unless_deleted
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not a positive number of seconds")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     require("nats", "zarrscribe worker")  # before the catalog is opened or made
     from ...callbacks import BusSettings, register_documents
@@ -71,9 +87,13 @@ def run(args: argparse.Namespace) -> int:
     if base_dir is not None:  # deletions are recorded in the data folder it sees
         register = _unless_deleted(register, base_dir)
     err = sys.stderr
+
+    def say(line: str) -> None:
+        print(f"worker: {line}", file=err, flush=True)
+
     try:
         if args.replay:
-            done = replay_stream(register, bus, progress=lambda line: print(line, file=err))
+            done = replay_stream(register, bus, progress=say, connect_timeout=args.connect_timeout)
             sys.stdout.write(
                 f"{plural(len(done.registered), 'run')} registered, "
                 f"{len(done.unfinished)} unfinished, {len(done.failed)} failed\n"
@@ -81,12 +101,21 @@ def run(args: argparse.Namespace) -> int:
             for uid, why in done.failed.items():
                 err.write(f"  {uid}: {why}\n")
             return 2 if done.failed else 0
-        worker = Worker(register, bus, WorkerSettings(durable=args.durable, wire=args.wire))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: worker.stop())
-        err.write(f"worker: {bus.servers} stream {bus.stream!r} -> {catalog}\n")
-        registered = worker.run()
-        err.write(f"worker stopped after registering {plural(registered, 'run')}\n")
+        settings = WorkerSettings(
+            durable=args.durable, wire=args.wire, connect_timeout=args.connect_timeout
+        )
+        worker = Worker(register, bus, settings, progress=say)
+        stopped_by: list[int] = []
+
+        def stop(signum: int) -> None:
+            stopped_by.append(signum)
+            worker.stop()
+
+        say(f"{bus.servers} stream {bus.stream!r} -> {catalog}")
+        with signals_to(stop):
+            registered = worker.run()
+        if stopped_by:
+            raise Interrupted(stopped_by[0], f"{plural(registered, 'run')} registered")
         return 0
     finally:
         catalog.close()

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,27 @@ print("locked", flush=True)
 sys.stdin.read()
 con.execute("ROLLBACK")
 """
+
+
+@contextmanager
+def _locked(database: Path) -> Iterator[None]:
+    """Another process holds a write transaction on ``database`` inside the block (a
+    process of its own: SQLite locks do not block within one process)."""
+    blocker = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert blocker.stdout is not None
+    assert blocker.stdin is not None
+    try:
+        assert blocker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        blocker.stdin.close()
+        blocker.wait(30)
+        blocker.stdout.close()
 
 
 def _as_logged(log: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
@@ -81,17 +104,8 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
     write_log(log, docs)
     uid = docs[0][1]["uid"]
     # Another process holds a write transaction on the table storage: "database is
-    # locked" (a process of its own: SQLite locks do not block within one process).
-    blocker = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "catalog" / "tables.sqlite")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert blocker.stdout is not None
-    assert blocker.stdin is not None
-    assert blocker.stdout.readline().strip() == "locked"
-    try:
+    # locked".
+    with _locked(tmp_path / "catalog" / "tables.sqlite"):
         queue.submit(uid, log)
         assert not queue.flush(3.0)
         assert queue.pending() == [uid]
@@ -100,10 +114,6 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
         assert "\n" not in reason
         assert "INSERT" not in reason.upper()
         assert "SELECT" not in reason.upper()
-    finally:
-        blocker.stdin.close()
-        blocker.wait(30)
-        blocker.stdout.close()
     try:
         assert queue.flush(60), queue.failures
         assert queue.pending() == []
@@ -129,3 +139,42 @@ def test_a_uri_that_is_not_a_tiled_server_is_refused_at_once(tmp_path: Path, uri
         assert queue.pending() == ["0123"]  # kept for a pipeline with the right URI
     finally:
         queue.close(0.1)
+
+
+def test_close_returns_in_time_and_says_which_run_is_still_being_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """close(timeout) never closes the catalog under a registration in hand: it returns
+    after about ``timeout`` seconds naming the run; the write goes on and lands."""
+    connect = partial(Catalog.embedded, tmp_path / "catalog", readable=[tmp_path])
+    queue = RegistrationQueue(connect, tmp_path / "pending", _as_logged)
+    runs = []
+    for i in range(2):
+        docs = small_run(i, (tmp_path / f"r{i}.zarr").as_uri(), frames=2)
+        write_log(tmp_path / f"r{i}.jsonl", docs)
+        runs.append(str(docs[0][1]["uid"]))
+    queue.submit(runs[0], tmp_path / "r0.jsonl")
+    assert queue.flush(120), queue.failures  # the catalog exists and is open
+    with _locked(tmp_path / "catalog" / "catalog.db"):  # another process writes it
+        queue.submit(runs[1], tmp_path / "r1.jsonl")
+        deadline = time.monotonic() + 30
+        while queue.writing != [runs[1]] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.writing == [runs[1]]  # waiting for the lock, inside the write
+        start = time.monotonic()
+        queue.close(1.0)
+        assert time.monotonic() - start < 3
+        (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert runs[1] in warning
+        assert "still being registered" in warning
+    # the lock is gone: the write in hand goes on
+    deadline = time.monotonic() + 60
+    while queue.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queue.pending() == []
+    assert queue.writing == []
+    catalog = connect()
+    try:
+        assert sorted(r.uid for r in catalog.search()) == sorted(runs)
+    finally:
+        catalog.close()
