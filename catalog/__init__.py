@@ -9,18 +9,11 @@ from typing import Any
 from ..writers.model import import_on_first_use
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
+from ._keys import key_file, new_api_key, store_api_key, stored_api_key
 from ._open import embedded_catalog
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
-from ._serve import (
-    ServerSettings,
-    build_server_app,
-    key_file,
-    new_api_key,
-    serve,
-    store_api_key,
-    stored_api_key,
-)
+from ._serve import ServerSettings, build_server_app, listen, serve
 from ._summary import Runs, RunSummary
 
 _LAZY = {
@@ -44,6 +37,7 @@ __all__ = [
     "embedded_catalog",
     "install_zarr_consolidator",
     "key_file",
+    "listen",
     "new_api_key",
     "relocate_embedded",
     "serve",
