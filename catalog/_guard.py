@@ -5,8 +5,9 @@ Tiled 0.2.20 serves ``/ui/{path}`` by joining the raw path under its share folde
 without a containment check or a key, so ``/ui/../../etc/passwd`` returned the
 file. Whatever route a Tiled version has, no request reaches it here when its path
 or a query value, decoded as often as it decodes, holds a ``..`` or ``.`` segment, a
-backslash, a NUL or other control character, an encoded slash, an empty segment,
-or our own state folder's name, or when it is over-long. The refusal is a tiny
+backslash, a NUL or other control character, an encoded slash, an empty segment
+(outside ``/api/``, whose paths are catalog keys), or our own state folder's name, or
+when it is over-long. The refusal is a tiny
 fixed body; nothing of the request is echoed.
 """
 
@@ -59,8 +60,9 @@ def _bad_text(text: bytes, *, path: bool) -> bool:
     segments = text.replace(b"\\", b"/").split(b"/")
     if any(s.strip().lower() in _FORBIDDEN_SEGMENTS for s in segments):
         return True
-    # "/a//b": an empty segment joins as an absolute path ("/ui//etc/passwd")
-    return path and b"" in segments[1:-1]
+    # "/a//b": an empty segment joins as an absolute path ("/ui//etc/passwd"). Tiled's
+    # own client writes "/api/v1/metadata//<uid>"; its API's paths are catalog keys.
+    return path and b"" in segments[1:-1] and not text.startswith(b"/api/")
 
 
 def _query_parts(query: bytes) -> list[bytes]:
