@@ -13,7 +13,7 @@ from ._keys import key_file, new_api_key, store_api_key, stored_api_key
 from ._open import embedded_catalog
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
-from ._serve import ServerSettings, build_server_app, listen, serve
+from ._serve import ServerSettings, build_server_app, check_settings, listen, serve
 from ._summary import Runs, RunSummary
 
 _LAZY = {
@@ -34,6 +34,7 @@ __all__ = [
     "ZarrConsolidator",
     "ZarrFramesAdapter",
     "build_server_app",
+    "check_settings",
     "embedded_catalog",
     "install_zarr_consolidator",
     "key_file",

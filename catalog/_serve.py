@@ -27,7 +27,7 @@ from ._errors import CatalogError
 from ._guard import ASGIApp, Receive, Scope, Send, guard
 from ._tiled import one_line
 
-__all__ = ["ServerSettings", "build_server_app", "listen", "serve"]
+__all__ = ["ServerSettings", "build_server_app", "check_settings", "listen", "serve"]
 
 ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
 """Specs of the served root: bluesky clients then treat it as a catalog of runs."""
@@ -118,26 +118,35 @@ def _postgres_initialised(uri: str) -> bool:
         ) from e
 
 
-def _storage(settings: ServerSettings) -> tuple[str, list[str], bool]:
-    """The catalog database URI, the writable storage, and whether to initialise."""
+def check_settings(settings: ServerSettings) -> None:
+    """Raise a one-line :class:`CatalogError` at once (nothing opened, nothing bound)
+    when ``settings`` cannot be served: a base dir that is not a folder, a catalog URI
+    that is not a database's, no embedded catalog."""
     _check_base_dir(settings.base_dir)
-    state = settings.state_dir
     if settings.database is None:
-        directory = state / "catalog"
-        if not (directory / "catalog.db").exists():
+        database = settings.state_dir / "catalog" / "catalog.db"
+        if not database.exists():
             raise CatalogError(
-                f"no catalog under {settings.base_dir} (looked for {directory / 'catalog.db'}); "
+                f"no catalog under {settings.base_dir} (looked for {database}); "
                 "run 'zarrscribe demo' or a pipeline there first, or pass --catalog postgresql://…"
             )
-        tables = settings.tables or f"sqlite:///{directory / 'tables.sqlite'}"
-        return f"sqlite:///{directory / 'catalog.db'}", [str(directory / "data"), tables], False
-    scheme = urlparse(settings.database).scheme.split("+")[0]
-    if scheme not in ("postgresql", "sqlite"):
+    elif urlparse(settings.database).scheme.split("+")[0] not in ("postgresql", "sqlite"):
         raise CatalogError(
             f"cannot serve catalog {_shown(settings.database)!r}: give a database URI "
             "(postgresql://user@host/db or sqlite:///path/catalog.db); an http:// URI is "
             "a server already"
         )
+
+
+def _storage(settings: ServerSettings) -> tuple[str, list[str], bool]:
+    """The catalog database URI, the writable storage, and whether to initialise."""
+    check_settings(settings)
+    state = settings.state_dir
+    if settings.database is None:
+        directory = state / "catalog"
+        tables = settings.tables or f"sqlite:///{directory / 'tables.sqlite'}"
+        return f"sqlite:///{directory / 'catalog.db'}", [str(directory / "data"), tables], False
+    scheme = urlparse(settings.database).scheme.split("+")[0]
     data = state / "server" / "data"
     if scheme == "sqlite":
         path = Path(urlparse(settings.database).path)

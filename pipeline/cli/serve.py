@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ...catalog import (
         ServerSettings,
         build_server_app,
+        check_settings,
         key_file,
         listen,
         new_api_key,
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         public=args.public,
     )
+    check_settings(settings)  # bad input fails first, before a port is bound
     sock = listen(settings)  # a port in use fails here, before anything is printed
     key = args.api_key or stored_api_key(settings.base_dir)
     new = key is None
