@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PKGS   := writers callbacks catalog pipeline
+# The web UI tests drive Debian's chromium (never a browser playwright downloads).
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -35,8 +38,12 @@ typecheck: $(STAMP)
 	for p in $(PKGS); do ln -s ../../$$p .typecheck/zarrscribe/$$p; done
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml $(foreach p,$(PKGS),-p zarrscribe.$(p))
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -11,18 +11,11 @@ from ._catalog import Catalog
 from ._deletions import Deletion, DeletionLog, Deletions
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._folder import find_logs
+from ._keys import key_file, new_api_key, store_api_key, stored_api_key
 from ._open import embedded_catalog
 from ._queue import RegistrationQueue
 from ._relocate import relocate_embedded
-from ._serve import (
-    ServerSettings,
-    build_server_app,
-    key_file,
-    new_api_key,
-    serve,
-    store_api_key,
-    stored_api_key,
-)
+from ._serve import ServerSettings, build_server_app, check_settings, listen, serve
 from ._summary import Runs, RunSummary
 
 _LAZY = {
@@ -46,10 +39,12 @@ __all__ = [
     "ZarrConsolidator",
     "ZarrFramesAdapter",
     "build_server_app",
+    "check_settings",
     "embedded_catalog",
     "find_logs",
     "install_zarr_consolidator",
     "key_file",
+    "listen",
     "new_api_key",
     "relocate_embedded",
     "serve",

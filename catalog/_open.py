@@ -292,12 +292,34 @@ def check_uri(uri: str) -> None:
         )
 
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds a Tiled server gets to accept a connection before it counts as down."""
+
+
+def _reachable(uri: str) -> None:
+    """Raise :class:`CatalogUnavailableError` within about :data:`CONNECT_TIMEOUT`
+    seconds when nothing answers at ``uri``. Tiled's client would retry a refused
+    connection for up to 45 s, printing "Retrying…", unless told otherwise by an
+    environment variable read when it is imported; one plain request first is bounded."""
+    import httpx
+
+    try:
+        httpx.get(uri, timeout=httpx.Timeout(3 * CONNECT_TIMEOUT, connect=CONNECT_TIMEOUT))
+    except httpx.TransportError as e:
+        raise CatalogUnavailableError(
+            f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
+        ) from e
+
+
 def open_server(uri: str, api_key: str | None) -> Any:
-    """The Tiled client of the node at ``uri``; one-line errors when it cannot be had."""
+    """The Tiled client of the node at ``uri``; one-line errors when it cannot be had
+    (within seconds when nothing answers there)."""
+    check_uri(uri)
+    _reachable(uri)
+
     from tiled.client import from_context
     from tiled.client.context import Context
 
-    check_uri(uri)
     context = None
     try:
         context, node_path_parts = Context.from_any_uri(

@@ -76,6 +76,19 @@ class DocumentCollector:
         self.by_run[self._current].append((name, doc))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The servers' API keys (kept in the user's state folder) go to a folder of this
+    test session, for this process and the servers it starts."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
+
 @pytest.fixture
 def rig() -> Rig:
     return Rig()

@@ -76,6 +76,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _utc(timestamp: float) -> str:
+    """``timestamp`` (seconds since the epoch) as ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
 class RunProjection:
     """The attributes and catalog entry of one run.
 
@@ -262,6 +267,8 @@ class RunProjection:
                 "version": FORMAT_VERSION,
                 "exit_status": self.exit_status,
                 "reason": self.reason,
+                # readable start time, for lists that show metadata as it is (Tiled's UI)
+                "started": _utc(self.record.start["time"]),
                 "recovered": self.record.stop is None,
                 "devices": devices,
                 # one key per device, so "took part" is a KeyPresent query on any backend

@@ -55,6 +55,7 @@ def test_safe_by_default_key_made_once_loopback_401(server: Server, demo: Demo) 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert server.stdout[1].startswith(f"serving {demo.base.absolute()} at {server.url}/api")
     assert "reading and writing need the key" in server.stdout[1]
+    assert server.stdout[2] == f"web UI: {server.url}/ui/?api_key={key}"  # opens with the key
     # without the key: nothing to read
     assert httpx.get(f"{server.url}/api/v1/search/").status_code == 401
     assert httpx.get(f"{server.url}/api/v1/metadata/").status_code == 401
@@ -137,14 +138,29 @@ def test_store_paths_are_relative_to_the_base_dir_through_the_server_too(
         local.close()
 
 
-def test_api_key_file_is_kept_private(tmp_path: Path) -> None:
+def test_api_key_file_is_kept_private_outside_the_base_dir(tmp_path: Path) -> None:
     assert stored_api_key(tmp_path) is None
     path = store_api_key(tmp_path, "abc123")
+    assert not path.is_relative_to(tmp_path)  # the server may read all of the base dir
+    assert path == key_file(tmp_path / "." / "sub" / "..")  # one place per base dir
+    assert key_file(tmp_path / "other") != path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stored_api_key(tmp_path) == "abc123"
     os.chmod(path, 0o644)
     with pytest.raises(CatalogError, match=r"readable by others \(mode 644\); run 'chmod 600"):
         stored_api_key(tmp_path)
+
+
+def test_a_key_kept_under_the_base_dir_is_moved_out(tmp_path: Path) -> None:
+    old = tmp_path / ".zarrscribe" / "server" / "api_key"
+    old.parent.mkdir(parents=True)
+    old.write_text("abc123\n")
+    old.chmod(0o600)
+    assert stored_api_key(tmp_path) == "abc123"
+    assert not old.exists()
+    assert not old.parent.exists()
+    assert key_file(tmp_path).read_text() == "abc123\n"
+    assert stat.S_IMODE(key_file(tmp_path).stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ import pytest
 from benchmarks._runs import small_run, write_log, write_store
 from tests._servers import free_port
 from tests.nats_server import NatsServer
-from tests.pipeline.cli.conftest import Demo
 
 ZARRSCRIBE = str(Path(sys.executable).with_name("zarrscribe"))
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
@@ -147,18 +146,7 @@ def test_worker_consuming_stops_on_a_signal(tmp_path: Path, signum: int) -> None
         server.stop()
 
 
-# ------------------------------------------------------------------ serve
-
-
-@pytest.mark.parametrize("signum", SIGNALS)
-def test_serve_stops_on_a_signal(demo: Demo, signum: int) -> None:
-    assert demo.code == 0, demo.err
-    port = str(free_port())
-    with running("serve", "--base-dir", str(demo.base), "--port", port) as serve:
-        serve.wait_for("web UI")
-        serve.wait_for("Uvicorn running")
-        seconds = serve.interrupt(signum)
-    serve.assert_stopped_cleanly(signum, "serve", seconds)
+# serve: tests/pipeline/cli/test_serve_errors.py (with a client's connection held open)
 
 
 # ------------------------------------------------------------------ replay

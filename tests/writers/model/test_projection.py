@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import event_model
@@ -106,6 +107,15 @@ def test_nan_metadata_compares_equal_to_what_json_stores() -> None:
     stored = {ATTRIBUTES_KEY: dict(written[ATTRIBUTES_KEY])}
     assert differences("x", {"a": math.nan}, {"a": None}) == []
     assert differences("x", stored, written) == []
+
+
+def test_the_catalog_entry_says_when_the_run_started_in_words() -> None:
+    docs = _run({"cam1": 1})
+    start = dict(docs[0][1])
+    ours = _projection(docs, {"cam1": 1}).catalog_metadata(None)[ATTRIBUTES_KEY]
+    expected = datetime.fromtimestamp(start["time"], UTC).isoformat(timespec="seconds")
+    assert ours["started"] == expected
+    assert expected.endswith("+00:00")  # the same on every machine (replay compares it)
 
 
 def test_downgrades_name_what_would_be_lost() -> None:
