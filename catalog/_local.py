@@ -26,7 +26,8 @@ from typing import Any
 
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError
-from ._filters import Filter
+from ._filters import Filter, search_index, sql_conditions
+from ._indexes import ORDER, RUNS, START_TIME, ensure_indexes, index_on, sql_value
 from ._tiled import plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
@@ -36,47 +37,47 @@ KNOWN_REVISIONS = frozenset({"917dbbcfc4b1"})
 
 _TABLE_MIMETYPE = "application/x-tiled-sql-table"
 _ARROW_PREFIX = "data:application/vnd.apache.arrow.file;base64,"
-_ROOT = "(SELECT id FROM nodes WHERE parent IS NULL)"
+
+_NUM = sql_value(START_TIME)
+_PLAIN_TIMES = (1e9, 9e9)
+"""Start times (epoch seconds: 2001 to 2255) whose JSON text sorts as their value does
+(ten digits before the point, at most 15 significant digits as SQLite writes them)."""
+_MARGIN = 1.0
+"""Seconds below the n-th newest run within which a run may still sort before it (the
+text of two plain times 1e-4 s apart or more sorts as their values)."""
 
 
 class NotReadable(Exception):
     """Something this reader does not know how to read: ask Tiled instead."""
 
 
-def _path(key: str) -> str:
-    """A SQLite JSON path for a dotted key, as Tiled writes it (``$."a"."b"``)."""
-    return "$" + "".join(f'."{part}"' for part in key.split("."))
-
-
-def _condition(f: Filter) -> tuple[str, list[Any]]:
-    if f.op == "present":
-        # A key whose value is JSON null is present (json_type gives 'null').
-        return "json_type(metadata, ?) IS NOT NULL", [_path(f.key)]
-    if f.op == "prefix":
-        return "json_extract(metadata, ?) LIKE ?", [_path(f.key), f"{f.value}%"]
-    sign = {"eq": "=", "ge": ">=", "le": "<="}[f.op]
-    return f"json_extract(metadata, ?) {sign} ?", [_path(f.key), f.value]
-
-
 class LocalReader:
-    """Read-only queries on the embedded catalog database ``database``."""
+    """Read-only queries on the embedded catalog database ``database``; ``indexed`` when
+    our search indexes are there (:mod:`._indexes`), so each search names the one that
+    serves it."""
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, *, indexed: bool = False) -> None:
         self.database = database
+        self.indexed = indexed
 
     @classmethod
     def open(cls, database: Path) -> LocalReader | None:
         """A reader of ``database``, or None when it is missing or of a schema revision
-        this reader does not know (the catalog then asks Tiled)."""
+        this reader does not know (the catalog then asks Tiled). Our search indexes are
+        made first where missing and the database can be written."""
         if not database.is_file():
             return None
         reader = cls(database)
         try:
             with reader._connect() as db:
                 (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
-        except (sqlite3.Error, TypeError, ValueError):
+                (root,) = db.execute("SELECT id FROM nodes WHERE parent IS NULL").fetchone()
+        except (sqlite3.Error, CatalogError, TypeError, ValueError):
             return None
-        return reader if revision in KNOWN_REVISIONS else None
+        if revision not in KNOWN_REVISIONS or root != 0:
+            return None
+        reader.indexed = ensure_indexes(database)
+        return reader
 
     @contextlib.contextmanager
     def _connect(self, database: Path | None = None) -> Iterator[sqlite3.Connection]:
@@ -101,40 +102,102 @@ class LocalReader:
     def search(self, filters: list[Filter], limit: int | None = None) -> list[tuple[str, Any]]:
         """(uid, metadata) of the runs matching every filter, newest first (start time,
         then the order of registration, as Tiled sorts them)."""
-        where, params = [f"parent = {_ROOT}"], []
-        for f in filters:
-            sql, values = _condition(f)
-            where.append(sql)
-            params += values
-        query = (
-            f"SELECT key, metadata FROM nodes WHERE {' AND '.join(where)} "
-            'ORDER BY json_extract(metadata, \'$."start"."time"\') DESC, id'
-        )
-        if limit is not None:
-            query += " LIMIT ?"
-            params.append(int(limit))
         with self._connect() as db:
-            return [(key, json.loads(md)) for key, md in db.execute(query, params)]
+            db.execute("BEGIN")  # one snapshot for both steps of a time-range search
+            try:
+                rows = self._search(db, filters, limit)
+            except sqlite3.OperationalError as e:
+                if not self.indexed or "no such index" not in str(e):
+                    raise
+                self.indexed = False  # dropped under us (a Tiled migration): plain SQL
+                rows = self._search(db, filters, limit)
+            db.execute("COMMIT")
+        return [(key, json.loads(md)) for key, md in rows]
+
+    def explain(self, filters: list[Filter], limit: int | None = None) -> list[str]:
+        """SQLite's plan (``EXPLAIN QUERY PLAN`` details) of each statement of a search."""
+        plans: list[str] = []
+        with self._connect() as db:
+            self._search(db, filters, limit, plans)
+        return plans
+
+    def _search(
+        self,
+        db: sqlite3.Connection,
+        filters: list[Filter],
+        limit: int | None,
+        plans: list[str] | None = None,
+    ) -> list[tuple[str, str]]:
+        kind = search_index(filters)
+        nodes = f"nodes INDEXED BY {index_on(kind)}" if self.indexed else "nodes"
+
+        def run(sql: str, args: list[Any]) -> list[Any]:
+            if plans is not None:
+                plans.extend(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, args))
+            return db.execute(sql, args).fetchall()
+
+        def select(what: str, where: list[Filter], *extra: tuple[str, Any]) -> tuple[str, list]:
+            terms, params = sql_conditions(where)
+            terms += [term for term, _ in extra]
+            params += [value for _, value in extra]
+            return f"SELECT {what} FROM {nodes} WHERE {' AND '.join([RUNS, *terms])}", params
+
+        if kind != "start_time" or limit is None:
+            sql, params = select("key, metadata", filters)
+            if limit is None:
+                return run(f"{sql} ORDER BY {ORDER}", params)
+            return run(f"{sql} ORDER BY {ORDER} LIMIT ?", [*params, int(limit)])
+        # A start-time range, newest first. The runs whose time is plain sort as their
+        # times do: the n-th newest of them bounds those that can be among the n newest
+        # (SQLite reads that far down the start-time index, no further); runs of other
+        # times (normally none) are all taken. One bound per side, so SQLite seeks both.
+        others = [f for f in filters if not (f.key == START_TIME and f.op in ("ge", "le"))]
+        since = max(
+            (float(f.value) for f in filters if f not in others and f.op == "ge"), default=None
+        )
+        until = min(
+            (float(f.value) for f in filters if f not in others and f.op == "le"), default=None
+        )
+        plain_low, plain_high = _PLAIN_TIMES
+        low = plain_low if since is None else max(since, plain_low)
+        high = plain_high if until is None else min(until, plain_high)
+        sql, params = select(_NUM, others, (f"{_NUM} >= ?", low), (f"{_NUM} <= ?", high))
+        nth = run(f"{sql} ORDER BY {_NUM} DESC LIMIT 1 OFFSET ?", [*params, int(limit) - 1])
+        if not nth:  # fewer than n plain times match: every match is a candidate
+            sql, params = select("key, metadata", filters)
+            return run(f"{sql} ORDER BY {ORDER} LIMIT ?", [*params, int(limit)])
+        bound = float(nth[0][0]) - _MARGIN
+        top = [(f"{_NUM} >= ?", bound if since is None else max(since, bound))]
+        bottom = [(f"{_NUM} < ?", min(plain_low, bound))]
+        if until is not None:
+            top.append((f"{_NUM} <= ?", until))
+        if since is not None:
+            bottom.append((f"{_NUM} >= ?", since))
+        sql_top, params_top = select("id, key, metadata", others, *top)
+        sql_bottom, params_bottom = select("id, key, metadata", others, *bottom)
+        return run(
+            f"SELECT key, metadata FROM ({sql_top} UNION ALL {sql_bottom}) "
+            f"ORDER BY {ORDER} LIMIT ?",
+            [*params_top, *params_bottom, int(limit)],
+        )
 
     def count(self) -> int:
         with self._connect() as db:
-            (n,) = db.execute(f"SELECT count(*) FROM nodes WHERE parent = {_ROOT}").fetchone()
+            (n,) = db.execute(f"SELECT count(*) FROM nodes WHERE {RUNS}").fetchone()
         return int(n)
 
     def metadata(self, uid: str) -> Any | None:
         """The metadata of the run keyed exactly ``uid``; None if there is none."""
         with self._connect() as db:
             row = db.execute(
-                f"SELECT metadata FROM nodes WHERE parent = {_ROOT} AND key = ?", (uid,)
+                f"SELECT metadata FROM nodes WHERE {RUNS} AND key = ?", (uid,)
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
     def entries(self) -> dict[str, Any]:
         """Every run's metadata by uid."""
         with self._connect() as db:
-            rows = db.execute(
-                f"SELECT key, metadata FROM nodes WHERE parent = {_ROOT} ORDER BY id"
-            )
+            rows = db.execute(f"SELECT key, metadata FROM nodes WHERE {RUNS} ORDER BY id")
             return {key: json.loads(md) for key, md in rows}
 
     def layout(self, uid: str) -> dict[str, dict[str, Any]]:
@@ -169,7 +232,7 @@ class LocalReader:
                 "JOIN structures st ON st.id = d.structure_id "
                 "JOIN data_source_asset_association x ON x.data_source_id = d.id "
                 "JOIN assets a ON a.id = x.asset_id "
-                f"WHERE r.parent = {_ROOT} AND r.key = ? ORDER BY s.id",
+                "WHERE r.parent = 0 AND r.key = ? ORDER BY s.id",
                 (uid,),
             ).fetchall()
         out: dict[str, dict[str, list[Any]]] = {}
