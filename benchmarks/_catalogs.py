@@ -68,7 +68,7 @@ def synthetic_catalog(n: int, root: Path | None = None) -> Path:
         (small_run(i, (base / "templates" / f"t{i}.zarr").as_uri()), {}) for i in range(templates)
     )
     catalog.close()
-    _drop_our_indexes(catalog_database(base))
+    drop_search_indexes(catalog_database(base))
     _replicate(base, n - templates)
     (base / "complete").touch()
     print(
@@ -78,7 +78,8 @@ def synthetic_catalog(n: int, root: Path | None = None) -> Path:
     return base
 
 
-def _drop_our_indexes(database: Path) -> None:
+def drop_search_indexes(database: Path) -> None:
+    """Drop zarrscribe's search indexes (as a catalog of an older zarrscribe is)."""
     with sqlite3.connect(database) as db:
         names = [
             name

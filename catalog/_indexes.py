@@ -11,10 +11,11 @@ returns.
 They are ours, kept apart from Tiled's schema: named ``zarrscribe_v<N>_...``, made
 with ``CREATE INDEX IF NOT EXISTS``, of no use to Tiled's own queries (they bind their
 JSON paths), and dropped and made again when their definition changes; Tiled's
-migrations leave them alone (they drop only indexes they name). Any process that can write the catalog makes the missing ones
-when it opens it (a catalog made by an older zarrscribe gets them then, once: about
-10 s per million runs); a catalog that cannot be written (read-only media, another
-writer holding the lock) is searched without them, with the same results.
+migrations leave them alone (they drop only indexes they name). Any process that
+can write the catalog makes the missing ones when it opens it (a catalog made by an
+older zarrscribe gets them then, once: about 10 s per million runs); a catalog that
+cannot be written (read-only media, another writer holding the lock) is searched
+without them, with the same results.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "ORDER",
     "RUNS",
     "START_TIME",
+    "START_TIME_VALUE",
     "START_UID",
     "ensure_indexes",
     "index_on",
@@ -72,13 +74,19 @@ LITERAL_KEYS = (
 def sql_value(key: str) -> str | None:
     """The SQL of a run's value at ``key`` with its path written literally, or None for a
     key not in :data:`LITERAL_KEYS` (whose path must then be bound)."""
-    if key not in LITERAL_KEYS:
-        return None
+    return _literal(key) if key in LITERAL_KEYS else None
+
+
+def _literal(key: str) -> str:
     return f"json_extract(metadata, '{json_path(key)}')"
 
 
+START_TIME_VALUE = _literal(START_TIME)
+"""A run's start time (SQLite's value: a number for any plain start document)."""
+
+
 def _sorted_by(key: str) -> str:
-    return f"{sql_value(key)}, {ORDER}"
+    return f"{_literal(key)}, {ORDER}"
 
 
 def index_on(kind: str) -> str:
@@ -94,8 +102,8 @@ INDEXES = {
     "plan_name": _sorted_by("start.plan_name"),
     "scan_id": _sorted_by("start.scan_id"),
     "exit_status": _sorted_by(f"{ATTRIBUTES_KEY}.exit_status"),
-    "uid": f"lower({sql_value(START_UID)})",
-    "start_time": f"{sql_value(START_TIME)}",
+    "uid": f"lower({_literal(START_UID)})",
+    "start_time": START_TIME_VALUE,
 }
 """Our indexes by kind: their columns. ``uid`` serves prefix searches (Tiled's LIKE is
 case-blind for ASCII, as ``lower`` is), ``start_time`` the ``since``/``until`` ranges."""

@@ -26,8 +26,9 @@ from typing import Any
 
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError
-from ._filters import Filter, search_index, sql_conditions
-from ._indexes import ORDER, RUNS, START_TIME, ensure_indexes, index_on, sql_value
+from ._filters import Filter
+from ._indexes import RUNS, ensure_indexes
+from ._search import search_rows
 from ._tiled import plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
@@ -37,14 +38,6 @@ KNOWN_REVISIONS = frozenset({"917dbbcfc4b1"})
 
 _TABLE_MIMETYPE = "application/x-tiled-sql-table"
 _ARROW_PREFIX = "data:application/vnd.apache.arrow.file;base64,"
-
-_NUM = sql_value(START_TIME)
-_PLAIN_TIMES = (1e9, 9e9)
-"""Start times (epoch seconds: 2001 to 2255) whose JSON text sorts as their value does
-(ten digits before the point, at most 15 significant digits as SQLite writes them)."""
-_MARGIN = 1.0
-"""Seconds below the n-th newest run within which a run may still sort before it (the
-text of two plain times 1e-4 s apart or more sorts as their values)."""
 
 
 class NotReadable(Exception):
@@ -105,12 +98,12 @@ class LocalReader:
         with self._connect() as db:
             db.execute("BEGIN")  # one snapshot for both steps of a time-range search
             try:
-                rows = self._search(db, filters, limit)
+                rows = search_rows(db, filters, limit, indexed=self.indexed)
             except sqlite3.OperationalError as e:
                 if not self.indexed or "no such index" not in str(e):
                     raise
                 self.indexed = False  # dropped under us (a Tiled migration): plain SQL
-                rows = self._search(db, filters, limit)
+                rows = search_rows(db, filters, limit, indexed=False)
             db.execute("COMMIT")
         return [(key, json.loads(md)) for key, md in rows]
 
@@ -118,68 +111,8 @@ class LocalReader:
         """SQLite's plan (``EXPLAIN QUERY PLAN`` details) of each statement of a search."""
         plans: list[str] = []
         with self._connect() as db:
-            self._search(db, filters, limit, plans)
+            search_rows(db, filters, limit, indexed=self.indexed, plans=plans)
         return plans
-
-    def _search(
-        self,
-        db: sqlite3.Connection,
-        filters: list[Filter],
-        limit: int | None,
-        plans: list[str] | None = None,
-    ) -> list[tuple[str, str]]:
-        kind = search_index(filters)
-        nodes = f"nodes INDEXED BY {index_on(kind)}" if self.indexed else "nodes"
-
-        def run(sql: str, args: list[Any]) -> list[Any]:
-            if plans is not None:
-                plans.extend(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, args))
-            return db.execute(sql, args).fetchall()
-
-        def select(what: str, where: list[Filter], *extra: tuple[str, Any]) -> tuple[str, list]:
-            terms, params = sql_conditions(where)
-            terms += [term for term, _ in extra]
-            params += [value for _, value in extra]
-            return f"SELECT {what} FROM {nodes} WHERE {' AND '.join([RUNS, *terms])}", params
-
-        if kind != "start_time" or limit is None:
-            sql, params = select("key, metadata", filters)
-            if limit is None:
-                return run(f"{sql} ORDER BY {ORDER}", params)
-            return run(f"{sql} ORDER BY {ORDER} LIMIT ?", [*params, int(limit)])
-        # A start-time range, newest first. The runs whose time is plain sort as their
-        # times do: the n-th newest of them bounds those that can be among the n newest
-        # (SQLite reads that far down the start-time index, no further); runs of other
-        # times (normally none) are all taken. One bound per side, so SQLite seeks both.
-        others = [f for f in filters if not (f.key == START_TIME and f.op in ("ge", "le"))]
-        since = max(
-            (float(f.value) for f in filters if f not in others and f.op == "ge"), default=None
-        )
-        until = min(
-            (float(f.value) for f in filters if f not in others and f.op == "le"), default=None
-        )
-        plain_low, plain_high = _PLAIN_TIMES
-        low = plain_low if since is None else max(since, plain_low)
-        high = plain_high if until is None else min(until, plain_high)
-        sql, params = select(_NUM, others, (f"{_NUM} >= ?", low), (f"{_NUM} <= ?", high))
-        nth = run(f"{sql} ORDER BY {_NUM} DESC LIMIT 1 OFFSET ?", [*params, int(limit) - 1])
-        if not nth:  # fewer than n plain times match: every match is a candidate
-            sql, params = select("key, metadata", filters)
-            return run(f"{sql} ORDER BY {ORDER} LIMIT ?", [*params, int(limit)])
-        bound = float(nth[0][0]) - _MARGIN
-        top = [(f"{_NUM} >= ?", bound if since is None else max(since, bound))]
-        bottom = [(f"{_NUM} < ?", min(plain_low, bound))]
-        if until is not None:
-            top.append((f"{_NUM} <= ?", until))
-        if since is not None:
-            bottom.append((f"{_NUM} >= ?", since))
-        sql_top, params_top = select("id, key, metadata", others, *top)
-        sql_bottom, params_bottom = select("id, key, metadata", others, *bottom)
-        return run(
-            f"SELECT key, metadata FROM ({sql_top} UNION ALL {sql_bottom}) "
-            f"ORDER BY {ORDER} LIMIT ?",
-            [*params_top, *params_bottom, int(limit)],
-        )
 
     def count(self) -> int:
         with self._connect() as db:
