@@ -13,9 +13,10 @@ with ``CREATE INDEX IF NOT EXISTS``, of no use to Tiled's own queries (they bind
 JSON paths), and dropped and made again when their definition changes; Tiled's
 migrations leave them alone (they drop only indexes they name). Any process that
 can write the catalog makes the missing ones when it opens it (a catalog made by an
-older zarrscribe gets them then, once: about 10 s per million runs); a catalog that
-cannot be written (read-only media, another writer holding the lock) is searched
-without them, with the same results.
+older zarrscribe gets them then, once: 3 s per 100,000 runs, about a minute per
+million, said in a warning when it is long); a catalog that cannot be written
+(read-only media, another writer holding the lock) is searched without them, with
+the same results.
 """
 
 from __future__ import annotations
