@@ -141,7 +141,7 @@ class LocalReader:
                 "JOIN nodes s ON s.parent = r.id JOIN nodes a ON a.parent = s.id "
                 "JOIN data_sources ds ON ds.node_id = a.id "
                 "LEFT JOIN structures st ON st.id = ds.structure_id "
-                f"WHERE r.parent = {_ROOT} AND r.key = ? AND ds.mimetype = ?",
+                "WHERE r.parent = 0 AND r.key = ? AND ds.mimetype = ?",
                 (uid, ZARR_MIMETYPE),
             ).fetchall()
         out: dict[str, dict[str, Any]] = {}
