@@ -21,9 +21,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @contextmanager
-def scratch(prefix: str) -> Iterator[Path]:
-    """A temporary folder on the same disk as the project, removed afterwards."""
-    root = Path(os.environ.get("ZARRSCRIBE_BENCH_DIR", tempfile.gettempdir()))
+def scratch(prefix: str, root: Path | None = None) -> Iterator[Path]:
+    """A temporary folder (in ``root``, else on the same disk as the project), removed
+    afterwards."""
+    root = root or Path(os.environ.get("ZARRSCRIBE_BENCH_DIR", tempfile.gettempdir()))
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
     try:
         yield path

@@ -1,15 +1,14 @@
-"""The catalog alone: registration per run, bulk registration, queries on a big catalog.
+"""The catalog alone: registration per run, and bulk registration (searches of big
+catalogs: ``bench_search.py``).
 
-Run: ``.venv/bin/python benchmarks/bench_catalog.py [--runs 1000] [--query-runs 10000]``.
+Run: ``.venv/bin/python benchmarks/bench_catalog.py [--runs 1000]``.
 Every figure is a ratio to raw Tiled calls measured in the same process:
 
 - one run registered (``Catalog.register_run``, direct SQL) against one raw
   ``create_container`` of the same start metadata through the in-process app
   (target <= 3x), and against ``TiledWriter`` through HTTP (what it replaced);
 - ``register_runs`` of ``--runs`` prepared runs into an empty embedded catalog
-  (target >= 50 runs/s), against raw ``create_container`` per run;
-- queries on a catalog of ``--query-runs`` runs (filled through the fast path)
-  against the same raw Tiled search (target <= 1.2x).
+  (target >= 50 runs/s), against raw ``create_container`` per run.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 
 from zarrscribe.catalog import Catalog
 
-from _common import progress, scratch, table, time_queries, timed
+from _common import progress, scratch, table, timed
 from _runs import Documents, small_run
 
 
@@ -123,40 +122,13 @@ def bench_registration(d: Path, n_single: int, n_bulk: int) -> list[list[str]]:
     return rows
 
 
-def bench_queries(d: Path, n_runs: int, n_queries: int) -> list[list[str]]:
-    ours = Catalog.embedded(d / "big", readable=[d])
-    batch = 1000
-    uids: list[str] = []
-    for offset in range(0, n_runs, batch):
-        runs = _runs(d, min(batch, n_runs - offset), offset=offset)
-        ours.register_runs(runs)
-        uids += [docs[0][1]["uid"] for docs, _ in runs]
-        progress("filling", offset + len(runs), n_runs)
-    rows = []
-    # the same catalog, queried with plain Tiled calls
-    for label, a, b in time_queries(ours, ours.client, uids[n_runs // 2][:8], n_queries):
-        rows.append(
-            [
-                f"query {label} ({n_runs:,} runs)",
-                f"{a * 1e3:.1f} ms",
-                f"{b * 1e3:.1f} ms",
-                f"{b / a:.2f}x (target <= 1.2x)",
-            ]
-        )
-    ours.close()
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--single", type=int, default=100, help="runs registered one by one")
     parser.add_argument("--runs", type=int, default=1000, help="runs registered in bulk")
-    parser.add_argument("--query-runs", type=int, default=10_000)
-    parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args(argv)
     with scratch("zs-bench-catalog-") as d:
         rows = bench_registration(d, args.single, args.runs)
-        rows += bench_queries(d, args.query_runs, args.queries)
     print(table([["catalog", "raw Tiled", "zarrscribe", "ratio"], *rows]))
     return 0
 

@@ -13,6 +13,8 @@ BENCHMARKS = [
     "bench_pipeline.py",
     "bench_replay.py",
     "bench_catalog.py",
+    "bench_search.py",
+    "bench_queue.py",
     "bench_cli.py",
     "bench_bus.py",
     "bench_ophyd_async.py",

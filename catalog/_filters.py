@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
 
 from ..writers.model import ATTRIBUTES_KEY
 from ._errors import CatalogError
+from ._indexes import START_TIME, START_UID, json_path, sql_value
 
-__all__ = ["Filter", "Moment", "flat_sorted", "run_filters", "tiled_queries"]
+__all__ = [
+    "Filter",
+    "Moment",
+    "flat_sorted",
+    "run_filters",
+    "search_index",
+    "sql_conditions",
+    "tiled_queries",
+]
 
 Op = Literal["eq", "ge", "le", "lt", "present", "prefix"]
 
@@ -91,6 +102,81 @@ def flat_sorted(values: Iterable[Any]) -> list[Any]:
         found.update(value if isinstance(value, list) else [value])
     found.discard(None)
     return sorted(found, key=str)
+
+
+def sql_conditions(filters: list[Filter]) -> tuple[list[str], list[Any]]:
+    """The filters as SQL terms (to AND) on a run node's ``metadata`` and their parameters:
+    the comparisons Tiled's own SQLite queries make, so the answers are Tiled's. The JSON
+    path of a key our indexes cover is written into the SQL (``sql_value``: a fixed list,
+    never user text); any other path is bound."""
+    terms: list[str] = []
+    params: list[Any] = []
+    for op, key, value in filters:
+        if op == "present":
+            # Tiled's KeyPresent on SQLite: "->" with the dotted key as the path.
+            terms.append("(metadata -> ?) IS NOT NULL")
+            params.append("$." + key)
+            continue
+        column = sql_value(key)
+        if column is None:
+            column = "json_extract(metadata, ?)"
+            params.append(json_path(key))
+        if op == "prefix":
+            terms.append(f"{column} LIKE ?")
+            params.append(f"{value}%")
+            bounds = prefix_bounds(str(value)) if key == START_UID else None
+            if bounds is not None:
+                # The same rows as the LIKE (which stays): the range our index serves.
+                low, high = bounds
+                terms.append(f"lower({column}) >= ?")
+                params.append(low)
+                if high is not None:
+                    terms.append(f"lower({column}) < ?")
+                    params.append(high)
+            continue
+        terms.append(f"{column} {_SIGNS[op]} ?")
+        params.append(value)
+    return terms, params
+
+
+def search_index(filters: list[Filter]) -> str:
+    """The kind of our index (``_indexes.INDEXES``) that serves a search: the most
+    selective filter it has an index for (a uid prefix, a scan id, a start-time range,
+    a plan, a status), else the newest-first order alone (a device or another key is
+    then checked run by run, newest first, until ``limit`` match)."""
+    given = {
+        (op, key) for op, key, value in filters if op != "prefix" or prefix_bounds(str(value))
+    }
+    if ("prefix", START_UID) in given:
+        return "uid"
+    if ("eq", "start.scan_id") in given:
+        return "scan_id"
+    if any(key == START_TIME and op in ("eq", "ge", "le", "lt") for op, key in given):
+        return "start_time"
+    if ("eq", "start.plan_name") in given:
+        return "plan_name"
+    if ("eq", f"{ATTRIBUTES_KEY}.exit_status") in given:
+        return "exit_status"
+    return "time"
+
+
+_SIGNS = {"eq": "=", "ge": ">=", "le": "<=", "lt": "<"}
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str | None] | None:
+    """``(low, high)`` such that every text ``LIKE prefix || '%'`` matches (SQLite's LIKE:
+    ``%`` and ``_`` are wildcards, ASCII letters match either case) has
+    ``low <= lower(text) < high`` (``high`` None: no upper bound); None when the
+    pattern starts with a wildcard."""
+    literal = re.split("[%_]", prefix, maxsplit=1)[0]
+    if not literal:
+        return None
+    low = literal.translate(_ASCII_LOWER)  # SQLite's lower(): ASCII letters only
+    last = ord(low[-1]) + 1
+    if last > 0x10FFFF or 0xD800 <= last <= 0xDFFF:
+        return low, None
+    return low, low[:-1] + chr(last)
 
 
 def _epoch(value: Moment) -> float:

@@ -27,7 +27,9 @@ from typing import Any
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError
 from ._filters import Filter
+from ._indexes import RUNS, ensure_indexes, json_path
 from ._relocate import sqlite_reader
+from ._search import search_rows
 from ._tiled import plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
@@ -37,54 +39,52 @@ KNOWN_REVISIONS = frozenset({"917dbbcfc4b1"})
 
 _TABLE_MIMETYPE = "application/x-tiled-sql-table"
 _ARROW_PREFIX = "data:application/vnd.apache.arrow.file;base64,"
-_ROOT = "(SELECT id FROM nodes WHERE parent IS NULL)"
 
 
 class NotReadable(Exception):
     """Something this reader does not know how to read: ask Tiled instead."""
 
 
-def _path(key: str) -> str:
-    """A SQLite JSON path for a dotted key, as Tiled writes it (``$."a"."b"``)."""
-    return "$" + "".join(f'."{part}"' for part in key.split("."))
-
-
-def _condition(f: Filter) -> tuple[str, list[Any]]:
-    if f.op == "present":
-        # A key whose value is JSON null is present (json_type gives 'null').
-        return "json_type(metadata, ?) IS NOT NULL", [_path(f.key)]
-    if f.op == "prefix":
-        return "json_extract(metadata, ?) LIKE ?", [_path(f.key), f"{f.value}%"]
-    sign = {"eq": "=", "ge": ">=", "le": "<=", "lt": "<"}[f.op]
-    return f"json_extract(metadata, ?) {sign} ?", [_path(f.key), f.value]
-
-
 class LocalReader:
-    """Read-only queries on the embedded catalog database ``database``.
+    """Read-only queries on the embedded catalog database ``database``; ``indexed`` when
+    our search indexes are there (:mod:`._indexes`), so each search names the one that
+    serves it.
 
     ``asset_uri`` maps a stored asset URI to the one naming the same file now (a data
     folder that moved since its catalog was written); it is never written back.
     """
 
-    def __init__(self, database: Path, asset_uri: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        database: Path,
+        asset_uri: Callable[[str], str] | None = None,
+        *,
+        indexed: bool = False,
+    ) -> None:
         self.database = database
         self._asset_uri = asset_uri or (lambda uri: uri)
+        self.indexed = indexed
 
     @classmethod
     def open(
         cls, database: Path, asset_uri: Callable[[str], str] | None = None
     ) -> LocalReader | None:
         """A reader of ``database``, or None when it is missing or of a schema revision
-        this reader does not know (the catalog then asks Tiled)."""
+        this reader does not know (the catalog then asks Tiled). Our search indexes are
+        made first where missing and the database can be written."""
         if not database.is_file():
             return None
         reader = cls(database, asset_uri)
         try:
             with reader._connect() as db:
                 (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
-        except (CatalogError, sqlite3.Error, TypeError, ValueError):
-            return None  # no schema yet (a database made on a full disk), or not readable
-        return reader if revision in KNOWN_REVISIONS else None
+                (root,) = db.execute("SELECT id FROM nodes WHERE parent IS NULL").fetchone()
+        except (sqlite3.Error, CatalogError, TypeError, ValueError):
+            return None
+        if revision not in KNOWN_REVISIONS or root != 0:
+            return None
+        reader.indexed = ensure_indexes(database)
+        return reader
 
     @contextlib.contextmanager
     def _connect(self, database: Path | None = None) -> Iterator[sqlite3.Connection]:
@@ -101,20 +101,24 @@ class LocalReader:
     def search(self, filters: list[Filter], limit: int | None = None) -> list[tuple[str, Any]]:
         """(uid, metadata) of the runs matching every filter, newest first (start time,
         then the order of registration, as Tiled sorts them)."""
-        where, params = [f"parent = {_ROOT}"], []
-        for f in filters:
-            sql, values = _condition(f)
-            where.append(sql)
-            params += values
-        query = (
-            f"SELECT key, metadata FROM nodes WHERE {' AND '.join(where)} "
-            'ORDER BY json_extract(metadata, \'$."start"."time"\') DESC, id'
-        )
-        if limit is not None:
-            query += " LIMIT ?"
-            params.append(int(limit))
         with self._connect() as db:
-            return [(key, json.loads(md)) for key, md in db.execute(query, params)]
+            db.execute("BEGIN")  # one snapshot for both steps of a time-range search
+            try:
+                rows = search_rows(db, filters, limit, indexed=self.indexed)
+            except sqlite3.OperationalError as e:
+                if not self.indexed or "no such index" not in str(e):
+                    raise
+                self.indexed = False  # dropped under us (a Tiled migration): plain SQL
+                rows = search_rows(db, filters, limit, indexed=False)
+            db.execute("COMMIT")
+        return [(key, json.loads(md)) for key, md in rows]
+
+    def explain(self, filters: list[Filter], limit: int | None = None) -> list[str]:
+        """SQLite's plan (``EXPLAIN QUERY PLAN`` details) of each statement of a search."""
+        plans: list[str] = []
+        with self._connect() as db:
+            search_rows(db, filters, limit, indexed=self.indexed, plans=plans)
+        return plans
 
     def distinct(self, key: str) -> list[Any]:
         """The distinct values of the dotted metadata ``key`` among the runs (a list
@@ -122,30 +126,28 @@ class LocalReader:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT DISTINCT json_type(metadata, ?), json_extract(metadata, ?) "
-                f"FROM nodes WHERE parent = {_ROOT}",
-                (_path(key), _path(key)),
+                f"FROM nodes WHERE {RUNS}",
+                (json_path(key), json_path(key)),
             ).fetchall()
         return [json.loads(value) if kind == "array" else value for kind, value in rows]
 
     def count(self) -> int:
         with self._connect() as db:
-            (n,) = db.execute(f"SELECT count(*) FROM nodes WHERE parent = {_ROOT}").fetchone()
+            (n,) = db.execute(f"SELECT count(*) FROM nodes WHERE {RUNS}").fetchone()
         return int(n)
 
     def metadata(self, uid: str) -> Any | None:
         """The metadata of the run keyed exactly ``uid``; None if there is none."""
         with self._connect() as db:
             row = db.execute(
-                f"SELECT metadata FROM nodes WHERE parent = {_ROOT} AND key = ?", (uid,)
+                f"SELECT metadata FROM nodes WHERE {RUNS} AND key = ?", (uid,)
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
     def entries(self) -> dict[str, Any]:
         """Every run's metadata by uid."""
         with self._connect() as db:
-            rows = db.execute(
-                f"SELECT key, metadata FROM nodes WHERE parent = {_ROOT} ORDER BY id"
-            )
+            rows = db.execute(f"SELECT key, metadata FROM nodes WHERE {RUNS} ORDER BY id")
             return {key: json.loads(md) for key, md in rows}
 
     def layout(self, uid: str) -> dict[str, dict[str, Any]]:
@@ -156,7 +158,7 @@ class LocalReader:
                 "JOIN nodes s ON s.parent = r.id JOIN nodes a ON a.parent = s.id "
                 "JOIN data_sources ds ON ds.node_id = a.id "
                 "LEFT JOIN structures st ON st.id = ds.structure_id "
-                f"WHERE r.parent = {_ROOT} AND r.key = ? AND ds.mimetype = ?",
+                "WHERE r.parent = 0 AND r.key = ? AND ds.mimetype = ?",
                 (uid, ZARR_MIMETYPE),
             ).fetchall()
         out: dict[str, dict[str, Any]] = {}
@@ -180,7 +182,7 @@ class LocalReader:
                 "JOIN structures st ON st.id = d.structure_id "
                 "JOIN data_source_asset_association x ON x.data_source_id = d.id "
                 "JOIN assets a ON a.id = x.asset_id "
-                f"WHERE r.parent = {_ROOT} AND r.key = ? ORDER BY s.id",
+                "WHERE r.parent = 0 AND r.key = ? ORDER BY s.id",
                 (uid,),
             ).fetchall()
         out: dict[str, dict[str, list[Any]]] = {}

@@ -27,7 +27,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from ..writers import BackgroundSyncs
 from ..writers.model import Documents, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
+from ._pending import Job, PendingJobs
 
 __all__ = ["RegistrationQueue"]
 
@@ -47,17 +47,6 @@ projection of the run: the same as replay registers)."""
 
 BATCH = 200
 """Most runs registered in one ``register_runs`` call."""
-
-
-@dataclass
-class _Job:
-    path: Path
-    uid: str
-    log: Path
-    not_before: float = 0.0
-    """``time.monotonic()`` before which the job is not retried."""
-    delay: float = 0.0
-    """Current back-off of this job (0 until it failed)."""
 
 
 class RegistrationQueue:
@@ -109,7 +98,15 @@ class RegistrationQueue:
         self._deleted = deleted
         self._cond = threading.Condition()
         self._connect_lock = threading.Lock()
-        self._jobs: list[_Job] = [job for job in map(self._read_job, self._job_files()) if job]
+        self._jobs = PendingJobs()
+        for job in map(self._read_job, self._job_files()):  # the folder is read once
+            if job is not None:
+                self._jobs.add(job)
+        self._away: str | None = None
+        """Why the catalog cannot be reached, while it cannot: no job is tried until
+        ``_retry_at`` (the catalog's back-off, not the jobs')."""
+        self._retry_at = 0.0
+        self._backoff = 0.0
         self._busy = False
         self._writing: list[str] = []
         self._closing = False
@@ -142,8 +139,9 @@ class RegistrationQueue:
         self._syncs.fsync(f, path, close=True)
         self._syncs.fsync_folder(self._pending_dir)  # the rename lasts too
         with self._cond:
-            self._jobs = [j for j in self._jobs if j.uid != run_uid]
-            self._jobs.append(_Job(path, run_uid, Path(log)))
+            self._jobs.add(Job(path, run_uid, Path(log)))
+            if self._away is not None:
+                self.failures[run_uid] = self._away
             self._cond.notify_all()
 
     def pending(self) -> list[str]:
@@ -157,8 +155,8 @@ class RegistrationQueue:
         back: a person who freed space flushes to see the runs registered now)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            for job in self._jobs:
-                job.not_before = 0.0
+            self._jobs.all_ready()
+            self._retry_at = 0.0
             self._cond.notify_all()
             while self._jobs or self._busy:
                 remaining = deadline - time.monotonic()
@@ -218,7 +216,7 @@ class RegistrationQueue:
     def _job_files(self) -> list[Path]:
         return sorted(self._pending_dir.glob("*.json"))
 
-    def _read_job(self, path: Path) -> _Job | None:
+    def _read_job(self, path: Path) -> Job | None:
         """The job in ``path``; a damaged one (empty, cut short: a power loss before its
         fsync) is reported and still taken when its run's log can be found."""
         try:
@@ -236,9 +234,9 @@ class RegistrationQueue:
         log = record.get("log") if isinstance(record, dict) else None
         if not isinstance(uid, str) or not isinstance(log, str) or not uid or not log:
             return self._damaged_job(path, f"not a job record: {text[:80]!r}")
-        return _Job(path, uid, Path(log))
+        return Job(path, uid, Path(log))
 
-    def _damaged_job(self, path: Path, what: str) -> _Job | None:
+    def _damaged_job(self, path: Path, what: str) -> Job | None:
         uid = path.stem
         log: Path | None = None
         if self._find_log is not None:
@@ -262,7 +260,7 @@ class RegistrationQueue:
             uid,
             log,
         )
-        return _Job(path, uid, log)
+        return Job(path, uid, log)
 
     def _run(self) -> None:
         try:
@@ -284,30 +282,40 @@ class RegistrationQueue:
                     if self._closing:
                         return
                     now = time.monotonic()
-                    ready = [j for j in self._jobs if j.not_before <= now]
+                    next_due = self._jobs.due(now)
                     usable = self._fatal is None and (
                         self._catalog is not None or self._connect is not None
                     )
-                    if ready and usable:
+                    if usable and self._retry_at > now:  # the catalog is away: wait for it
+                        self._cond.wait(self._retry_at - now)
+                        continue
+                    if usable and self._jobs.ready():
                         break
-                    waits = [j.not_before - now for j in self._jobs]
-                    self._cond.wait(min(waits) if waits and usable else None)
-                batch = ready[:BATCH]
-                taken = {id(j) for j in batch}
-                self._jobs = [j for j in self._jobs if id(j) not in taken]
+                    self._cond.wait(None if next_due is None or not usable else next_due - now)
+                batch = self._jobs.take(BATCH)
                 self._busy = True
                 self._writing = [j.uid for j in batch]
-            failed: list[_Job] = []
+            failed: list[Job] = []
+            untried: list[Job] = batch
+            away: str | None = None
             try:
-                failed = self._register(batch)
+                failed, untried, away = self._register(batch)
             finally:
                 with self._cond:
                     now = time.monotonic()
                     for job in failed:  # back off, behind the others
                         job.delay = min(max(job.delay * 2, self._retry_initial), self._retry_max)
                         job.not_before = now + job.delay
-                        if not any(j.uid == job.uid for j in self._jobs):
-                            self._jobs.append(job)
+                        self._jobs.retry(job)
+                    self._jobs.put_back(untried)  # first again, once the catalog is back
+                    if away is not None:  # the catalog backs off, not each job
+                        self._backoff = min(
+                            max(self._backoff * 2, self._retry_initial), self._retry_max
+                        )
+                        self._retry_at = now + self._backoff
+                    else:
+                        self._backoff, self._retry_at = 0.0, 0.0
+                    self._away = away
                     self._busy = False
                     self._writing = []
                     self._cond.notify_all()
@@ -326,22 +334,22 @@ class RegistrationQueue:
                 self._catalog = self._connect()
         return self._catalog
 
-    def _register(self, jobs: list[_Job]) -> list[_Job]:
-        """Register ``jobs``; return those that failed (to retry later)."""
+    def _register(self, jobs: list[Job]) -> tuple[list[Job], list[Job], str | None]:
+        """Register ``jobs``: those that failed (to retry later, each with its back-off),
+        those not tried because the catalog is away, and why it is."""
         try:
             catalog = self.connect()
         except CatalogUnavailableError as e:
-            self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
-            return jobs
+            return self._away_for(jobs, f"cannot connect to the catalog: {e}")
         except Exception as e:  # the worker must outlive any failure to connect
             if isinstance(e, CatalogError):  # bad URI, refused key: retrying cannot help
                 with self._cond:
                     self._fatal = str(e)
                 logger.error("catalog refused; %d run(s) stay pending: %s", len(jobs), e)
             self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
-            return jobs
-        loaded: list[tuple[_Job, tuple[Documents, dict[str, Any]]]] = []
-        failed: list[_Job] = []
+            return jobs, [], None
+        loaded: list[tuple[Job, tuple[Documents, dict[str, Any]]]] = []
+        failed: list[Job] = []
         for job in self._drop_deleted(jobs, failed):
             try:
                 loaded.append((job, self._prepare(job.log)))
@@ -351,20 +359,29 @@ class RegistrationQueue:
         try:
             catalog.register_runs([entry for _, entry in loaded])
         except CatalogUnavailableError as e:
-            self._fail([job for job, _ in loaded], str(e), logging.WARNING)
-            return [*failed, *(job for job, _ in loaded)]
+            _, untried, away = self._away_for([job for job, _ in loaded], str(e))
+            return failed, untried, away
         except Exception as e:
             if len(loaded) == 1:
                 self._fail([loaded[0][0]], str(e))
-                return [*failed, loaded[0][0]]
+                return [*failed, loaded[0][0]], [], None
             # One bad run must not hold the others back: try them one by one.
-            return [*failed, *(j for job, _ in loaded for j in self._register([job]))]
+            not_tried: list[Job] = []
+            reason: str | None = None
+            for job, _ in loaded:
+                if reason is not None:  # the catalog went away meanwhile
+                    not_tried.append(job)
+                    continue
+                more_failed, more_not_tried, reason = self._register([job])
+                failed += more_failed
+                not_tried += more_not_tried
+            return failed, not_tried, reason
         for job, _ in loaded:
             self.failures.pop(job.uid, None)
             job.path.unlink(missing_ok=True)
-        return failed
+        return failed, [], None
 
-    def _drop_deleted(self, jobs: list[_Job], failed: list[_Job]) -> list[_Job]:
+    def _drop_deleted(self, jobs: list[Job], failed: list[Job]) -> list[Job]:
         """``jobs`` less those of deleted runs, whose job files are removed; when the
         deletions cannot be read, every job is kept for later (in ``failed``)."""
         if self._deleted is None:
@@ -385,7 +402,13 @@ class RegistrationQueue:
             job.path.unlink(missing_ok=True)
         return kept
 
-    def _fail(self, jobs: list[_Job], reason: str, level: int = logging.ERROR) -> None:
+    def _away_for(self, jobs: list[Job], reason: str) -> tuple[list[Job], list[Job], str]:
+        """The catalog is away: ``jobs`` were not registered, and every queued run waits
+        for the catalog (each keeps this reason until it is tried again)."""
+        self._fail(jobs, reason, logging.WARNING)
+        return [], jobs, reason
+
+    def _fail(self, jobs: list[Job], reason: str, level: int = logging.ERROR) -> None:
         for job in jobs:
             self.failures[job.uid] = reason
         if jobs:

@@ -19,6 +19,7 @@ from bluesky import plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, CatalogError, RunNotFoundError, _local, embedded_catalog
+from zarrscribe.catalog._filters import Filter, run_filters, tiled_queries
 from zarrscribe.catalog._local import LocalReader
 from zarrscribe.catalog._open import is_initialised
 from zarrscribe.pipeline import Pipeline, fly_scan
@@ -97,17 +98,39 @@ QUERIES: list[dict[str, Any]] = [
     {"since": 0, "until": 4e9},
     {"until": 0},
     {"plan_name": "no such plan"},
+    {"scan_id": 2, "limit": 1},
+    {"exit_status": "success", "limit": 3},
+    {"exit_status": "success", "plan_name": "typed", "limit": 2},
+    {"device": "cam2", "limit": 1},
+    {"device": "light", "exit_status": "success", "limit": 2},
+    {"sample": "Si", "limit": 5},
+    {"sample": "Si", "device": "cam1"},
+    {"since": 0, "limit": 1},
+    {"since": 0, "limit": 4},
+    {"until": 4e9, "limit": 2},
+    {"since": 0, "until": 4e9, "plan_name": "typed", "limit": 2},
+    {"since": 4e9},
+    {"since": 4e9, "limit": 3},
+    {"uid": "%", "limit": 2},
+    {"uid": "_", "limit": 3},
 ]
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[str(q) for q in QUERIES])
 def test_search_answers_as_tiled_does(both: Both, query: dict[str, Any]) -> None:
+    assert both.local._local is not None
+    assert both.local._local.indexed
     assert both.local.search(**query) == both.tiled.search(**query)
 
 
 def test_uid_prefix_metadata_entries_and_len_as_tiled(both: Both) -> None:
     for uid in both.uids:
         assert both.local.search(uid=uid[:8]) == both.tiled.search(uid=uid[:8])
+        # Tiled's LIKE: ASCII letters in either case, "_" any one character
+        for prefix in (uid[:3].upper(), "_" + uid[1:5], uid[:2] + "%" + uid[3:6], uid):
+            for limit in (None, 1):
+                query = {"uid": prefix, "limit": limit}
+                assert both.local.search(**query) == both.tiled.search(**query), query
         assert both.local.metadata(uid[:8]) == both.tiled.metadata(uid[:8])
         assert uid in both.local
     assert both.local.entries() == both.tiled.entries()
@@ -241,3 +264,106 @@ def test_runs_are_listed_after_a_writer_was_killed_mid_transaction(tmp_path: Pat
     done = _zarrscribe("runs", "--base-dir", str(base), "--json")
     assert done.returncode == 0, done.stderr
     assert {r["uid"] for r in json.loads(done.stdout)} == set(uids)
+
+
+# ---------------------------------------------------------------------------- sort order
+# Tiled sorts runs by the JSON *text* of start.time (then by node id): times of other
+# magnitudes, integers against reals, and times equal to 15 significant digits sort as
+# that text does, not as the numbers do. Searches must answer as Tiled does anyway.
+ODD_TIMES: list[Any] = [
+    1767225600,  # an integer
+    1767225600.0,  # the same value, a real: its text sorts after the integer's
+    1767225599.9999999,  # rounds to the text of ...600.0
+    1767225600.000004,  # the same text as ...600.0 (15 significant digits)
+    1767225600.000006,
+    1767225601.5,
+    1767225601.5,  # a tie: node id decides
+    1767225601.5,
+    1767225662.25,
+    1767229200.0,
+    1767232800.125,
+    999999999.0,  # before 2001: nine digits, sorts above every ten-digit time
+    5.0,
+    -3.0,
+    99999999999.0,  # after 2286
+    1e20,  # written as 1.0e+20
+    True,  # JSON true: 1 for SQLite
+    "2026-01-01T00:00:00",  # text: above every number in a comparison
+    None,
+    *[1767225600.0 + 3.0 * k + k / 7 for k in range(12)],
+]
+THRESHOLDS = [
+    -5.0,
+    0.0,
+    6.0,
+    1e9,
+    1767225600.0,
+    1767225600.000005,
+    1767225601.5,
+    1767229199.0,
+    1e10,
+    1e21,
+]
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalReader, Any]]:
+    """Runs with odd start times, written through Tiled itself: our reader and Tiled's client."""
+    base = tmp_path_factory.mktemp("odd")
+    catalog = Catalog.embedded(base / "catalog", readable=[base])
+    client = catalog.client
+    for i, time in enumerate(ODD_TIMES):
+        start: dict[str, Any] = {
+            "uid": f"{i:04d}-odd",
+            "plan_name": ("a", "b")[i % 2],
+            "scan_id": i,
+        }
+        if time is not None:
+            start["time"] = time
+        client.create_container(key=start["uid"], metadata={"start": start})
+    client.create_container(key="no-start", metadata={"other": 1})
+    client.create_container(key="start-not-a-dict", metadata={"start": "text"})
+    reader = LocalReader.open(base / "catalog" / "catalog.db")
+    assert reader is not None
+    assert reader.indexed
+    yield reader, client
+    catalog.close()
+
+
+def _tiled_search(client: Any, filters: list[Filter]) -> list[tuple[str, Any]]:
+    """Tiled's own search (the client's), newest first; a search with a limit gets the
+    first ``limit`` of these (Tiled pages through the same sorted results)."""
+    from tiled.client.container import Container
+
+    results = client
+    for query in tiled_queries(filters):
+        results = Container.search(results, query)
+    return [(key, dict(node.metadata)) for key, node in results.sort(("start.time", -1)).items()]
+
+
+ODD_CASES: list[dict[str, Any]] = [
+    {},
+    {"plan_name": "a"},
+    *({"since": t} for t in THRESHOLDS),
+    *({"until": t} for t in THRESHOLDS),
+    *({"since": a, "until": b} for a in THRESHOLDS[::3] for b in THRESHOLDS[1::3]),
+    {"since": 1767225600.0, "plan_name": "b"},
+    {"until": 1e10, "scan_id": 3},
+]
+
+
+@pytest.fixture(scope="module")
+def tiled_answers(odd: tuple[LocalReader, Any]) -> list[list[tuple[str, Any]]]:
+    return [_tiled_search(odd[1], run_filters(**case)) for case in ODD_CASES]
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "without indexes"])
+def test_time_ranges_answer_as_tiled_does_whatever_the_times(
+    odd: tuple[LocalReader, Any], tiled_answers: list[list[tuple[str, Any]]], indexed: bool
+) -> None:
+    reader = LocalReader(odd[0].database, indexed=indexed)  # same SQL; SQLite chooses
+    for case, theirs in zip(ODD_CASES, tiled_answers, strict=True):
+        filters = run_filters(**case)
+        for limit in (None, 1, 2, 3, 5, 8, 40):
+            ours = reader.search(filters, limit)
+            assert ours == (theirs if limit is None else theirs[:limit]), (case, limit)
