@@ -46,6 +46,7 @@ def test_the_readme_has_its_examples() -> None:
     assert [heading for heading, _ in EXAMPLES] == [
         "Serve the catalog: `zarrscribe serve`",
         "Use it",
+        "Open a folder you already have",
         "ophyd-async detectors in the same store",
         "Derived frames: a running median of a camera",
         "Open a store in a viewer",
@@ -56,6 +57,9 @@ CHECKS = {
     "Use it": (
         "assert frames.shape == (10, 512, 512), frames.shape\n"
         "assert sorted(catalog.readings(run.uid)['primary']) == ['seq_num', 'time', 'x']\n"
+    ),
+    "Open a folder you already have": (
+        "assert len(runs) == 1 and frames.shape == (3, 512, 512), (len(runs), frames.shape)\n"
     ),
     "Derived frames: a running median of a camera": (
         "assert background.shape == (2, 512, 512), background.shape\n"

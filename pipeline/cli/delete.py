@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...writers import require_writable
 from ...writers.model import ATTRIBUTES_KEY, STATE_DIR
 from ._common import UsageError, catalog_of
 
@@ -109,6 +110,7 @@ def _delete(catalog: Catalog, args: argparse.Namespace) -> int:
     # The deletion is an event: recorded (fsync'd) first, so a replay never brings the
     # run back, whatever happens after.
     known = deletions.read().get(uid)
+    require_writable(args.base_dir, f"delete run {uid} (its deletion is recorded there)")
     if not args.base_dir.is_dir():
         sys.stderr.write(
             f"no data folder at {args.base_dir}: the deletion is not recorded there (a replay "

@@ -156,15 +156,3 @@ def test_folders_without_runs_say_what_is_wrong(base: Path, tmp_path: Path) -> N
     run = base / "exp1" / "count_00000"
     with pytest.raises(CatalogError, match=rf"inside the data folder {base}; open that"):
         Catalog.from_folder(run)
-
-
-def test_the_readme_shows_how_to_open_a_folder_you_already_have(base: Path) -> None:
-    from tests.test_readme import _first_python_block
-
-    code = _first_python_block("Open a folder you already have").replace(
-        '"/data"', repr(str(base))
-    )
-    code += "\nprint(len(runs), frames.shape)\n"
-    done = _python(code)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines()[-1] == "1 (2, 32, 40)"

@@ -348,7 +348,8 @@ def test_python_m_zarrscribe_is_the_command_line(tmp_path: Path) -> None:
     assert done.stdout.startswith("usage: zarrscribe ")
     done = _fresh("runs", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.startswith("zarrscribe runs: error: no catalog under zarrscribe-data")
+    assert done.stderr.startswith("zarrscribe runs: error: "), done.stderr
+    assert "zarrscribe-data is not a folder" in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize(
@@ -370,18 +371,26 @@ def test_demo_refuses_frames_it_cannot_take_up_front(
 
 
 def test_a_package_missing_from_the_install_is_one_line(tmp_path: Path) -> None:
+    database = tmp_path / ".zarrscribe" / "catalog" / "catalog.db"  # opened through Tiled
+    database.parent.mkdir(parents=True)
+    database.touch()
     code = (
         "import sys\n"
         "sys.modules['tiled'] = None  # as if the install lost it\n"
         "from zarrscribe.pipeline.cli import main\n"
-        f"sys.exit(main(['serve', '--base-dir', {str(tmp_path)!r}]))\n"
+        f"sys.exit(main(['show', 'abc', '--base-dir', {str(tmp_path)!r}]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "zarrscribe serve: error: zarrscribe needs 'tiled', which is not installed although "
+        "zarrscribe show: error: zarrscribe needs 'tiled', which is not installed although "
         "zarrscribe depends on it; reinstall with: pip install --force-reinstall zarrscribe\n"
     )
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [
+        Path(".zarrscribe"),
+        Path(".zarrscribe/catalog"),
+        Path(".zarrscribe/catalog/catalog.db"),
+    ]
+    assert database.stat().st_size == 0
