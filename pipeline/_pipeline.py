@@ -154,7 +154,12 @@ class Pipeline:
 
     def _forget(self, run_uid: str) -> None:
         self.paths.forget_run(run_uid)
-        self._logs.pop(run_uid, None)
+        log = self._logs.pop(run_uid, None)
+        if log is not None:  # still open only when its stop could not be written
+            try:
+                log.close()
+            except CallbackError as e:  # the stop's own error is the one raised
+                logger.warning("%s", e)
 
     def _stages_for(self, start: dict[str, Any]) -> list[Stage]:
         """The stages of one new run. A start the log cannot write is refused here,

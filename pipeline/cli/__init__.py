@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
+import threading
 from types import ModuleType
 
 from ...writers.model import ZarrscribeError, missing_dependency
 from ._common import Parser, common_options
 from ._signals import describe, exit_code, install
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 VERBS = ("demo", "runs", "show", "delete", "restore", "replay", "serve", "worker")
 """Each verb is the module of the same name here: ``HELP``, ``add_arguments(parser)``
@@ -61,5 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     return result
 
 
+def console() -> None:
+    """The ``zarrscribe`` program (and ``python -m zarrscribe``): :func:`main`, then the
+    process ends at once.
+
+    Python ends the daemon threads still running at exit with ``pthread_exit``; one
+    inside C++ then (a registration that outlived an interrupted verb's grace period, in
+    SQLAlchemy's greenlet; a frame write in acquire-zarr) aborts the process with
+    "FATAL: exception not rethrown" and exit code -6 instead of the verb's own. What
+    those threads do is durable at any instant (the same as a SIGKILL, which the fault
+    tests cover), so once the verb returned nothing is left to wait for: the output is
+    flushed, logging shut down, and the process exits without finalising them.
+    """
+    code = main()
+    if not any(t.daemon for t in threading.enumerate() if t.is_alive()):
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

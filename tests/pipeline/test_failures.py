@@ -213,7 +213,9 @@ def test_the_first_failure_of_a_run_is_the_one_raised(
     with Pipeline(rig.devices, base_dir=base_dir) as pipeline:
         pipeline.subscribe(RE)
         pending = base_dir / STATE_DIR / "pending"
-        pending.rmdir()
+        if pending.exists():  # made when the first job is queued
+            pending.rmdir()
+        pending.parent.mkdir(parents=True, exist_ok=True)
         pending.write_text("not a folder")
         with pytest.raises(RuntimeError, match="sample holder jammed"):
             RE(_failing_count(rig, fail_after=2))

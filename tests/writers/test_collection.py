@@ -131,17 +131,3 @@ def test_a_source_cannot_take_the_collection_group_name() -> None:
     with pytest.raises(WriterError, match="'OME' is the group of the store's collection"):
         writer.register("OME", np.uint16, (8, 8))
     ZarrWriter("flat", ome=False).register("OME", np.uint16, (8, 8))  # flat: no collection
-
-
-def test_the_readme_viewer_example_runs_on_a_store(tmp_path: Path) -> None:
-    from tests.test_readme import _first_python_block
-
-    store = tmp_path / "fly_scan_00000" / "default.zarr"
-    _store(store)
-    code = _first_python_block("Open a store in a viewer")
-    code += "\nprint(tree['cam2']['0'].shape, image.metadata['name'])\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines()[-1] == "(3, 8, 8) cam1"

@@ -5,8 +5,6 @@ namespace's own modules here); the folder's name is not a Python identifier, so 
 is never a package of its own.
 """
 
-import sys
+from zarrscribe.pipeline.cli import console
 
-from zarrscribe.pipeline.cli import main
-
-sys.exit(main())
+console()
