@@ -147,7 +147,8 @@ def sync_store(
     """
     path = inside_base(uri, base_dir)
     images, damage = _rebuild_images(projection, uri, path, check=check)
-    stale = write_collection(path, check=check)
+    # said now, written once the root is a group (a damaged root is rebuilt first)
+    stale = write_collection(path, check=True)
     if stale is not None:
         images.append(
             f"{PurePath(uri).name}: OME-Zarr collection metadata (bioformats2raw layout: "
@@ -170,16 +171,19 @@ def sync_store(
     diffs = [*images, *attributes]
     if not diffs:
         return Synced("unchanged")
-    if not attributes:
-        return Synced("differs" if check else "written", diffs, damage=damage)
-    lost = downgrades(current, new) if current.get(ATTRIBUTES_KEY) else []
+    lost = downgrades(current, new) if attributes and current.get(ATTRIBUTES_KEY) else []
     if damaged and lost and not force:
+        if not check and group is not None and stale is not None:
+            write_collection(path)  # nothing is lost by the collection
         return Synced(
             "refused", diffs, f"the damaged log would lose: {'; '.join(lost)}", damage=damage
         )
     if check:
         return Synced("differs", diffs, damage=damage)
-    update_store_attributes(path, new, create=True, rebuild_damaged=True)
+    if attributes:
+        update_store_attributes(path, new, create=True, rebuild_damaged=True)
+    if stale is not None:
+        write_collection(path)
     return Synced("written", diffs, damage=damage)
 
 

@@ -200,11 +200,15 @@ def test_detector_failing_mid_run_is_the_failure_raised_and_keeps_its_frames(
     np.testing.assert_array_equal(on_disk["bad/0"][:], np.stack(bad_frames.pushed))
     assert on_disk["bad/0"].shape == (4, 8, 8)
     # the other camera kept pushing until the run ended; every frame it wrote is there
-    written = on_disk["good/0"][:]
-    assert len(written) >= (4 if beside == "SoftCamera" else 1)
+    try:
+        written = on_disk["good/0"][:]
+    except KeyError:  # a busy machine: the SimCamera's thread had not pushed a frame yet
+        written = np.empty((0, 8, 8), np.uint16)
+    assert len(written) >= (4 if beside == "SoftCamera" else 0)
     if beside == "SimCamera":
         assert len(written) < num  # it was still pushing when the run ended
-    np.testing.assert_array_equal(written, np.stack(frames.pushed[: len(written)]))
+    if len(written):
+        np.testing.assert_array_equal(written, np.stack(frames.pushed[: len(written)]))
     assert read_store_attributes(store)[ATTRIBUTES_KEY]["run"]["exit_status"] == "fail"
     assert not writer.is_open  # closed by the pipeline at RunStop
 
