@@ -1,11 +1,11 @@
 """Our wire format on NATS JetStream: stream settings, subjects, message ids, payloads.
 
 One message per document, on ``<prefix>.<instrument>.<run uid>.<document name>``,
-with the run uid and the document's position in its run's log in headers and a
-msgpack payload (the same payload encoding as bluesky-nats, so one decoder reads
-both). The message id is the document uid where it has one, else
-``<run uid>/<name>/<position>``: JetStream drops a re-sent message within its
-duplicate window.
+with the run uid and the document's position in its run's log in headers (the
+start document also names the run's log) and a msgpack payload (the same payload
+encoding as bluesky-nats, so one decoder reads both). The message id is the
+document uid where it has one, else ``<run uid>/<name>/<position>``: JetStream
+drops a re-sent message within its duplicate window.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ._errors import BusError
 
 __all__ = [
     "DOCUMENT_NAMES",
+    "LOG_HEADER",
     "MSG_ID_HEADER",
     "RUN_HEADER",
     "SEQ_HEADER",
@@ -30,6 +31,9 @@ RUN_HEADER = "run_id"
 """Header with the run's start uid (the same header bluesky-nats sets)."""
 SEQ_HEADER = "Zarrscribe-Seq"
 """Header with the document's position in its run (0 is the start document)."""
+LOG_HEADER = "Zarrscribe-Log"
+"""Header of the start document only: the path of the run's document log on the
+publishing host (the catalog entry records it, as replay from the log does)."""
 MSG_ID_HEADER = "Nats-Msg-Id"
 """JetStream's de-duplication header."""
 

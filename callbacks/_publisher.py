@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from ..writers.model import require
-from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
+from ._bus import (
+    LOG_HEADER,
+    MSG_ID_HEADER,
+    RUN_HEADER,
+    SEQ_HEADER,
+    BusSettings,
+    encode_document,
+    message_id,
+)
 from ._errors import DocumentLogError
 from ._log import read_document_log
 from ._outbox import OutboxRun, read_cursor, write_cursor
@@ -100,7 +108,7 @@ class Publisher:
     def stage(self, run_uid: str, log: Path) -> Callable[[str, dict[str, Any]], None]:
         """The stage that publishes the documents of run ``run_uid``, logged in ``log``
         (the pipeline routes each run's documents to its own stages)."""
-        run = OutboxRun(run_uid, Path(log), self._state_dir / f"{run_uid}.json")
+        run = OutboxRun(run_uid, Path(log).absolute(), self._state_dir / f"{run_uid}.json")
         self._write_cursor(run)  # before anything is sent: a crash still finds the run
         with self._lock:
             self._runs[run_uid] = run
@@ -153,7 +161,7 @@ class Publisher:
         harmless). It is kept in the run's cursor until acknowledged. If the log
         already ends with a stop document, only the rest of the log is sent.
         """
-        log = Path(log)
+        log = Path(log).absolute()
         docs = read_document_log(log).documents
         if not docs or docs[0][0] != "start":
             raise DocumentLogError(
@@ -342,6 +350,8 @@ class Publisher:
                     SEQ_HEADER: str(item.seq),
                     MSG_ID_HEADER: message_id(item.run.uid, item.name, item.seq, item.doc),
                 }
+                if item.seq == 0:
+                    headers[LOG_HEADER] = str(item.run.log)
                 futures.append(
                     await js.publish_async(
                         self.settings.subject(item.run.uid, item.name),

@@ -27,7 +27,7 @@ ROOT = Path(__file__).parents[2]
 def _stream_runs(bus: BusSettings) -> tuple[dict[str, Documents], StreamReplay]:
     runs: dict[str, Documents] = {}
 
-    def keep(docs: Documents) -> None:
+    def keep(docs: Documents, /, *, log: str | None = None) -> None:
         runs[str(docs[0][1]["uid"])] = docs
 
     report = replay_stream(keep, bus)
