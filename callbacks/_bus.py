@@ -75,6 +75,15 @@ class BusSettings:
     rebuilt from the stream)."""
     replicas: int = 1
     """Stream replicas (a clustered NATS may take 3)."""
+    linger: float = 0.05
+    """Publisher: seconds documents wait to be sent together. It wakes at most once per
+    window while documents come in, so the RunEngine does not feel it; 0 sends each
+    document as soon as it can, at the RunEngine's expense."""
+    cursor_every: float = 1.0
+    """Publisher: seconds between two writes of a run's cursor while the run is sent. A
+    publisher restarted after a crash sends at most this much again, and JetStream drops
+    the repeats (same message id within ``duplicate_window``; after that the workers and
+    replay still take each document of a run once, by its position)."""
 
     def __post_init__(self) -> None:
         if not _PREFIX.match(self.prefix):
@@ -89,6 +98,13 @@ class BusSettings:
             )
         if not _TOKEN.match(self.stream):
             raise BusError(f"stream name {self.stream!r} must be letters, digits, '_' or '-'")
+        for name in ("linger", "cursor_every"):
+            value = getattr(self, name)
+            if not 0 <= value < self.duplicate_window:
+                raise BusError(
+                    f"{name} {value!r} must be seconds from 0 to under the duplicate "
+                    f"window ({self.duplicate_window:g} s)"
+                )
 
     @property
     def server_list(self) -> list[str]:

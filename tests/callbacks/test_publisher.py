@@ -147,7 +147,7 @@ def test_killed_publisher_resumes_from_its_cursor_and_sends_the_recovered_stop(
 
 def test_a_full_queue_falls_back_to_the_log(rig: Rig, base_dir: Path, bus: BusSettings) -> None:
     with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
-        publisher._max_queued = 3  # most documents are read back from the log
+        publisher._outbox.max_queued = 3  # most documents are read back from the log
         uids = three_runs(RE, rig)
         assert publisher.flush(30)
         _assert_on_the_stream(bus, pipeline, uids)
