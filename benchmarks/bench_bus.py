@@ -5,15 +5,17 @@ Run: ``.venv/bin/python benchmarks/bench_bus.py [--points 300] [--frames 500] [-
 
 Printed side by side from one run (median of interleaved rounds):
 
-- the RunEngine's time with the pipeline alone, with our publisher stage, and with
-  bluesky-nats's publisher subscribed next to the pipeline (when it is installed),
+- the RunEngine's time with the pipeline of an acquisition host whose runs workers
+  register (``catalog=None, bus=...``) without its publisher stage, with it, and
+  with bluesky-nats's publisher subscribed instead (when it is installed),
   for a 300-point scan of scalars and a camera fly scan; target: ours <= 1.05x;
 - anchors for the same documents sent from one asyncio task of nats-py: a
   synchronous ``js.publish`` per document (waits for each acknowledgement) and
   ``publish_async`` per document with one wait for all acknowledgements.
 
 Each case has its RunEngine and pipeline made (and connected) before the rounds: a
-session publishes many runs over one connection.
+session publishes many runs over one connection. After each run the process is let
+settle (stores closed, files synced in background threads) before the next is timed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ CASES = ("without", "zarrscribe", "bluesky-nats")
 class _Case:
     """One RunEngine with the pipeline and its own devices, and how it publishes."""
 
-    def __init__(self, name: str, base: Path, bus: BusSettings | None, shape: tuple[int, int]):
+    def __init__(self, name: str, base: Path, bus: BusSettings, shape: tuple[int, int]):
         self.name = name
         rng = np.random.default_rng(0)
         pool = [rng.poisson(100.0, size=shape).astype(np.uint16) for _ in range(4)]
@@ -56,6 +58,10 @@ class _Case:
         self.pipeline = Pipeline(
             [self.light, self.motor, self.cam], base_dir=base, catalog=None, bus=bus
         )
+        if name != "zarrscribe":  # the same pipeline (registered by workers), no publisher
+            assert self.pipeline.publisher is not None
+            self.pipeline.publisher.close()
+            self.pipeline.publisher = None
         self.RE = RunEngine({}, call_returns_result=True)
         self.RE.subscribe(self.pipeline)
         self.docs: Documents = []
@@ -65,17 +71,31 @@ class _Case:
             publisher = self.pipeline.publisher
             self.flush = lambda: None if publisher.flush(60) else _fail("publisher flush")
 
-    def run(self, plan: Any) -> tuple[float, float, int]:
-        """(RunEngine seconds, seconds until all is acknowledged, documents)."""
+    def run(self, plan: Any) -> tuple[float, float, float, int]:
+        """(RunEngine seconds, process CPU seconds meanwhile, seconds until all is
+        acknowledged, documents)."""
         self.docs = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self.RE(plan)
-        t_re = time.perf_counter() - t0
+        t_re, cpu = time.perf_counter() - t0, time.process_time() - c0
         self.flush()
-        return t_re, time.perf_counter() - t0, len(self.docs)
+        t_all = time.perf_counter() - t0
+        _settle()
+        return t_re, cpu, t_all, len(self.docs)
 
     def close(self) -> None:
         self.pipeline.close(5)
+
+
+def _settle(limit: float = 3.0) -> None:
+    """Wait until this process is quiet (the last run's stores closed, its files synced
+    by background threads), so that work does not land in the next case's time."""
+    end = time.perf_counter() + limit
+    while time.perf_counter() < end:
+        c0 = time.process_time()
+        time.sleep(0.05)
+        if time.process_time() - c0 < 0.0025:
+            return
 
 
 def _fail(what: str) -> None:
@@ -162,14 +182,15 @@ def main() -> None:
     }
     times: dict[tuple[str, str], list[float]] = {}
     acked: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     ndocs: dict[str, int] = {}
     docs: dict[str, Documents] = {}
     try:
         with scratch("zs-bench-bus-") as root, ExitStack() as stack:
             cases = {
-                "without": _Case("without", root / "a", None, shape),
+                "without": _Case("without", root / "a", bus, shape),
                 "zarrscribe": _Case("zarrscribe", root / "b", bus, shape),
-                "bluesky-nats": _Case("bluesky-nats", root / "c", None, shape),
+                "bluesky-nats": _Case("bluesky-nats", root / "c", bus, shape),
             }
             for case in cases.values():
                 stack.callback(case.close)
@@ -184,8 +205,9 @@ def main() -> None:
                 )
                 for label, make in plans.items():
                     for case in order:
-                        t_re, t_all, n = case.run(make(case))
+                        t_re, cpu, t_all, n = case.run(make(case))
                         times.setdefault((label, case.name), []).append(t_re)
+                        cpus.setdefault((label, case.name), []).append(cpu)
                         acked.setdefault((label, case.name), []).append(t_all)
                         ndocs[label] = n
                         docs[label] = case.docs
@@ -206,7 +228,15 @@ def main() -> None:
                 row.append("not installed")
                 continue
             t = statistics.median(times[(label, name)])
-            row.append(f"{t / base:.3f}x ({(t - base) / n * 1e6:+.0f} us/doc)")
+            pairs = zip(times[(label, name)], times[(label, "without")], strict=True)
+            paired = [a / b for a, b in pairs]
+            q1, mid, q3 = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
+            row.append(f"{mid:.3f}x [{q1:.2f}-{q3:.2f}] ({(t - base) / n * 1e6:+.0f} us/doc)")
+        cpu0 = statistics.median(cpus[(label, "without")])
+        for name in CASES[1:]:
+            if (label, name) in cpus:
+                cpu = statistics.median(cpus[(label, name)])
+                row[CASES.index(name) + 1] += f", CPU {(cpu - cpu0) / n * 1e6:+.0f} us/doc"
         sync = statistics.median(a[0] for a in anchors[label]) / n * 1e6
         async_ = statistics.median(a[1] for a in anchors[label]) / n * 1e6
         row += [f"{sync:.0f} us/doc", f"{async_:.0f} us/doc"]
@@ -214,8 +244,10 @@ def main() -> None:
     print(table(rows))
     ours = [statistics.median(acked[(label, "zarrscribe")]) for label in plans]
     print(
-        f"median of {args.rounds} interleaved rounds; 'us/doc': RunEngine time added per "
-        "document; zarrscribe: linger 50 ms, all acknowledged "
+        f"{args.rounds} interleaved rounds: median [quartiles] of each round's ratio to "
+        "'without'; 'us/doc': median RunEngine time added per "
+        "document (CPU: the process's CPU time added meanwhile, all threads); "
+        "zarrscribe: linger 50 ms, all acknowledged "
         + ", ".join(f"{t * 1e3:.0f} ms" for t in ours)
         + " after each run's start"
     )
