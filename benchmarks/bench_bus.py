@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,24 +68,42 @@ class _Case:
         self.docs: Documents = []
         self.RE.subscribe(lambda name, doc: self.docs.append((name, doc)))
         self.flush: Callable[[], None] = lambda: None
+        self.thread = {"zarrscribe": "nats-publisher", "bluesky-nats": "bench-bluesky-nats"}.get(
+            name
+        )
+        """Name of the thread that publishes (its CPU time is measured)."""
         if self.pipeline.publisher is not None:
             publisher = self.pipeline.publisher
             self.flush = lambda: None if publisher.flush(60) else _fail("publisher flush")
 
-    def run(self, plan: Any) -> tuple[float, float, float, int]:
+    def run(self, plan: Any) -> tuple[float, float, float, float, int]:
         """(RunEngine seconds, process CPU seconds meanwhile, seconds until all is
-        acknowledged, documents)."""
+        acknowledged, CPU seconds of the publishing thread, documents)."""
         self.docs = []
+        p0 = _thread_cpu(self.thread)
         t0, c0 = time.perf_counter(), time.process_time()
         self.RE(plan)
         t_re, cpu = time.perf_counter() - t0, time.process_time() - c0
         self.flush()
         t_all = time.perf_counter() - t0
+        publishing = _thread_cpu(self.thread) - p0
         _settle()
-        return t_re, cpu, t_all, len(self.docs)
+        return t_re, cpu, t_all, publishing, len(self.docs)
 
     def close(self) -> None:
         self.pipeline.close(5)
+
+
+def _thread_cpu(name: str | None) -> float:
+    """CPU seconds of the live thread called ``name`` (Linux: its schedstat; else 0)."""
+    thread = next((t for t in threading.enumerate() if t.name == name and t.is_alive()), None)
+    if thread is None or thread.native_id is None:
+        return 0.0
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return 0.0
 
 
 def _settle(limit: float = 3.0) -> None:
@@ -183,6 +202,7 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = {}
     acked: dict[tuple[str, str], list[float]] = {}
     cpus: dict[tuple[str, str], list[float]] = {}
+    threads: dict[tuple[str, str], list[float]] = {}
     ndocs: dict[str, int] = {}
     docs: dict[str, Documents] = {}
     try:
@@ -205,7 +225,8 @@ def main() -> None:
                 )
                 for label, make in plans.items():
                     for case in order:
-                        t_re, cpu, t_all, n = case.run(make(case))
+                        t_re, cpu, t_all, publishing, n = case.run(make(case))
+                        threads.setdefault((label, case.name), []).append(publishing)
                         times.setdefault((label, case.name), []).append(t_re)
                         cpus.setdefault((label, case.name), []).append(cpu)
                         acked.setdefault((label, case.name), []).append(t_all)
@@ -242,6 +263,16 @@ def main() -> None:
         row += [f"{sync:.0f} us/doc", f"{async_:.0f} us/doc"]
         rows.append(row)
     print(table(rows))
+    for label in plans:
+        per_doc = {
+            name: statistics.median(threads[(label, name)]) / ndocs[label] * 1e6
+            for name in CASES[1:]
+            if (label, name) in threads
+        }
+        print(
+            f"{label}: CPU of the publishing thread per document (run start to all "
+            "acknowledged): " + ", ".join(f"{k} {v:.0f} us" for k, v in per_doc.items())
+        )
     ours = [statistics.median(acked[(label, "zarrscribe")]) for label in plans]
     print(
         f"{args.rounds} interleaved rounds: median [quartiles] of each round's ratio to "
