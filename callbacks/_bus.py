@@ -1,11 +1,11 @@
 """Our wire format on NATS JetStream: stream settings, subjects, message ids, payloads.
 
 One message per document, on ``<prefix>.<instrument>.<run uid>.<document name>``,
-with the run uid and the document's position in its run's log in headers and a
-msgpack payload (the same payload encoding as bluesky-nats, so one decoder reads
-both). The message id is the document uid where it has one, else
-``<run uid>/<name>/<position>``: JetStream drops a re-sent message within its
-duplicate window.
+with the run uid and the document's position in its run's log in headers (the
+start document also names the run's log) and a msgpack payload (the same payload
+encoding as bluesky-nats, so one decoder reads both). The message id is the
+document uid where it has one, else ``<run uid>/<name>/<position>``: JetStream
+drops a re-sent message within its duplicate window.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ._errors import BusError
 
 __all__ = [
     "DOCUMENT_NAMES",
+    "LOG_HEADER",
     "MSG_ID_HEADER",
     "RUN_HEADER",
     "SEQ_HEADER",
@@ -30,6 +31,9 @@ RUN_HEADER = "run_id"
 """Header with the run's start uid (the same header bluesky-nats sets)."""
 SEQ_HEADER = "Zarrscribe-Seq"
 """Header with the document's position in its run (0 is the start document)."""
+LOG_HEADER = "Zarrscribe-Log"
+"""Header of the start document only: the path of the run's document log on the
+publishing host (the catalog entry records it, as replay from the log does)."""
 MSG_ID_HEADER = "Nats-Msg-Id"
 """JetStream's de-duplication header."""
 
@@ -71,6 +75,15 @@ class BusSettings:
     rebuilt from the stream)."""
     replicas: int = 1
     """Stream replicas (a clustered NATS may take 3)."""
+    linger: float = 0.05
+    """Publisher: seconds documents wait to be sent together. It wakes at most once per
+    window while documents come in, so the RunEngine does not feel it; 0 sends each
+    document as soon as it can, at the RunEngine's expense."""
+    cursor_every: float = 1.0
+    """Publisher: seconds between two writes of a run's cursor while the run is sent. A
+    publisher restarted after a crash sends at most this much again, and JetStream drops
+    the repeats (same message id within ``duplicate_window``; after that the workers and
+    replay still take each document of a run once, by its position)."""
 
     def __post_init__(self) -> None:
         if not _PREFIX.match(self.prefix):
@@ -85,6 +98,13 @@ class BusSettings:
             )
         if not _TOKEN.match(self.stream):
             raise BusError(f"stream name {self.stream!r} must be letters, digits, '_' or '-'")
+        for name in ("linger", "cursor_every"):
+            value = getattr(self, name)
+            if not 0 <= value < self.duplicate_window:
+                raise BusError(
+                    f"{name} {value!r} must be seconds from 0 to under the duplicate "
+                    f"window ({self.duplicate_window:g} s)"
+                )
 
     @property
     def server_list(self) -> list[str]:

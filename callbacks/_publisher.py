@@ -1,50 +1,49 @@
 """`Publisher`: every document of every run to NATS JetStream, with the run's log as outbox.
 
 The RunEngine thread only appends the document to an in-memory queue (a few
-microseconds). A thread of its own runs the asyncio NATS client, publishes in
-order, and after each acknowledged batch moves the run's cursor (a small JSON
-file per run in ``state_dir``: the log, how many of its documents are sent).
+microseconds; it wakes the publisher only when the publisher is parked with
+nothing to do). A thread of its own runs the asyncio NATS client: it sends what
+was queued at most once per linger window (50 ms), as one batch of
+``publish_async`` calls with one wait for the acknowledgements, so it takes the
+GIL a few times per second, not once per document. After each acknowledged batch
+it moves the run's cursor (a small JSON file per run in ``state_dir``: the log,
+how many of its documents are sent) at most once a second (``cursor_every``),
+and at once when the run's stop is acknowledged (the cursor is removed), when
+NATS fails, and at close. A cursor that lags only makes a publisher that starts
+again send a few documents twice: JetStream drops them (same ``Nats-Msg-Id``
+within its duplicate window) and the workers put runs together by position.
 While NATS is down (or the queue is full) documents are not held in memory: the
 run's document log already has them, and they are sent from the log, in order,
-when NATS is back. A cursor is removed once the run's stop is acknowledged; a
-publisher that starts finds the cursors left behind and sends the rest.
+when NATS is back. A publisher that starts finds the cursors left behind and
+sends the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..writers.model import require
-from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
-from ._errors import DocumentLogError
-from ._log import read_document_log
-from ._outbox import OutboxRun, read_cursor, write_cursor
+from ._bus import (
+    LOG_HEADER,
+    MSG_ID_HEADER,
+    RUN_HEADER,
+    SEQ_HEADER,
+    BusSettings,
+    encode_document,
+    message_id,
+)
+from ._outbox import Outbox, OutboxRun
 
 __all__ = ["Publisher"]
 
 logger = logging.getLogger(__name__)
-
-_BATCH = 256
-_LOG_BATCH = 2048
-_LINGER = 0.005
-
-
-@dataclass
-class _Item:
-    run: OutboxRun
-    seq: int
-    name: str
-    doc: dict[str, Any]
 
 
 class Publisher:
@@ -59,10 +58,14 @@ class Publisher:
     state_dir:
         Folder for the per-run cursors (e.g. ``<base_dir>/.zarrscribe/outbox``).
     settings:
-        Servers, stream and subjects.
+        Servers, stream and subjects; how long documents linger, how often cursors
+        are written.
     max_queued:
         Documents held in memory while NATS is slow or down; past that they are
         read back from the logs when it returns.
+    ack_timeout:
+        Seconds to wait for JetStream to acknowledge a batch before it counts as
+        failed (and is sent again).
     """
 
     def __init__(
@@ -75,20 +78,18 @@ class Publisher:
     ) -> None:
         require("nats", "publishing documents to NATS")
         self.settings = settings or BusSettings()
-        self._state_dir = Path(state_dir)
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        self._max_queued = max_queued
+        self._outbox = Outbox(
+            Path(state_dir), max_queued=max_queued, cursor_every=self.settings.cursor_every
+        )
         self._ack_timeout = ack_timeout
-        self._queue: deque[_Item] = deque()
-        self._runs: dict[str, OutboxRun] = {}
-        self._lock = threading.Lock()  # guards _runs membership (both threads)
-        self._idle = threading.Event()
+        self._parked = False  # the NATS thread waits for a wake-up (nothing to send)
+        self._hurry = 0  # flushes waiting: send without lingering
         self._closing = False
         self._connected = False
         self.published = 0
         """Documents acknowledged by JetStream since this publisher started."""
-        for cursor in sorted(self._state_dir.glob("*.json")):
-            self._resume(cursor)
+        self.batches = 0
+        """Batches sent since this publisher started (each one wake-up of its thread)."""
         self._loop = asyncio.new_event_loop()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None]
@@ -100,10 +101,7 @@ class Publisher:
     def stage(self, run_uid: str, log: Path) -> Callable[[str, dict[str, Any]], None]:
         """The stage that publishes the documents of run ``run_uid``, logged in ``log``
         (the pipeline routes each run's documents to its own stages)."""
-        run = OutboxRun(run_uid, Path(log), self._state_dir / f"{run_uid}.json")
-        self._write_cursor(run)  # before anything is sent: a crash still finds the run
-        with self._lock:
-            self._runs[run_uid] = run
+        run = self._outbox.add_run(run_uid, Path(log).absolute())
 
         def publish(name: str, doc: dict[str, Any]) -> None:
             try:
@@ -113,16 +111,10 @@ class Publisher:
 
         return publish
 
-    def _accept(self, run_: OutboxRun, name: str, doc: dict[str, Any]) -> None:
-        seq = run_.known
-        run_.known = seq + 1
-        if len(self._queue) < self._max_queued:
-            self._queue.append(_Item(run_, seq, name, doc))
-            run_.last_queued = seq
-        # else: the NATS thread finds run_.known ahead of the queue and reads the log
-        if self._idle.is_set():
-            self._idle.clear()
-            self._loop.call_soon_threadsafe(self._wake.set)
+    def _accept(self, run: OutboxRun, name: str, doc: dict[str, Any]) -> None:
+        self._outbox.accept(run, name, doc)
+        if self._parked:  # else the NATS thread comes by itself within the linger window
+            self._kick()
 
     # ------------------------------------------------------------ public API
     @property
@@ -133,17 +125,24 @@ class Publisher:
     @property
     def pending(self) -> int:
         """Documents seen but not yet acknowledged by JetStream."""
-        with self._lock:
-            return sum(r.known + len(r.extra) - r.sent for r in self._runs.values())
+        return self._outbox.pending
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every document seen is acknowledged; ``False`` on timeout."""
+        """Wait until every document seen is acknowledged (sent without lingering
+        meanwhile); ``False`` on timeout."""
         deadline = time.monotonic() + timeout
-        while self.pending:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                return False
-            time.sleep(0.01)
-        return True
+        with self._outbox.lock:
+            self._hurry += 1
+        try:
+            self._kick()
+            while self.pending:
+                if time.monotonic() > deadline or not self._thread.is_alive():
+                    return False
+                time.sleep(0.005)
+            return True
+        finally:
+            with self._outbox.lock:
+                self._hurry -= 1
 
     def publish_recovered(self, log: str | Path, stop: dict[str, Any]) -> None:
         """Send a run that never stopped: the rest of its log, then ``stop``.
@@ -153,25 +152,7 @@ class Publisher:
         harmless). It is kept in the run's cursor until acknowledged. If the log
         already ends with a stop document, only the rest of the log is sent.
         """
-        log = Path(log)
-        docs = read_document_log(log).documents
-        if not docs or docs[0][0] != "start":
-            raise DocumentLogError(
-                f"document log {str(log)!r} does not begin with a start document"
-            )
-        uid = str(docs[0][1]["uid"])
-        cursor = self._state_dir / f"{uid}.json"
-        with self._lock:
-            run = self._runs.get(uid)
-            if run is None:
-                run = OutboxRun(uid, log, cursor)
-                if cursor.exists():
-                    run.sent = int(json.loads(cursor.read_text())["sent"])
-                self._runs[uid] = run
-            run.known = len(docs)
-            if docs[-1][0] != "stop":
-                run.extra = [("stop", stop)]
-        self._write_cursor(run)
+        self._outbox.recover(Path(log).absolute(), stop)
         self._kick()
 
     def close(self, timeout: float = 10.0) -> bool:
@@ -196,18 +177,10 @@ class Publisher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------ cursors
-    def _resume(self, cursor: Path) -> None:
-        run = read_cursor(cursor)
-        if run is not None:
-            self._runs[run.uid] = run
-
-    def _write_cursor(self, run: OutboxRun) -> None:
-        write_cursor(run)
-
     # ------------------------------------------------------------ NATS thread
     def _kick(self) -> None:
-        self._idle.clear()
+        """Wake the NATS thread (from any thread)."""
+        self._parked = False
         with contextlib.suppress(RuntimeError):  # loop already closed
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -255,85 +228,62 @@ class Publisher:
                     if not ready:
                         await self.settings.ensure_stream(js)
                         ready = True
-                    progressed = await self._send_some(nc, js)
+                    await self._send_some(nc, js)  # one batch per linger window
                     failing = False
                 except Exception as e:
+                    self._outbox.save_cursors()  # what was acknowledged, for a restart
                     if not failing:
                         logger.warning(
                             "publisher: NATS unavailable (%s); sending from the logs later", e
                         )
                     failing = True
-                    await self._sleep(1.0)
+                    if self._closing:
+                        break  # the rest stays in the logs, for the next publisher
+                    await self._wait(1.0)
                     continue
                 if self._closing and not self.pending:
                     break
-                if not progressed:
-                    if self._closing:
-                        break
-                    await self._sleep(None)
+                await self._wait_for_documents()
         finally:
+            with contextlib.suppress(Exception):
+                self._outbox.save_cursors()
             with contextlib.suppress(Exception):
                 await nc.close()
 
-    async def _sleep(self, seconds: float | None) -> None:
-        """Wait for new documents (or ``seconds``)."""
-        self._idle.set()
-        if seconds is None and self.pending and not self._closing:
-            seconds = 0.05  # a document came in between the last look and now
-        with contextlib.suppress(asyncio.TimeoutError):
+    async def _wait(self, seconds: float) -> bool:
+        """Wait ``seconds`` or until woken; whether woken."""
+        woken = True
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            woken = False
         self._wake.clear()
-        self._idle.clear()
-        if seconds is None and not self._closing:
-            # Linger to send the documents of the next few milliseconds as one batch:
-            # one wake-up per document would contend with the RunEngine for the GIL.
-            await asyncio.sleep(_LINGER)
+        return woken
 
-    def _next_batch(self) -> list[_Item]:
-        """The next documents to send, in order: from the queue, or from a run's log."""
-        with self._lock:
-            runs = list(self._runs.values())
-        for run in runs:  # runs with nothing queued but something unsent: the log has it
-            if run.last_queued < run.sent < run.known:
-                return self._from_log(run, run.known)
-            if run.last_queued < run.sent == run.known and run.extra:
-                name, doc = run.extra[0]
-                return [_Item(run, run.known, name, doc)]
-        if not self._queue:
-            return []
-        head = self._queue[0]
-        if head.seq > head.run.sent:  # dropped from memory (queue full): from the log
-            return self._from_log(head.run, head.seq)
-        batch: list[_Item] = []
-        expected: dict[str, int] = {}
-        while self._queue and len(batch) < _BATCH:
-            item = self._queue[0]
-            next_seq = expected.get(item.run.uid, item.run.sent)
-            if item.seq > next_seq:
-                break  # a gap before it: the log's part goes first (next call)
-            self._queue.popleft()
-            if item.seq == next_seq:
-                batch.append(item)
-                expected[item.run.uid] = next_seq + 1
-        return batch
-
-    def _from_log(self, run: OutboxRun, upto: int) -> list[_Item]:
-        items: list[_Item] = []
-        for seq, (name, doc) in enumerate(read_document_log(run.log).documents):
-            if seq >= run.sent:
-                items.append(_Item(run, seq, name, doc))
-            if seq + 1 >= upto or len(items) >= _LOG_BATCH:
-                break
-        if not items:
-            raise OSError(f"document log {run.log} has fewer than {upto} documents")
-        return items
+    async def _wait_for_documents(self) -> None:
+        """Linger while documents come in; park (woken by the next one) when none do."""
+        if self._outbox.queue or self.pending:  # more came while the batch was sent
+            if not self._hurry:
+                await self._wait(self.settings.linger)
+            return
+        self._parked = True  # then look again: a document queued meanwhile is seen
+        if self._outbox.queue or self.pending or self._closing:
+            self._parked = False
+            return
+        if not await self._wait(self.settings.cursor_every):
+            self._parked = False
+            self._outbox.save_cursors()  # quiet for a while: cursors catch up
+            return
+        if not self._hurry and not self._closing:
+            await self._wait(self.settings.linger)  # gather what comes with the first document
 
     async def _send_some(self, nc: Any, js: Any) -> bool:
         if not nc.is_connected:
             raise ConnectionError("not connected")
-        batch = self._next_batch()
+        batch = self._outbox.next_batch()
         if not batch:
             return False
+        self.batches += 1
         futures = []
         try:
             for item in batch:
@@ -342,6 +292,8 @@ class Publisher:
                     SEQ_HEADER: str(item.seq),
                     MSG_ID_HEADER: message_id(item.run.uid, item.name, item.seq, item.doc),
                 }
+                if item.seq == 0:
+                    headers[LOG_HEADER] = str(item.run.log)
                 futures.append(
                     await js.publish_async(
                         self.settings.subject(item.run.uid, item.name),
@@ -355,43 +307,16 @@ class Publisher:
         except BaseException:
             for f in futures:
                 f.cancel()
-            self._requeue(batch)
+            self._outbox.requeue(batch)
             raise
         ok = 0
         for result in done:
             if isinstance(result, BaseException):
                 break
             ok += 1
-        self._acknowledged(batch[:ok])
+        self._outbox.acknowledged(batch[:ok])
+        self.published += ok
         if ok < len(batch):
-            self._requeue(batch[ok:])
+            self._outbox.requeue(batch[ok:])
             raise ConnectionError(f"{len(batch) - ok} documents not acknowledged: {done[ok]}")
         return True
-
-    def _requeue(self, items: list[_Item]) -> None:
-        """Items not acknowledged go back in front of the queue, in order (a recovered
-        stop stays in its run's ``extra``; documents read from a log are read again)."""
-        for item in reversed(items):
-            if item.run.last_queued >= item.seq:
-                self._queue.appendleft(item)
-
-    def _acknowledged(self, items: list[_Item]) -> None:
-        touched: dict[str, OutboxRun] = {}
-        for item in items:
-            run = item.run
-            if item.seq == run.sent:
-                run.sent += 1
-            if item.seq >= run.known and run.extra:  # a recovered stop
-                run.extra.pop(0)
-                run.known += 1
-            if item.name == "stop":
-                run.stopped = True
-            touched[run.uid] = run
-            self.published += 1
-        for run in touched.values():
-            if run.stopped and run.sent >= run.known and not run.extra:
-                run.cursor.unlink(missing_ok=True)
-                with self._lock:
-                    self._runs.pop(run.uid, None)
-            else:
-                self._write_cursor(run)

@@ -265,30 +265,38 @@ def sync_entry(
 
 
 def register_documents(
-    catalog: Catalog, documents: Documents, *, base_dir: Path | None = None
+    catalog: Catalog,
+    documents: Documents,
+    *,
+    base_dir: Path | None = None,
+    log: str | PurePath | None = None,
 ) -> None:
     """Register a run from its documents alone (a catalog worker fed by the bus).
 
     Frames are counted on disk where the worker sees the run's stores (shared
     storage under ``base_dir``); otherwise the documents are trusted. Store
     attributes are not written: that stays with the host that owns the disk.
+    ``log`` is where the publishing host logged the run; the entry records it (a
+    log seen here, also one beside the run's stores, is recorded as replay would).
     """
     record = RunRecord.from_documents(documents)
     stores = record.store_uris(ZARR_MIMETYPE)
-    on_disk, log = None, None
+    on_disk, seen = None, None
     if base_dir is not None:
         try:
             paths = [inside_base(uri, base_dir) for uri in stores]
             if all(p.is_dir() for p in paths):
                 on_disk = read_on_disk(stores, base_dir)
                 # our layout: the run's log lies beside its stores
-                log = next((p.parent / LOG_NAME for p in paths), None)
+                seen = next((p.parent / LOG_NAME for p in paths), None)
         except CallbackError:
             on_disk = None  # the stores are elsewhere: trust the documents
+        if log is not None and Path(log).is_file():
+            seen = Path(log)
+    if seen is None or not seen.is_file():
+        seen = Path(log) if log is not None else None  # as the publishing host named it
     projection = RunProjection(record, on_disk, base_dir=base_dir)
-    synced = sync_entry(
-        catalog, projection, documents, log if log is not None and log.exists() else None
-    )
+    synced = sync_entry(catalog, projection, documents, seen)
     if synced.refused:
         raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
 

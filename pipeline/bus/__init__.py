@@ -4,7 +4,7 @@ The publisher stage lives in :mod:`zarrscribe.callbacks` (it runs on the
 acquisition host); this room is what runs elsewhere: :class:`Worker` registers
 each run once when its stop arrives, :func:`replay_stream` re-registers every
 run a stream holds. Both take the registration as a callable
-``register(documents)``.
+``register(documents, log=...)`` (:class:`Register`).
 """
 
 from ...callbacks import BusSettings

@@ -78,7 +78,7 @@ async def _replay(
         done.add(wire.run_uid)
         try:
             documents = assembly.documents()
-            await asyncio.to_thread(register, documents)
+            await asyncio.to_thread(register, documents, log=assembly.log)
         except Exception as e:  # IncompleteRunError or whatever register raised
             logger.error("replay of run %r from the stream failed: %s", wire.run_uid, e)
             report.failed[wire.run_uid] = str(e)

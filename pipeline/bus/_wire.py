@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ...callbacks._bus import DOCUMENT_NAMES, RUN_HEADER, SEQ_HEADER
+from ...callbacks._bus import DOCUMENT_NAMES, LOG_HEADER, RUN_HEADER, SEQ_HEADER
 from ...writers.model import Documents
 
 __all__ = [
@@ -40,6 +40,8 @@ class WireDocument:
     """Position in its run (our format); ``None`` for bluesky-nats messages."""
     stream_seq: int
     """JetStream sequence of the message."""
+    log: str | None = None
+    """Path of the run's document log on the publishing host (our start documents)."""
 
 
 def decode(msg: Any) -> WireDocument | None:
@@ -71,6 +73,7 @@ def decode(msg: Any) -> WireDocument | None:
         doc=doc,
         seq=int(seq) if seq is not None else None,
         stream_seq=int(msg.metadata.sequence.stream),
+        log=headers.get(LOG_HEADER) or None,
     )
 
 
@@ -86,6 +89,11 @@ class RunAssembly:
         # bluesky-nats: only the stream sequence does.
         key = (0, wire.seq) if wire.seq is not None else (1, wire.stream_seq)
         self.parts.setdefault(key, wire)
+
+    @property
+    def log(self) -> str | None:
+        """Path of the run's log on the publishing host, if its start document says."""
+        return next((w.log for w in self.parts.values() if w.log), None)
 
     @property
     def stopped(self) -> bool:

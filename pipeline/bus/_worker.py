@@ -3,7 +3,7 @@
 Our format: a durable work-queue consumer on the stop subjects
 (``<prefix>.*.*.stop``) shared by every worker. The worker that gets a stop
 reads that run's documents with a short-lived consumer filtered on the run's
-subjects, calls ``register(documents)``, and acknowledges the stop only after
+subjects, calls ``register(documents, log=...)``, and acknowledges the stop only after
 it returned; while it registers it tells JetStream it is still working, so the
 stop is not handed to another worker. A worker killed before the
 acknowledgement leaves the stop to be redelivered (after ``ack_wait``) to the
@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...callbacks import BusSettings
 from ...writers.model import require
@@ -40,8 +40,13 @@ logger = logging.getLogger(__name__)
 _MAX_TRIES = 20
 """Deliveries of a stop whose run has a gap on the bus before the worker gives up on it."""
 
-Register = Callable[[Documents], None]
-"""Registers one run from its documents (an idempotent replace keyed by run uid)."""
+
+class Register(Protocol):
+    """Registers one run from its documents (an idempotent replace keyed by run uid);
+    ``log`` is the path of the run's document log on the publishing host, when the
+    publisher said (our wire format does, in the start document's headers)."""
+
+    def __call__(self, documents: Documents, /, *, log: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ class Worker:
     Parameters
     ----------
     register:
-        Called with each run's documents, in order, off the event loop; an
+        Called with each run's documents, in order, and its log's path (``log=``)
+        off the event loop; an
         exception leaves the run to be retried after ``retry_delay``.
     bus:
         The stream and subjects the publisher uses (only ``servers``, ``stream``
@@ -202,13 +208,15 @@ class Worker:
                 logger.warning("%s; trying again in %.0f s", e, self.settings.retry_delay)
                 await msg.nak(delay=self.settings.retry_delay)
             return
-        if await self._register(run_uid, documents, [msg]):
+        if await self._register(run_uid, documents, [msg], assembly.log):
             await msg.ack_sync()
             self.registered.append(run_uid)
         else:
             await msg.nak(delay=self.settings.retry_delay)
 
-    async def _register(self, run_uid: str, documents: Documents, held: list[Any]) -> bool:
+    async def _register(
+        self, run_uid: str, documents: Documents, held: list[Any], log: str | None
+    ) -> bool:
         """Call ``register`` off the loop while telling JetStream the messages are in hand."""
 
         async def keep_alive() -> None:
@@ -219,7 +227,7 @@ class Worker:
 
         beat = asyncio.create_task(keep_alive())
         try:
-            await asyncio.to_thread(self.register, documents)
+            await asyncio.to_thread(self.register, documents, log=log)
         except Exception:
             logger.exception("registering run %r failed; it will be retried", run_uid)
             return False
@@ -269,7 +277,9 @@ class Worker:
                 except IncompleteRunError as e:
                     logger.error("%s; acknowledging its messages without registering", e)
                     documents = None
-                if documents is None or await self._register(wire.run_uid, documents, held):
+                if documents is None or await self._register(
+                    wire.run_uid, documents, held, assembly.log
+                ):
                     for m in held:
                         await m.ack()
                     del runs[wire.run_uid]

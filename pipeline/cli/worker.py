@@ -17,16 +17,30 @@ if TYPE_CHECKING:
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
 
+WIRE_DEFAULTS = {"zarrscribe": ("ZARRSCRIBE", "zarrscribe"), "bluesky-nats": ("bluesky", "events")}
+"""Stream and subject prefix used when not given, per wire format: our publisher's, and
+bluesky-nats's own (its publisher and dispatcher default to stream ``bluesky`` bound
+to ``events.>``)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL(s)")
-    parser.add_argument("--stream", default="ZARRSCRIBE", help="JetStream stream name")
-    parser.add_argument("--prefix", default="zarrscribe", help="subject prefix")
+    parser.add_argument(
+        "--stream",
+        help="JetStream stream name (default: ZARRSCRIBE; with --wire bluesky-nats, "
+        "bluesky-nats's own: bluesky)",
+    )
+    parser.add_argument(
+        "--prefix",
+        help="subject prefix (default: zarrscribe; with --wire bluesky-nats, "
+        "bluesky-nats's own: events)",
+    )
     parser.add_argument(
         "--wire",
-        choices=("zarrscribe", "bluesky-nats"),
+        choices=tuple(WIRE_DEFAULTS),
         default="zarrscribe",
-        help="message format: zarrscribe's publisher, or bluesky-nats (<prefix>.<document>)",
+        help="message format: zarrscribe's publisher, or bluesky-nats "
+        "(<prefix>...<document>; its defaults: stream bluesky, subjects events.>)",
     )
     parser.add_argument(
         "--durable", default="zarrscribe-catalog", help="consumer name shared by the workers"
@@ -54,11 +68,11 @@ def _unless_deleted(register: Register, base_dir: Path) -> Register:
     """``register``, skipping the runs deleted in the data folder's deletion log."""
     from ...catalog import DeletionLog
 
-    def register_unless_deleted(documents: Documents) -> None:
+    def register_unless_deleted(documents: Documents, /, *, log: str | None = None) -> None:
         uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
         deletion = DeletionLog(base_dir).read().get(uid)
         if deletion is None:
-            register(documents)
+            register(documents, log=log)
         else:
             sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
 
@@ -80,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from ...callbacks import BusSettings, register_documents
     from ..bus import Worker, WorkerSettings, replay_stream
 
-    bus = BusSettings(servers=args.nats, stream=args.stream, prefix=args.prefix)
+    stream, prefix = WIRE_DEFAULTS[args.wire]
+    bus = BusSettings(
+        servers=args.nats, stream=args.stream or stream, prefix=args.prefix or prefix
+    )
     catalog = open_catalog(args, create=True)
     base_dir = args.base_dir.absolute() if args.shared_storage else None
     register: Register = partial(register_documents, catalog, base_dir=base_dir)
@@ -111,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             stopped_by.append(signum)
             worker.stop()
 
-        say(f"{bus.servers} stream {bus.stream!r} -> {catalog}")
+        say(f"{bus.servers} stream {bus.stream!r} ({bus.all_subjects}) -> {catalog}")
         with signals_to(stop):
             registered = worker.run()
         if stopped_by:

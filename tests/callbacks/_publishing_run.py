@@ -1,4 +1,5 @@
-"""Child process: a long fly scan with the publisher subscribed, killed from outside."""
+"""Child process: a long fly scan with the publisher subscribed, killed from outside
+(argv: base dir, NATS servers, stream, prefix[, seconds between cursor writes])."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from zarrscribe.pipeline import Pipeline, fly_scan
 
 if __name__ == "__main__":
     base_dir, servers, stream, prefix = Path(sys.argv[1]), *sys.argv[2:5]
-    bus = BusSettings(servers=servers, stream=stream, prefix=prefix, instrument="rig1")
+    cursor_every = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
+    bus = BusSettings(
+        servers=servers, stream=stream, prefix=prefix, instrument="rig1", cursor_every=cursor_every
+    )
     rig = Rig()
     pipeline = Pipeline(rig.devices, base_dir=base_dir, catalog=None, bus=bus)
     RE = RunEngine({})

@@ -28,10 +28,10 @@ if __name__ == "__main__":
     hold_after = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
     catalog = Catalog.from_uri(uri, api_key=api_key)
 
-    def register(docs: Documents) -> None:
+    def register(docs: Documents, /, *, log: str | None = None) -> None:
         uid = str(docs[0][1]["uid"])
         _note(Path(journal), f"begin {uid}")
-        register_documents(catalog, docs)  # what `zarrscribe worker` does
+        register_documents(catalog, docs, log=log)  # what `zarrscribe worker` does
         _note(Path(journal), f"done {uid}")
         time.sleep(hold_after)
 

@@ -13,8 +13,9 @@ import msgpack
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from tests.bus_runs import Documents, as_json, logged, publishing_pipeline
+from tests.bus_runs import Documents, as_json, publishing_pipeline
 from tests.conftest import DocumentCollector, Rig
+from tests.nats_server import NatsServer
 from zarrscribe.callbacks import BusSettings, register_documents
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, fly_scan
@@ -57,8 +58,12 @@ def test_catalog_rebuilt_from_the_stream_equals_the_one_from_the_logs(
         from_stream.close()
 
 
-async def _publish_like_bluesky_nats(bus: BusSettings, runs: list[Documents]) -> None:
-    """What bluesky-nats sends: subject <prefix>.<name>, msgpack payload, header run_id."""
+async def _publish_like_bluesky_nats(
+    bus: BusSettings, runs: list[Documents], subject: str | None = None
+) -> None:
+    """What bluesky-nats sends: subject <subject>.<name> (its default subject is
+    ``events.volatile``), msgpack payload, header run_id; the stream is bound to
+    ``<prefix>.>``."""
     import nats
 
     nc = await nats.connect(bus.servers)
@@ -69,14 +74,14 @@ async def _publish_like_bluesky_nats(bus: BusSettings, runs: list[Documents]) ->
             run_id = str(docs[0][1]["uid"])
             for name, doc in docs:
                 payload = msgpack.packb(as_json(doc), use_bin_type=True)
-                await js.publish(f"{bus.prefix}.{name}", payload, headers={"run_id": run_id})
+                subject_ = f"{subject or bus.prefix}.{name}"
+                await js.publish(subject_, payload, headers={"run_id": run_id})
     finally:
         await nc.close()
 
 
-def test_bluesky_nats_format_is_registered(
-    rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
-) -> None:
+def _runs_without_bus(rig: Rig, base_dir: Path) -> tuple[list[str], dict[str, Documents]]:
+    """A count and a scan through the pipeline (no bus): uids and each run's documents."""
     RE = RunEngine({}, call_returns_result=True)
     collector = DocumentCollector()
     with Pipeline(rig.devices, base_dir=base_dir, catalog=None) as pipeline:
@@ -86,13 +91,20 @@ def test_bluesky_nats_format_is_registered(
             *RE(bp.count([rig.cam1, rig.light], num=2)).run_start_uids,
             *RE(bp.scan([rig.cam2], rig.motor, 0, 1, 3)).run_start_uids,
         ]
-        expected = {uid: logged(pipeline, uid) for uid in uids}
-    asyncio.run(_publish_like_bluesky_nats(bus, [collector.by_run[uid] for uid in uids]))
+    return uids, collector.by_run
+
+
+def test_bluesky_nats_format_is_registered(
+    rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
+) -> None:
+    uids, documents = _runs_without_bus(rig, base_dir)
+    asyncio.run(_publish_like_bluesky_nats(bus, [documents[uid] for uid in uids]))
 
     catalog = Catalog.embedded(tmp_path / "catalog", readable=[base_dir])
     registered: list[Documents] = []
 
-    def register(docs: Documents) -> None:
+    def register(docs: Documents, /, *, log: str | None = None) -> None:
+        assert log is None  # bluesky-nats does not say where the run was logged
         catalog.register_run(docs, {})
         registered.append(docs)
 
@@ -105,7 +117,7 @@ def test_bluesky_nats_format_is_registered(
     try:
         assert not thread.is_alive()
         assert worker.registered == uids
-        assert [as_json(d) for d in registered] == [as_json(expected[u]) for u in uids]
+        assert [as_json(d) for d in registered] == [as_json(documents[u]) for u in uids]
         assert [r.uid for r in catalog.search()] == uids[::-1]
         assert catalog.run(uids[1]).metadata["stop"]["num_events"] == {"primary": 3}
     finally:
@@ -128,3 +140,51 @@ def test_the_worker_command_replays_the_stream_into_the_base_dirs_catalog(
         assert [r.uid for r in pipeline.connect_catalog().search()] == list(uids)
         (report,) = pipeline.replay(check=True)  # the worker's entry equals the logs' own
         assert not report.changed, report.differences
+
+
+def test_the_worker_command_defaults_to_bluesky_nats_own_stream_and_subjects(
+    rig: Rig, base_dir: Path, nats_server: NatsServer, capsys: Any
+) -> None:
+    from zarrscribe.pipeline.cli import main as cli
+
+    uids, documents = _runs_without_bus(rig, base_dir)
+    theirs = BusSettings(servers=nats_server.url, stream="bluesky", prefix="events")
+    runs = [documents[uid] for uid in uids]
+    asyncio.run(_publish_like_bluesky_nats(theirs, runs, subject="events.volatile"))
+    args = ["worker", "--replay", "--wire", "bluesky-nats", "--nats", nats_server.url]
+    assert cli([*args, "--base-dir", str(base_dir)]) == 0  # no --stream, no --prefix
+    assert "2 runs registered" in capsys.readouterr().out
+    with Pipeline([], base_dir=base_dir) as pipeline:
+        assert sorted(r.uid for r in pipeline.connect_catalog().search()) == sorted(uids)
+
+
+def test_the_worker_records_the_log_of_every_run_also_without_stores(
+    rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
+) -> None:
+    from zarrscribe.pipeline.cli import main as cli
+
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        uids = [
+            *RE(bp.count([rig.light], num=2)).run_start_uids,  # no stores
+            *RE(bp.count([rig.cam1], num=1)).run_start_uids,
+        ]
+        assert publisher.flush(30)
+        logs = [pipeline.log_path(uid) for uid in uids]
+    args = ["--nats", bus.servers, "--stream", bus.stream, "--prefix", bus.prefix]
+    assert cli(["worker", "--replay", *args, "--base-dir", str(base_dir), "--shared-storage"]) == 0
+    with Pipeline([], base_dir=base_dir) as pipeline:
+        catalog = pipeline.connect_catalog()
+        for uid, log in zip(uids, logs, strict=True):
+            recorded = catalog.metadata(uid)[ATTRIBUTES_KEY]["log"]
+            assert recorded == log.relative_to(base_dir).as_posix()
+        reports = pipeline.replay(check=True)  # the worker's entries equal the logs' own
+        assert [r.changed for r in reports] == [False, False], [r.differences for r in reports]
+
+    # a worker that does not see the storage (no --shared-storage)
+    elsewhere = Catalog.embedded(tmp_path / "elsewhere", readable=[base_dir])
+    try:
+        assert replay_stream(partial(register_documents, elsewhere), bus).registered == uids
+        for uid, log in zip(uids, logs, strict=True):  # as the acquisition host named it
+            assert elsewhere.metadata(uid)[ATTRIBUTES_KEY]["log"] == log.as_posix()
+    finally:
+        elsewhere.close()
