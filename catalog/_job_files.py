@@ -107,8 +107,8 @@ def read_job(path: Path) -> tuple[str, Path] | str:
         record = json.loads(text)
     except ValueError as e:
         return "empty" if not text.strip() else f"not JSON: {e}"
-    uid = record.get("uid") if isinstance(record, dict) else None
+    run = record.get("uid") if isinstance(record, dict) else None
     log = record.get("log") if isinstance(record, dict) else None
-    if not isinstance(uid, str) or not isinstance(log, str) or not uid or not log:
+    if not isinstance(run, str) or not isinstance(log, str) or not run or not log:
         return f"not a job record: {text[:80]!r}"
-    return uid, Path(log)
+    return run, Path(log)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["WINDOW", "BackgroundSyncs", "OnSyncFailure"]
+__all__ = ["SYNC_WINDOW", "BackgroundSyncs", "OnSyncFailure"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ OnSyncFailure = Callable[[str], None]
 """Told (on the syncer thread) why a requested fsync failed, e.g. ``EIO: Input/output error``."""
 
 
-WINDOW = 0.005
+SYNC_WINDOW = 0.005
 """Default seconds an fsync may wait for others to share its wake-up of the syncer (a
 run's start and descriptor; its stop and registration job; the runs of a quick
 series): what a power loss can cost on top of what was not yet asked."""
@@ -212,8 +212,8 @@ class BackgroundSyncs:
         is safe from a killed process at once, and from a power loss this much later.
     """
 
-    def __init__(self, window: float = WINDOW) -> None:
-        if not window >= 0:
+    def __init__(self, window: float = SYNC_WINDOW) -> None:
+        if isinstance(window, bool) or not isinstance(window, int | float) or not window >= 0:
             raise ValueError(
                 f"fsync window {window!r} is not a number of seconds >= 0; give e.g. 0.005"
             )

@@ -59,3 +59,9 @@ def test_a_job_emptied_by_a_power_loss_is_registered_from_the_log(
         (run,) = pipeline.connect_catalog().search()
         assert run.uid == uid
         assert not job.exists()
+
+
+def test_a_bad_sync_window_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^fsync window -1 is not a number of seconds >= 0; "):
+        Pipeline([], base_dir=tmp_path / "data", catalog=None, sync_window=-1)
+    assert not (tmp_path / "data").exists()
