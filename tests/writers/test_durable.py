@@ -125,10 +125,29 @@ def test_fsyncs_asked_within_a_window_are_done_together_each_file_once(
     started = time.monotonic()
     assert syncs.wait(30)  # a wait makes what is asked due at once
     assert time.monotonic() - started < 30
-    assert fsyncs.synced == [job, log]  # the log once, at its last request
+    assert fsyncs.synced == [log, job]  # the log once: its later requests joined the first
 
 
 def test_a_window_that_is_not_a_number_of_seconds_is_refused() -> None:
     for bad in (-0.001, float("nan"), "5ms", True):
         with pytest.raises(ValueError, match=r"^fsync window .* is not a number of seconds >= 0"):
             BackgroundSyncs(window=bad)  # type: ignore[arg-type]
+
+
+def test_a_failed_fsync_is_told_to_every_request_it_covered(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    first, second, told = BackgroundSyncs(window=60.0), BackgroundSyncs(window=60.0), []
+    log = _written(tmp_path / "log")
+    fsyncs.fail_when = lambda path: path == log
+    handed = open(log, encoding="utf-8")  # noqa: SIM115
+    with open(log, "a", encoding="utf-8") as f:
+        first.fsync(f, log, on_failure=told.append)
+        second.fsync(handed, log, close=True, on_failure=lambda e: told.append(f"second: {e}"))
+    assert not second.wait(10)  # joined the first request: one fsync, failed for both
+    assert not first.wait(10)
+    assert told == ["EIO: Input/output error", "second: EIO: Input/output error"]
+    message = f"fsync of {log} failed (EIO: Input/output error)"
+    assert first.failures == second.failures == [message]
+    assert handed.closed
+    assert fsyncs.synced == []
