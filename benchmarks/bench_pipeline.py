@@ -8,9 +8,13 @@ RunEngine for the callbacks, raw Tiled client calls for the catalog.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import random
+import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from bluesky import plans as bp
 
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor
-from zarrscribe.writers import ZarrWriter
+from zarrscribe.writers import SYNC_WINDOW, ZarrWriter
 from zarrscribe.writers.model import RunProjection, RunRecord
 
 from _common import progress, scratch, table, time_queries, timed
@@ -63,29 +67,12 @@ def bench_callbacks(n_events: int, n_runs: int) -> list[list[str]]:
             ]
         )
 
-        # --- per run, no camera: log, fsyncs, projection, registration job
         def many(engine: RunEngine) -> float:
             start = time.perf_counter()
             for i in range(n_runs):
                 engine(bp.count([light], num=1))
                 progress("short runs", i + 1, n_runs)
             return time.perf_counter() - start
-
-        t_bare = many(RunEngine({}))
-        RE = RunEngine({})
-        pipeline = Pipeline([light, motor], base_dir=d / "runs", catalog=None)
-        pipeline.subscribe(RE)
-        t_pipe = many(RE)
-        pipeline.close(0.1)
-        rows.append(
-            [
-                f"per run ({n_runs} runs, no camera)",
-                f"{t_bare / n_runs * 1e3:.2f} ms",
-                f"{t_pipe / n_runs * 1e3:.2f} ms",
-                f"+{(t_pipe - t_bare) / n_runs * 1e3:.2f} ms",
-                f"{t_pipe / t_bare:.2f}x",
-            ]
-        )
 
         # --- per run with a camera: against the minimum writer handling
         writer = ZarrWriter()
@@ -105,6 +92,90 @@ def bench_callbacks(n_events: int, n_runs: int) -> list[list[str]]:
                 f"{t_pipe / n_runs * 1e3:.2f} ms",
                 f"+{(t_pipe - t_bare) / n_runs * 1e3:.2f} ms",
                 f"{t_pipe / t_bare:.2f}x",
+            ]
+        )
+    return rows
+
+
+def _in_loop(engine: RunEngine, fn: Callable[[], Any]) -> Any:
+    """``fn()`` called on the RunEngine's own thread (its event loop)."""
+
+    async def call() -> Any:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), engine.loop).result()
+
+
+def _thread_usage() -> tuple[float, int]:
+    """CPU seconds and context switches of the calling thread so far."""
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return time.thread_time(), usage.ru_nvcsw + usage.ru_nivcsw
+
+
+def bench_per_run(rounds: int, runs: int, windows: list[float]) -> list[list[str]]:
+    """Short runs without a camera (log, fsyncs, folders, registration job): the bare
+    RunEngine and a pipeline per fsync window, ``runs`` runs each per round, in a new
+    order every round; the ratio is the median of the rounds' ratios (robust to a
+    machine busy with other work), the CPU and context switches are the RunEngine
+    thread's."""
+    light = SimLight("light")
+    rows = []
+    with scratch("zs-bench-run-") as d:
+        engines: dict[str, tuple[RunEngine, Pipeline | None]] = {"bare": (RunEngine({}), None)}
+        for window in windows:
+            engine = RunEngine({})
+            pipeline = Pipeline(
+                [light], base_dir=d / str(window), catalog=None, sync_window=window
+            )
+            pipeline.subscribe(engine)
+            engines[f"{window * 1e3:g} ms"] = (engine, pipeline)
+        wall: dict[str, list[float]] = {name: [] for name in engines}
+        ratio: dict[str, list[float]] = {name: [] for name in engines}
+        cpu: dict[str, list[float]] = {name: [] for name in engines}
+        switches: dict[str, list[float]] = {name: [] for name in engines}
+        try:
+            for engine, _ in engines.values():  # warm up
+                for _ in range(3):
+                    engine(bp.count([light], num=1))
+            for r in range(rounds):
+                order = list(engines)
+                random.shuffle(order)
+                this: dict[str, float] = {}
+                for name in order:
+                    engine, pipeline = engines[name]
+                    cpu0, cs0 = _in_loop(engine, _thread_usage)
+                    start = time.perf_counter()
+                    for _ in range(runs):
+                        engine(bp.count([light], num=1))
+                    this[name] = (time.perf_counter() - start) / runs
+                    cpu1, cs1 = _in_loop(engine, _thread_usage)
+                    if pipeline is not None:  # its fsyncs done before the next one runs
+                        pipeline.flush(30)
+                    wall[name].append(this[name])
+                    cpu[name].append((cpu1 - cpu0) / runs)
+                    switches[name].append((cs1 - cs0) / runs)
+                for name in engines:
+                    ratio[name].append(this[name] / this["bare"])
+                progress("rounds of short runs", r + 1, rounds)
+        finally:
+            for _, pipeline in engines.values():
+                if pipeline is not None:
+                    pipeline.close(10)
+    median = statistics.median
+    bare = median(wall["bare"])
+    for name in engines:
+        if name == "bare":
+            continue
+        rows.append(
+            [
+                f"per run, no camera, sync_window {name}"
+                + (" (default)" if name == f"{SYNC_WINDOW * 1e3:g} ms" else ""),
+                f"{bare * 1e3:.2f} ms",
+                f"{median(wall[name]) * 1e3:.2f} ms",
+                f"{(median(wall[name]) - bare) * 1e3:+.2f} ms",
+                f"{median(ratio[name]):.2f}x",
+                f"{median(cpu['bare']) * 1e3:.2f} → {median(cpu[name]) * 1e3:.2f} ms",
+                f"{median(switches['bare']):.1f} → {median(switches[name]):.1f}",
             ]
         )
     return rows
@@ -166,9 +237,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--short-runs", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of short runs")
+    parser.add_argument("--round-runs", type=int, default=20, help="short runs per round")
+    parser.add_argument(
+        "--windows", type=float, nargs="+", default=[0.0, SYNC_WINDOW, 0.05], help="seconds"
+    )
     parser.add_argument("--runs", type=int, default=1000, help="runs in the catalog")
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args(argv)
+    per_run = bench_per_run(args.rounds, args.round_runs, args.windows)
+    header = ["short runs", "bare RunEngine", "with Pipeline", "added", "ratio"]
+    print(table([[*header, "RunEngine thread CPU", "its context switches"], *per_run]))
+    print()
     cb = bench_callbacks(args.events, args.short_runs)
     print(table([["callbacks", "bare RunEngine", "with Pipeline", "added", "ratio"], *cb]))
     print()

@@ -196,11 +196,16 @@ class DocumentLog(DocumentRouter):
             raise CallbackError(f"the log {self.path} has a start document already")
         folder = self.path.parent
         linked = False
+        # Created as open() creates files (umask applies), under a name no one else has
+        # (the folder is made only when it is not there).
+        tmp = folder / f".{LOG_NAME}.{uuid.uuid4().hex}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            # Created as open() creates files (umask applies), under a name no one else has.
-            tmp = folder / f".{LOG_NAME}.{uuid.uuid4().hex}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                fd = os.open(tmp, flags, 0o666)
+            except FileNotFoundError:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, flags, 0o666)
             try:
                 _write_all(fd, line)
                 os.link(tmp, self.path)  # never over an existing log

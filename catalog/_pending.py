@@ -46,13 +46,14 @@ class PendingJobs:
     def __contains__(self, uid: str) -> bool:
         return uid in self._jobs
 
-    def add(self, job: Job) -> None:
-        """Queue a new ``job`` (ready now), replacing any queued job of the same run: it
-        goes last."""
+    def add(self, job: Job) -> Job | None:
+        """Queue a new ``job`` (ready now), replacing any queued job of the same run (which
+        is returned): it goes last."""
         self._ready.pop(job.uid, None)
-        self._jobs.pop(job.uid, None)
+        replaced = self._jobs.pop(job.uid, None)
         self._jobs[job.uid] = job
         self._ready[job.uid] = job
+        return replaced
 
     def retry(self, job: Job) -> None:
         """Queue again ``job``, which failed, once ``job.not_before`` has passed; unless its

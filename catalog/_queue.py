@@ -1,13 +1,13 @@
 """Registration off the RunEngine thread: a persistent queue with retry.
 
-Each finished run becomes a small JSON job file in the pending folder before
-anything is tried, so a catalog that is down, or a process that dies, loses no
-registration: the job stays on disk and is retried (with back-off) by this
-worker, or by the next one started on the same folder. The job file is written
-and renamed on the caller's thread; its fsync (and the pending folder's) is left
-to the background syncer, so a power loss right after may leave it empty or cut
-short: such a job is reported, and its run is still registered from its log when
-``find_log`` finds it.
+Each finished run becomes a job in the pending folder before anything is tried
+(a link to its document log, see :mod:`._job_files`), so a catalog that is down,
+or a process that dies, loses no registration: the job stays on disk and is
+retried (with back-off) by this worker, or by the next one started on the same
+folder. The job is made on the caller's thread; the pending folder's fsync is
+left to the background syncer. A job that a power loss left damaged (a job file
+empty or cut short before its fsync) is reported, and its run is still
+registered from its log when ``find_log`` finds it.
 
 A job is done only when the catalog holds the run. Any failure (unreachable,
 "database is locked" from another process, a full disk, a server error) keeps
@@ -20,10 +20,7 @@ one transaction for the embedded catalog).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +31,7 @@ from ..writers import BackgroundSyncs
 from ..writers.model import Documents, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
+from ._job_files import job_files, job_uid, read_job, write_job
 from ._pending import Job, PendingJobs
 
 __all__ = ["RegistrationQueue"]
@@ -101,13 +99,15 @@ class RegistrationQueue:
         self._jobs = PendingJobs()
         for job in map(self._read_job, self._job_files()):  # the folder is read once
             if job is not None:
-                self._jobs.add(job)
+                self._replaced(self._jobs.add(job), job.path)
         self._away: str | None = None
         """Why the catalog cannot be reached, while it cannot: no job is tried until
         ``_retry_at`` (the catalog's back-off, not the jobs')."""
         self._retry_at = 0.0
         self._backoff = 0.0
         self._busy = False
+        self._idle = False
+        """Whether the worker waits for a job (and a new one should wake it)."""
         self._writing: list[str] = []
         self._closing = False
         self._fatal: str | None = None
@@ -120,33 +120,22 @@ class RegistrationQueue:
 
     # ---------------------------------------------------------------- public
     def submit(self, run_uid: str, log: Path) -> None:
-        """Queue run ``run_uid``; returns at once (the job is written first, and
-        fsync'd in the background)."""
-        path = self._pending_dir / f"{run_uid}.json"
-        record = {"uid": run_uid, "log": str(log)}
-        self._pending_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (handed over to the syncer)
-        try:
-            f.write(json.dumps(record))
-            f.flush()
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):  # what could not be written is dropped
-                f.close()
-            tmp.unlink(missing_ok=True)  # no half-made job is left behind
-            raise
-        self._syncs.fsync(f, path, close=True)
-        self._syncs.fsync_folder(self._pending_dir)  # the rename lasts too
+        """Queue run ``run_uid``; returns at once (the job is made first, and fsync'd in
+        the background: see :mod:`._job_files`)."""
+        path, is_file = write_job(self._pending_dir, run_uid, Path(log))
+        if is_file:
+            self._syncs.fsync(open(path, "rb"), path, close=True)  # noqa: SIM115
+        self._syncs.fsync_folder(self._pending_dir)  # the name lasts too
         with self._cond:
-            self._jobs.add(Job(path, run_uid, Path(log)))
+            self._replaced(self._jobs.add(Job(path, run_uid, Path(log))), path)
             if self._away is not None:
                 self.failures[run_uid] = self._away
-            self._cond.notify_all()
+            if self._idle:  # else the worker looks, or has nothing to do before it wakes
+                self._cond.notify_all()
 
     def pending(self) -> list[str]:
         """Uids of runs not registered yet (on disk, so they survive a restart)."""
-        return sorted(p.stem for p in self._job_files())
+        return sorted({job_uid(p) for p in self._job_files()})
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every queued job is registered; ``False`` if some remain at timeout.
@@ -213,28 +202,26 @@ class RegistrationQueue:
                 self._catalog = None
 
     # ---------------------------------------------------------------- worker
+    @staticmethod
+    def _replaced(job: Job | None, path: Path) -> None:
+        """Remove the job of a run queued again under another name (an older version's)."""
+        if job is not None and job.path != path:
+            job.path.unlink(missing_ok=True)
+
     def _job_files(self) -> list[Path]:
-        return sorted(self._pending_dir.glob("*.json"))
+        return job_files(self._pending_dir)
 
     def _read_job(self, path: Path) -> Job | None:
         """The job in ``path``; a damaged one (empty, cut short: a power loss before its
         fsync) is reported and still taken when its run's log can be found."""
         try:
-            text = path.read_text(encoding="utf-8")
+            job = read_job(path)
         except OSError as e:
             logger.error("pending registration %s is unreadable (%s); left in place", path, e)
             return None
-        except ValueError as e:  # not UTF-8
-            return self._damaged_job(path, f"not UTF-8 text: {e}")
-        try:
-            record = json.loads(text)
-        except ValueError as e:
-            return self._damaged_job(path, "empty" if not text.strip() else f"not JSON: {e}")
-        uid = record.get("uid") if isinstance(record, dict) else None
-        log = record.get("log") if isinstance(record, dict) else None
-        if not isinstance(uid, str) or not isinstance(log, str) or not uid or not log:
-            return self._damaged_job(path, f"not a job record: {text[:80]!r}")
-        return Job(path, uid, Path(log))
+        if isinstance(job, str):
+            return self._damaged_job(path, job)
+        return Job(path, job[0], job[1])
 
     def _damaged_job(self, path: Path, what: str) -> Job | None:
         uid = path.stem
@@ -291,7 +278,9 @@ class RegistrationQueue:
                         continue
                     if usable and self._jobs.ready():
                         break
+                    self._idle = usable  # a new job is worth waking for
                     self._cond.wait(None if next_due is None or not usable else next_due - now)
+                    self._idle = False
                 batch = self._jobs.take(BATCH)
                 self._busy = True
                 self._writing = [j.uid for j in batch]

@@ -28,6 +28,7 @@ from ..callbacks import (
 )
 from ..catalog import Catalog, CatalogError, DeletionLog, RegistrationQueue, embedded_catalog
 from ..writers import (
+    SYNC_WINDOW,
     BackgroundSyncs,
     SessionPathProvider,
     WriterError,
@@ -85,6 +86,13 @@ class Pipeline:
         Put each run under the day it started:
         ``<base_dir>/<YYYY-MM-DD>/<session>/<plan>_<NNNNN>/`` (run numbers still run on
         across days).
+    sync_window:
+        Seconds the fsyncs of logs and registration jobs may wait, off the RunEngine
+        thread, so that those asked together are done in one go (group commit: a run's
+        start and descriptor, its stop and job, the runs of a quick series). What is
+        logged survives a killed process at once, and a power loss once its fsync is
+        done: at most this much later (plus the disk's time). ``0`` syncs each at once
+        (each run then pays more; ``benchmarks/bench_pipeline.py`` measures both).
     """
 
     def __init__(
@@ -97,9 +105,11 @@ class Pipeline:
         api_key: str | None = None,
         bus: BusSettings | None = None,
         date_folders: bool = False,
+        sync_window: float = SYNC_WINDOW,
     ) -> None:
         if bus is not None:
             require("nats", "Pipeline(bus=...)")  # before anything is made on disk
+        syncs = BackgroundSyncs(sync_window)  # a bad window fails before anything is made
         self.devices: dict[str, Any] = (
             dict(devices)
             if isinstance(devices, Mapping)
@@ -119,7 +129,7 @@ class Pipeline:
             connect = partial(Catalog.from_uri, catalog, api_key=api_key)
         else:
             connect = catalog
-        self._syncs = BackgroundSyncs()  # the fsyncs of logs and jobs, off this thread
+        self._syncs = syncs  # the fsyncs of logs and jobs, off this thread
         self.registrations = RegistrationQueue(
             connect,
             self.base_dir / STATE_DIR / "pending",

@@ -14,7 +14,7 @@ from .model import import_on_first_use
 if TYPE_CHECKING:
     from ._collection import write_collection
     from ._discovery import get_available_writers
-    from ._durable import BackgroundSyncs, OnSyncFailure
+    from ._durable import SYNC_WINDOW, BackgroundSyncs, OnSyncFailure
     from ._errors import (
         DamagedMetadataError,
         FrameError,
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DAMAGED_SUFFIX",
     "METADATA_KEY",
+    "SYNC_WINDOW",
     "ZARR_MIMETYPE",
     "BackgroundSyncs",
     "Compression",
@@ -99,6 +100,7 @@ _WHERE = {
     "get_available_writers": "._discovery",
     "write_collection": "._collection",
     "BackgroundSyncs": "._durable",
+    "SYNC_WINDOW": "._durable",
     "OnSyncFailure": "._durable",
     "DamagedMetadataError": "._errors",
     "FrameError": "._errors",

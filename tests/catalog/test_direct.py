@@ -53,9 +53,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             (uid,) = RE(plan).run_start_uids
             pushed[uid] = {c.name: np.stack(c.pushed) for c in rig.cameras if c.pushed}
     jobs = {}
-    for path in sorted((base / ".zarrscribe" / "pending").glob("*.json")):
-        job = json.loads(path.read_text())
-        jobs[job["uid"]] = catalog_entry(Path(job["log"]), base_dir=base)  # the projection
+    for uid in pipeline.registrations.pending():  # the runs queued, from their logs
+        jobs[uid] = catalog_entry(pipeline.log_path(uid), base_dir=base)  # the projection
     assert set(jobs) == set(pushed)
     reference = Catalog.embedded(base / "reference", readable=[base])
     install_zarr_consolidator()

@@ -1,5 +1,6 @@
-"""Job files: written on the caller's thread, fsync'd in the background, and a damaged
-one (empty or cut short by a power loss before its fsync) never stops the queue."""
+"""Jobs: made on the caller's thread (a link to the run's log, or a file where links cannot
+be made), fsync'd in the background, and a damaged one (a file empty or cut short by a
+power loss before its fsync) never stops the queue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from benchmarks._runs import small_run, write_log
-from tests.conftest import FsyncDouble
+from tests.conftest import FsyncDouble, small_disk
 from zarrscribe.callbacks import read_document_log
 from zarrscribe.catalog import Catalog, RegistrationQueue
 from zarrscribe.writers import BackgroundSyncs
@@ -25,21 +26,53 @@ def test_a_job_is_on_disk_at_once_and_fsynced_in_the_background(
     tmp_path: Path, fsyncs: FsyncDouble
 ) -> None:
     pending, syncs = tmp_path / "pending", BackgroundSyncs()
+    log = tmp_path / "run" / "documents.jsonl"
+    write_log(log, small_run(0, (tmp_path / "run" / "cam.zarr").as_uri(), frames=1))
     queue = RegistrationQueue(None, pending, _as_logged, syncs=syncs)  # nothing registers
     try:
         fsyncs.hold.clear()  # a slow disk does not hold the caller
-        queue.submit("0123", tmp_path / "run" / "documents.jsonl")
+        queue.submit("0123", log)
+        # Another name of the log, saying where it is: no file to write, none to fsync.
+        (job,) = pending.iterdir()
+        assert job.name == "0123@..%2Frun%2Fdocuments.jsonl.job"
+        assert job.samefile(log)
+        assert fsyncs.synced == []
+        fsyncs.hold.set()
+        assert syncs.wait(10)
+        assert fsyncs.synced == [pending]  # the folder holding its name
+        assert queue.pending() == ["0123"]
+        queue.submit("0123", log)  # queued again: the same job
+        assert list(pending.iterdir()) == [job]
+    finally:
+        queue.close(0.1)
+    reopened = RegistrationQueue(None, pending, _as_logged)
+    try:
+        assert reopened.pending() == ["0123"]  # taken up again, with its log
+        assert [job.log for job in reopened._jobs.take(10)] == [log]
+    finally:
+        reopened.close(0.1)
+
+
+def test_where_no_link_can_be_made_a_job_is_a_file(tmp_path: Path, fsyncs: FsyncDouble) -> None:
+    pending, syncs = tmp_path / "pending", BackgroundSyncs()
+    queue = RegistrationQueue(None, pending, _as_logged, syncs=syncs)
+    try:
+        with small_disk(tmp_path / "other", 1) as other:  # the log on another file system
+            log = other / "documents.jsonl"
+            log.write_text("{}\n", encoding="utf-8")
+            queue.submit("4567", log)
+            assert list(pending.iterdir()) == [pending / "4567.json"]
+        queue.submit("0123", tmp_path / "run" / "documents.jsonl")  # and a log not found
         job = pending / "0123.json"
         assert json.loads(job.read_text(encoding="utf-8")) == {
             "uid": "0123",
             "log": str(tmp_path / "run" / "documents.jsonl"),
         }
-        assert not list(pending.glob("*.tmp"))
-        assert fsyncs.synced == []
-        fsyncs.hold.set()
+        assert sorted(pending.iterdir()) == [job, pending / "4567.json"]
         assert syncs.wait(10)
-        assert fsyncs.synced == [job, pending]  # the file, then the folder holding its name
-        assert queue.pending() == ["0123"]
+        # Each file, and the folder holding their names (once, when asked together).
+        assert set(fsyncs.synced) == {pending / "4567.json", job, pending}
+        assert queue.pending() == ["0123", "4567"]
     finally:
         queue.close(0.1)
 

@@ -49,13 +49,13 @@ def test_a_deleted_run_that_kept_its_entry_loses_it_at_replay(tmp_path: Path) ->
 def test_a_pending_registration_of_a_deleted_run_is_dropped(tmp_path: Path) -> None:
     base = tmp_path / "data"
     gone, kept = _two_runs(base, catalog=None)  # both wait in the pending folder
-    assert len(list((base / ".zarrscribe" / "pending").glob("*.json"))) == 2
+    assert len(list((base / ".zarrscribe" / "pending").glob("*.job"))) == 2
     DeletionLog(base).record_deletion(gone, with_data=False)
     with Pipeline([], base_dir=base) as pipeline:
         assert pipeline.flush(120), pipeline.registrations.failures
     catalog = Catalog.from_folder(base)
     assert [r.uid for r in catalog.search()] == [kept]
-    assert list((base / ".zarrscribe" / "pending").glob("*.json")) == []
+    assert list((base / ".zarrscribe" / "pending").iterdir()) == []
     catalog.close()
 
 

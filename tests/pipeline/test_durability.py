@@ -49,11 +49,19 @@ def test_a_job_emptied_by_a_power_loss_is_registered_from_the_log(
     with Pipeline([rig.light], base_dir=base_dir, catalog=None) as pipeline:
         pipeline.subscribe(RE)
         (uid,) = RE(bp.count([rig.light], num=2)).run_start_uids
-    (job,) = (base_dir / STATE_DIR / "pending").glob("*.json")
-    assert job.stem == uid
-    job.write_text("", encoding="utf-8")  # renamed, but its bytes never reached the disk
+    (link,) = (base_dir / STATE_DIR / "pending").iterdir()
+    assert link.name.startswith(f"{uid}@")
+    link.unlink()  # a job file (no link possible there) whose bytes never reached the disk
+    job = link.with_name(f"{uid}.json")
+    job.write_text("", encoding="utf-8")
     with Pipeline([rig.light], base_dir=base_dir) as pipeline:
         assert pipeline.flush(60), pipeline.registrations.failures
         (run,) = pipeline.connect_catalog().search()
         assert run.uid == uid
         assert not job.exists()
+
+
+def test_a_bad_sync_window_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^fsync window -1 is not a number of seconds >= 0; "):
+        Pipeline([], base_dir=tmp_path / "data", catalog=None, sync_window=-1)
+    assert not (tmp_path / "data").exists()

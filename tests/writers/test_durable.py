@@ -7,6 +7,7 @@ with EIO, which cannot be produced for real here), never replaced by a no-op.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,50 @@ def test_a_folder_that_cannot_be_opened_is_a_failure(tmp_path: Path) -> None:
     assert syncs.failures == [
         f"fsync of {tmp_path / 'gone'} failed (ENOENT: No such file or directory)"
     ]
+
+
+def test_fsyncs_asked_within_a_window_are_done_together_each_file_once(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    syncs = BackgroundSyncs(window=60.0)  # long: only a wait makes them due
+    log, job = _written(tmp_path / "log"), _written(tmp_path / "job")
+    with open(log, "a", encoding="utf-8") as f:
+        for line in ("start\n", "descriptor\n"):
+            f.write(line)
+            f.flush()
+            syncs.fsync(f, log)
+        syncs.fsync(open(job, encoding="utf-8"), job, close=True)  # noqa: SIM115
+        f.write("stop\n")
+        f.flush()
+        syncs.fsync(f, log)
+    time.sleep(0.2)
+    assert fsyncs.synced == []  # still inside the window
+    started = time.monotonic()
+    assert syncs.wait(30)  # a wait makes what is asked due at once
+    assert time.monotonic() - started < 30
+    assert fsyncs.synced == [log, job]  # the log once: its later requests joined the first
+
+
+def test_a_window_that_is_not_a_number_of_seconds_is_refused() -> None:
+    for bad in (-0.001, float("nan"), "5ms", True):
+        with pytest.raises(ValueError, match=r"^fsync window .* is not a number of seconds >= 0"):
+            BackgroundSyncs(window=bad)  # type: ignore[arg-type]
+
+
+def test_a_failed_fsync_is_told_to_every_request_it_covered(
+    tmp_path: Path, fsyncs: FsyncDouble
+) -> None:
+    first, second, told = BackgroundSyncs(window=60.0), BackgroundSyncs(window=60.0), []
+    log = _written(tmp_path / "log")
+    fsyncs.fail_when = lambda path: path == log
+    handed = open(log, encoding="utf-8")  # noqa: SIM115
+    with open(log, "a", encoding="utf-8") as f:
+        first.fsync(f, log, on_failure=told.append)
+        second.fsync(handed, log, close=True, on_failure=lambda e: told.append(f"second: {e}"))
+    assert not second.wait(10)  # joined the first request: one fsync, failed for both
+    assert not first.wait(10)
+    assert told == ["EIO: Input/output error", "second: EIO: Input/output error"]
+    message = f"fsync of {log} failed (EIO: Input/output error)"
+    assert first.failures == second.failures == [message]
+    assert handed.closed
+    assert fsyncs.synced == []
