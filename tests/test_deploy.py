@@ -39,6 +39,7 @@ from tests.conftest import Rig
 from zarrscribe.callbacks import BusSettings
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline.cli import _parser
+from zarrscribe.writers.model import ATTRIBUTES_KEY
 
 README = Path(__file__).parents[1] / "README.md"
 ZARRSCRIBE = "/opt/zarrscribe/bin/zarrscribe"
@@ -259,9 +260,10 @@ def test_the_units_bring_up_nats_postgres_serve_and_two_workers(tmp_path: Path, 
         deadline = time.monotonic() + 60
 
         def complete() -> set[str]:
-            """The runs whose entry is whole (a registration the server refused halfway,
-            HTTP 500, shows a partial entry until the worker's retry completes it)."""
-            return {uid for uid, md in catalog.entries().items() if "stop" in md}
+            """The runs whose entry is whole: zarrscribe's own metadata is written last
+            (a registration the server refused halfway, HTTP 500, leaves an entry
+            without it, some arrays missing, until the worker's retry completes it)."""
+            return {uid for uid, md in catalog.entries().items() if ATTRIBUTES_KEY in md}
 
         while not complete() >= set(uids):
             for service in services:
