@@ -103,6 +103,22 @@ def test_every_zarrscribe_command_line_is_one_the_program_accepts() -> None:
         assert clean_exits(path) == {0, 130, 143}, path.name
 
 
+def test_the_server_refuses_to_start_with_the_file_as_shipped(tmp_path: Path) -> None:
+    settings = environment_file()
+    assert settings["TILED_API_KEY"] == ""  # the user must set one: no shared default
+    argv = exec_start(DEPLOY / "zarrscribe-serve.service", settings)
+    env = {**os.environ, **settings, "ZARRSCRIBE_BASE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [program(argv[0]), *argv[1:]], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "zarrscribe serve: error: --api-key (or $TILED_API_KEY) must be letters and digits "
+        "only, and not empty (e.g. openssl rand -hex 32)\n"
+    )
+    assert done.stdout == ""
+
+
 def test_the_nats_command_line_uses_options_nats_server_has() -> None:
     argv = exec_start(DEPLOY / "zarrscribe-nats.service", environment_file())
     assert argv[0] == NATS_SERVER
