@@ -54,7 +54,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if args.api_key is not None and not args.api_key.isalnum():
-        raise UsageError("--api-key must be letters and digits only (e.g. openssl rand -hex 32)")
+        empty = "" if args.api_key else ", and not empty"
+        raise UsageError(
+            f"--api-key (or $TILED_API_KEY) must be letters and digits only{empty} "
+            "(e.g. openssl rand -hex 32)"
+        )
     settings = ServerSettings(
         base_dir=args.base_dir.absolute(),
         database=args.catalog,
