@@ -200,9 +200,9 @@ def test_replay_of_many_runs_stops_on_a_signal(
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_demo_stops_on_a_signal_and_keeps_the_run_it_aborted(tmp_path: Path, signum: int) -> None:
     base = tmp_path / "data"
-    with running("demo", "--frames", "800", "--base-dir", str(base)) as demo:
-        demo.wait_for("count (scan 1)")  # the first run ended; the scan is running
-        time.sleep(0.5)
+    with running("demo", "--frames", "200", "--base-dir", str(base)) as demo:
+        demo.wait_for("count (scan 1)")  # the first run ended; the scan (>= 2 s) is running
+        time.sleep(0.3)
         seconds = demo.interrupt(signum)
     demo.assert_stopped_cleanly(signum, "demo", seconds)
     assert "the run in hand was aborted, its data kept" in demo.err[-1]
