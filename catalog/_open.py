@@ -176,6 +176,7 @@ def _app(
             initialised = is_initialised(database)
             if not initialised:
                 _clear_unfinished(database)
+                initialised = _create_schema(database)
             adapter = from_uri(
                 f"sqlite:///{database}",
                 writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
@@ -216,6 +217,22 @@ def _app(
         ) from e
     writer = SQLWriter(database, table_storage(adapter)) if direct else None
     return from_context(context), writer
+
+
+def _create_schema(database: Path) -> bool:
+    """Create Tiled's empty schema in ``database`` ourselves (:mod:`._schema`, no
+    ``tiled catalog init`` process); ``False`` where Tiled must (another version)."""
+    from ._schema import create_schema
+
+    try:
+        return create_schema(database)
+    except sqlite3.Error as e:
+        full = disk_full_note(database.parent)
+        raise CatalogUnavailableError(
+            f"cannot initialise the catalog {database}: {e}{f' ({full})' if full else ''}; "
+            "free space (or fix permissions) there: it is initialised at its next use, and "
+            "the runs waiting for it are registered then"
+        ) from None
 
 
 def is_initialised(database: Path) -> bool:
