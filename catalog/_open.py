@@ -25,8 +25,8 @@ from ._tiled import (
     opened,
     quiet_app_logs,
     show_progress,
+    sql_storage,
     status_code,
-    table_storage,
 )
 
 if TYPE_CHECKING:
@@ -169,19 +169,20 @@ def open_embedded(
     connect, direct = _app(directory, readable, direct=True)
     opened = Opened(connect, direct)
     if not _current(database):
-        opened.client  # noqa: B018  another Tiled's catalog: its app says what to do
+        try:
+            opened.client  # noqa: B018  another Tiled's catalog: its app says what to do
+        except BaseException:
+            opened.close()
+            raise
     return opened
 
 
 def _app(
     directory: Path, readable: Sequence[str | Path], *, direct: bool
 ) -> tuple[Callable[[], Any], SQLWriter | None]:
-    """Tiled's adapter of the catalog in ``directory`` (created if missing): a function
-    that builds and starts its in-process app and returns its client, and (``direct``)
-    the writer of runs straight into its database."""
-    from tiled.catalog import from_uri
-
-    from ._adapter import adapters_by_mimetype
+    """Open the catalog in ``directory`` (created if missing): a function that builds
+    Tiled's adapter and in-process app on it and returns its client, and (``direct``)
+    the writer of runs straight into its database, which needs neither."""
     from ._sql import SQLWriter
 
     database, tables = directory / "catalog.db", directory / "tables.sqlite"
@@ -196,28 +197,34 @@ def _app(
             if not initialised:
                 _clear_unfinished(database)
                 initialised = _create_schema(database)
-            adapter = from_uri(
-                f"sqlite:///{database}",
-                writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
-                readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=not initialised,
-                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-                adapters_by_mimetype=adapters_by_mimetype(),
-            )
         opened(database)
-    writer = SQLWriter(database, table_storage(adapter)) if direct else None
-    return partial(_start_app, adapter, directory, database), writer
+        writer = SQLWriter(database, sql_storage(tables)) if direct else None
+    start = partial(_start_app, directory, readable, init=not initialised)
+    return start, writer
 
 
-def _start_app(adapter: Any, directory: Path, database: Path) -> Any:
-    """Build and start Tiled's in-process app on ``adapter``; its client."""
+def _start_app(directory: Path, readable: Sequence[str | Path], *, init: bool) -> Any:
+    """Build Tiled's adapter and in-process app on the catalog in ``directory`` (with
+    ``init``, Tiled initialises its database first) and start it; its client."""
+    from tiled.catalog import from_uri
     from tiled.client import from_context
     from tiled.client.context import Context
     from tiled.server.app import build_app
 
+    from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
 
+    database, tables = directory / "catalog.db", directory / "tables.sqlite"
     with _errors(directory, database):
+        with init_lock(directory):
+            adapter = from_uri(
+                f"sqlite:///{database}",
+                writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
+                readable_storage=[str(Path(p).absolute()) for p in readable],
+                init_if_not_exists=init,
+                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
+                adapters_by_mimetype=adapters_by_mimetype(),
+            )
         quiet_app_logs()
         app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from zarrscribe.catalog import Catalog
+from zarrscribe.catalog import Catalog, CatalogError
 from zarrscribe.catalog._schema import REVISION, create_schema
 
 _TIMES = {"time_created", "time_updated"}
@@ -82,3 +83,51 @@ def test_created_catalog_opens_in_tiled(tmp_path: Path) -> None:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(REVISION,)]
     finally:
         db.close()
+
+
+_WRITE_WITHOUT_THE_APP = """
+import sys
+from pathlib import Path
+from benchmarks._runs import small_run, write_store
+from zarrscribe.catalog import embedded_catalog
+
+base = Path(sys.argv[1])
+write_store(base / "run" / "default.zarr")
+catalog = embedded_catalog(base)
+catalog.register_runs([(small_run(0, (base / "run" / "default.zarr").as_uri()), {})])
+assert len(catalog.search()) == 1
+assert "tiled.server.app" not in sys.modules, "registration built Tiled's app"
+catalog.close()
+"""
+
+
+def test_registration_in_a_new_catalog_needs_no_app(tmp_path: Path) -> None:
+    """A fresh process registers into a new embedded catalog (and finds the run again)
+    without building Tiled's server app."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_WITHOUT_THE_APP, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_writing_into_a_catalog_of_another_tiled_version_is_refused(tmp_path: Path) -> None:
+    from benchmarks._runs import small_run
+
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    assert create_schema(directory / "catalog.db")
+    db = sqlite3.connect(directory / "catalog.db")
+    try:
+        with db:
+            db.execute("UPDATE alembic_version SET version_num = 'from-a-newer-tiled'")
+    finally:
+        db.close()
+    catalog = Catalog.embedded(directory, readable=[tmp_path])
+    try:
+        with pytest.raises(CatalogError, match="cannot open the catalog"):
+            catalog.register_runs([(small_run(0, (tmp_path / "a.zarr").as_uri()), {})])
+    finally:
+        catalog.close()
