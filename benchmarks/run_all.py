@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench_search.py",
     "bench_queue.py",
     "bench_cli.py",
+    "bench_cold.py",
     "bench_bus.py",
     "bench_ophyd_async.py",
     "bench_derived.py",

@@ -26,7 +26,7 @@ from ._tiled import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from ._open import EmbeddedTiled
+    from ._open import EmbeddedTiled, Opened
     from ._relocate import Location
     from ._sql import SQLWriter
 
@@ -59,6 +59,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._local: LocalReader | None = None  # embedded: reads straight from its database
         self._embedded: EmbeddedTiled | None = None
+        self._opened: Opened | None = None  # embedded: Tiled opened on it
         self._client: Any = None
         self._runs: Any = None
         self._direct: SQLWriter | None = None
@@ -76,13 +77,25 @@ class Catalog:
             client.context, item=client.item, structure_clients=pinned_structure_clients()
         )
 
+    def _open(self, *, write: bool) -> None:
+        """Open the embedded catalog (for reading, a private copy where needed; the
+        catalog itself for writing), without building Tiled's app yet."""
+        if self._embedded is not None and (opened := self._embedded.open(write)):
+            self._opened, self._direct, self._client, self._runs = (
+                opened,
+                opened.direct,
+                None,
+                None,
+            )
+            self._local = self._embedded.local
+
     def _tiled(self, *, write: bool = False) -> Any:
         """The Tiled client of the runs, opening Tiled on first use (embedded catalog:
         for reading, on a private copy where needed; the catalog itself for writing)."""
         with self._lock:
-            if self._embedded is not None and (opened := self._embedded.open(write)):
-                self._attach(opened.client, opened.direct)
-                self._local = self._embedded.local
+            self._open(write=write)
+            if self._runs is None and self._opened is not None:
+                self._attach(self._opened.client, self._opened.direct)
             return self._runs
 
     # ---------------------------------------------------------------- construction
@@ -169,8 +182,18 @@ class Catalog:
 
         return Container.__getitem__(self._tiled(), uid)
 
+    def _missing(self) -> bool:
+        """Whether this is an embedded catalog whose database is not made yet (it holds
+        no run: nothing to start Tiled for)."""
+        return (
+            self._local is None
+            and self._embedded is not None
+            and self._embedded.opened is None
+            and not self._embedded.database.exists()
+        )
+
     def __contains__(self, uid: object) -> bool:
-        if not isinstance(uid, str):
+        if not isinstance(uid, str) or self._missing():
             return False
         if self._local is not None:
             return self._local.metadata(uid) is not None
@@ -182,6 +205,8 @@ class Catalog:
         return True
 
     def __len__(self) -> int:
+        if self._missing():
+            return 0
         if self._local is not None:
             return self._local.count()
         with self._lock:
@@ -233,7 +258,7 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
-                self._tiled(write=True)
+                self._open(write=True)  # Tiled's app only if something below needs it
                 if self._direct is not None:
                     if plans:
                         self._direct.write(plans)
@@ -330,6 +355,8 @@ class Catalog:
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every run's metadata by uid, fetched page by page (for comparing many runs
         at once, as a replay of everything does)."""
+        if self._missing():
+            return {}
         if self._local is not None:
             return self._local.entries()
         with self._lock:
@@ -376,6 +403,8 @@ class Catalog:
     def metadata(self, uid: str) -> dict[str, Any]:
         """The metadata of run ``uid`` (a full uid or an unambiguous prefix): its
         ``start`` and ``stop`` documents and zarrscribe's own."""
+        if self._missing():
+            raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
         if self._local is None:
             return dict(self.run(uid).metadata)
         return dict(self._local.metadata(self._exact_uid(uid)) or {})

@@ -6,8 +6,8 @@ import re
 import shutil
 import sqlite3
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +25,8 @@ from ._tiled import (
     opened,
     quiet_app_logs,
     show_progress,
+    sql_storage,
     status_code,
-    table_storage,
 )
 
 if TYPE_CHECKING:
@@ -59,22 +59,36 @@ def embedded_catalog(base_dir: str | Path) -> Catalog:
     return Catalog._embedded_in(directory, [base], partial(read_location, directory, base))
 
 
-@dataclass
 class Opened:
-    """Tiled opened on an embedded catalog."""
+    """Tiled opened on an embedded catalog: its direct writer at once, its in-process app
+    (``client``) when first needed. Building and starting the app costs seconds (FastAPI,
+    Tiled's server modules); registering runs straight into the database needs none of it."""
 
-    client: Any
-    direct: SQLWriter | None
-    """Writes runs straight into its database (None on a private copy)."""
-    private: Path | None = None
-    """The temporary folder of a private copy (removed when the catalog closes)."""
+    def __init__(
+        self, connect: Callable[[], Any], direct: SQLWriter | None, private: Path | None = None
+    ) -> None:
+        self._connect: Callable[[], Any] | None = connect
+        self._client: Any = None
+        self.direct = direct
+        """Writes runs straight into its database (None on a private copy)."""
+        self.private = private
+        """The temporary folder of a private copy (removed when the catalog closes)."""
+
+    @property
+    def client(self) -> Any:
+        """The Tiled client of the catalog root, its app built and started on first use."""
+        if self._connect is not None:
+            self._client, self._connect = self._connect(), None
+        return self._client
 
     def close(self) -> None:
         """Shut the in-process app down (its database connections with it) and remove
         a private copy."""
         if self.direct is not None:
             self.direct.close()
-        self.client.context.close()
+        if self._client is not None:
+            self._client.context.close()
+        self._connect = None
         if self.private is not None:
             shutil.rmtree(self.private, ignore_errors=True)
 
@@ -92,6 +106,7 @@ class EmbeddedTiled:
         locate: Callable[[], Location] | None,
     ) -> None:
         self._open = partial(open_embedded, directory, readable, locate)
+        self.database = directory / "catalog.db"
         self.opened: Opened | None = None
         location = locate() if locate is not None else None
         self.local = LocalReader.open(
@@ -144,48 +159,73 @@ def open_embedded(
     elif stale or not writable:
         private = private_copy(directory, location)
         try:
-            return Opened(_app(private, readable, direct=False)[0], None, private)
+            connect, _ = _app(private, readable, direct=False)
+            opened = Opened(connect, None, private)
+            opened.client  # noqa: B018  a reader reads through Tiled: fail here, not later
+            return opened
         except BaseException:
             shutil.rmtree(private, ignore_errors=True)
             raise
-    return Opened(*_app(directory, readable, direct=True))
+    connect, direct = _app(directory, readable, direct=True)
+    opened = Opened(connect, direct)
+    if not _current(database):
+        try:
+            opened.client  # noqa: B018  another Tiled's catalog: its app says what to do
+        except BaseException:
+            opened.close()
+            raise
+    return opened
 
 
 def _app(
     directory: Path, readable: Sequence[str | Path], *, direct: bool
-) -> tuple[Any, SQLWriter | None]:
-    """Tiled's in-process app on the catalog in ``directory`` (created if missing): its
-    client, and (``direct``) the writer of runs straight into its database."""
+) -> tuple[Callable[[], Any], SQLWriter | None]:
+    """Open the catalog in ``directory`` (created if missing): a function that builds
+    Tiled's adapter and in-process app on it and returns its client, and (``direct``)
+    the writer of runs straight into its database, which needs neither."""
+    from ._sql import SQLWriter
+
+    database, tables = directory / "catalog.db", directory / "tables.sqlite"
+    forget_replaced_files(database, tables)
+    with _errors(directory, database):
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        with init_lock(directory):
+            # Tiled's init_if_not_exists starts a `tiled catalog init` process on
+            # every open; only a database without Tiled's schema needs it, and we
+            # create that ourselves for the Tiled version we pin.
+            initialised = is_initialised(database)
+            if not initialised:
+                _clear_unfinished(database)
+                initialised = _create_schema(database)
+        opened(database)
+        writer = SQLWriter(database, sql_storage(tables)) if direct else None
+    start = partial(_start_app, directory, readable, init=not initialised)
+    return start, writer
+
+
+def _start_app(directory: Path, readable: Sequence[str | Path], *, init: bool) -> Any:
+    """Build Tiled's adapter and in-process app on the catalog in ``directory`` (with
+    ``init``, Tiled initialises its database first) and start it; its client."""
     from tiled.catalog import from_uri
-    from tiled.catalog.adapter import DatabaseInitializationError
     from tiled.client import from_context
     from tiled.client.context import Context
     from tiled.server.app import build_app
 
     from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
-    from ._sql import SQLWriter
 
     database, tables = directory / "catalog.db", directory / "tables.sqlite"
-    forget_replaced_files(database, tables)
-    try:
-        (directory / "data").mkdir(parents=True, exist_ok=True)
+    with _errors(directory, database):
         with init_lock(directory):
-            # Tiled's init_if_not_exists starts a `tiled catalog init` process on
-            # every open; only a database without Tiled's schema needs it.
-            initialised = is_initialised(database)
-            if not initialised:
-                _clear_unfinished(database)
             adapter = from_uri(
                 f"sqlite:///{database}",
                 writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
                 readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=not initialised,
+                init_if_not_exists=init,
                 specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
                 adapters_by_mimetype=adapters_by_mimetype(),
             )
         quiet_app_logs()
-        opened(database)
         app = build_app(adapter, serialization_registry=serialization_registry())
         with warnings.catch_warnings():
             # Tiled's in-process transport imports starlette's TestClient, which
@@ -193,29 +233,71 @@ def _app(
             warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
             # starts the app: checks the database
             context = Context.from_app(app, show_progress=show_progress())
+    return from_context(context)
+
+
+@contextmanager
+def _errors(directory: Path, database: Path) -> Iterator[None]:
+    """One-line errors for what goes wrong opening the catalog in ``directory``."""
+    try:
+        yield
     except CatalogError:
         raise
-    except DatabaseInitializationError as e:
-        # The disk is full, or not writable: the database stays without its schema,
-        # and is initialised at the next open (the registrations wait meanwhile).
-        full = disk_full_note(directory)
-        raise CatalogUnavailableError(
-            f"cannot initialise the catalog {database}: {_reason(str(e))}"
-            f"{f' ({full})' if full else ''}; free space (or fix permissions) there: it is "
-            "initialised at its next use, and the runs waiting for it are registered then"
-        ) from None
     except OSError as e:
         raise CatalogUnavailableError(
             f"cannot open the catalog in {directory}: {e.strerror or e}; free space (or fix "
             "permissions) there"
         ) from e
     except Exception as e:
+        from tiled.catalog.adapter import DatabaseInitializationError  # imported by now
+
+        if isinstance(e, DatabaseInitializationError):
+            # The disk is full, or not writable: the database stays without its schema,
+            # and is initialised at the next open (the registrations wait meanwhile).
+            full = disk_full_note(directory)
+            raise CatalogUnavailableError(
+                f"cannot initialise the catalog {database}: {_reason(str(e))}"
+                f"{f' ({full})' if full else ''}; free space (or fix permissions) there: it "
+                "is initialised at its next use, and the runs waiting for it are registered "
+                "then"
+            ) from None
         raise CatalogError(
-            f"cannot open the catalog {database}: {one_line(e)}; if another Tiled version made "
-            "it, open it with that version (or replay the logs into a new catalog)"
+            f"cannot open the catalog {database}: {one_line(e)}; if another Tiled version "
+            "made it, open it with that version (or replay the logs into a new catalog)"
         ) from e
-    writer = SQLWriter(database, table_storage(adapter)) if direct else None
-    return from_context(context), writer
+
+
+def _current(database: Path) -> bool:
+    """Whether ``database`` is stamped with the schema revision of the Tiled we pin
+    (writing straight into it needs no check by Tiled's app)."""
+    from ._schema import REVISION
+
+    try:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+                (REVISION,)
+            ]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
+def _create_schema(database: Path) -> bool:
+    """Create Tiled's empty schema in ``database`` ourselves (:mod:`._schema`, no
+    ``tiled catalog init`` process); ``False`` where Tiled must (another version)."""
+    from ._schema import create_schema
+
+    try:
+        return create_schema(database)
+    except sqlite3.Error as e:
+        full = disk_full_note(database.parent)
+        raise CatalogUnavailableError(
+            f"cannot initialise the catalog {database}: {e}{f' ({full})' if full else ''}; "
+            "free space (or fix permissions) there: it is initialised at its next use, and "
+            "the runs waiting for it are registered then"
+        ) from None
 
 
 def is_initialised(database: Path) -> bool:

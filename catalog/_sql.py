@@ -34,14 +34,16 @@ class SQLWriter:
 
     def __init__(self, db_path: Path, table_storage: Any, *, busy_timeout: float = 10.0) -> None:
         from sqlalchemy import create_engine, event
-        from tiled.server.connection_pool import json_serializer
+        from tiled.utils import safe_json_dump
 
         self.database = db_path
         self._storage = table_storage
         self._sql = _Statements()
         self._engine = create_engine(
             f"sqlite:///{db_path}",
-            json_serializer=json_serializer,  # Tiled's own: same JSON text
+            # Tiled's own json_serializer (tiled.server.connection_pool, whose module
+            # imports FastAPI): same JSON text
+            json_serializer=lambda obj: safe_json_dump(obj).decode(),
             connect_args={"timeout": busy_timeout},
         )
 

@@ -21,8 +21,8 @@ __all__ = [
     "plain_reading",
     "quiet_app_logs",
     "show_progress",
+    "sql_storage",
     "status_code",
-    "table_storage",
     "tiled_file_uri",
     "tiled_readings",
     "unreadable",
@@ -167,19 +167,22 @@ def forget_replaced_files(database: Path, tables: Path) -> None:
     connection keeps a deleted file's inode in use, so a new file never has the inode
     of one a cached connection still holds.
     """
-    from tiled import storage
-    from tiled.server import connection_pool
-    from tiled.utils import ensure_uri
-
     now, before = _identity(database), _OPENED.get(database)
     if before is None or before == now:
         return
-    engines = connection_pool._connection_pools
-    for settings in [s for s in engines if str(s.uri).endswith(f"///{database}")]:
-        del engines[settings]
-    uri = ensure_uri(f"sqlite:///{tables}")
-    for cached in [s for s in storage._SQL_STORAGE_INSTANCES if s.uri == uri]:
-        del storage._SQL_STORAGE_INSTANCES[cached]
+    # Only modules already imported hold a cache (importing them costs seconds).
+    connection_pool = sys.modules.get("tiled.server.connection_pool")
+    if connection_pool is not None:
+        engines = connection_pool._connection_pools
+        for settings in [s for s in engines if str(s.uri).endswith(f"///{database}")]:
+            del engines[settings]
+    storage = sys.modules.get("tiled.storage")
+    if storage is not None:
+        from tiled.utils import ensure_uri
+
+        uri = ensure_uri(f"sqlite:///{tables}")
+        for cached in [s for s in storage._SQL_STORAGE_INSTANCES if s.uri == uri]:
+            del storage._SQL_STORAGE_INSTANCES[cached]
     _OPENED.pop(database, None)
 
 
@@ -190,14 +193,16 @@ def opened(database: Path) -> None:
         _OPENED[database] = identity
 
 
-def table_storage(adapter: Any) -> Any:
-    """The embedded catalog's SQL table storage (``tables.sqlite``), as Tiled opened it."""
-    from tiled.storage import SQLStorage
+def sql_storage(tables: Path) -> Any:
+    """The embedded catalog's SQL table storage (the SQLite file ``tables``): the one
+    instance Tiled's adapter of the catalog uses too (``tiled.storage`` keeps one per
+    URI), had without building that adapter."""
+    from tiled.storage import SQLStorage, parse_storage
 
-    for storage in adapter.context.writable_storage.values():
-        if isinstance(storage, SQLStorage):
-            return storage
-    raise CatalogError("the embedded catalog has no SQL table storage; reopen it")
+    storage = parse_storage(f"sqlite:///{tables}")
+    if not isinstance(storage, SQLStorage):
+        raise CatalogError(f"{tables} is no SQL table storage for Tiled; reopen the catalog")
+    return storage
 
 
 def pinned_structure_clients() -> Any:
