@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -212,14 +213,16 @@ class Catalog:
     def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
         """Register several runs (documents, metadata); returns their uids, in order.
 
-        The embedded catalog writes them all in one transaction (all or none);
-        a run whose documents need ``TiledWriter`` itself (internal array data)
-        is written through it, on its own."""
+        Documents that can be iterated again (a list, or a run's log read again each
+        time) are read one at a time, never held whole; the event rows of each run are
+        kept as compact tables until written. The embedded catalog writes them all in
+        one transaction (all or none); a run whose documents need ``TiledWriter``
+        itself (internal array data) is written through it, on its own."""
         from ._plan import UnsupportedRun, plan_run
 
         plans, fallback, uids = [], [], []
         for documents, metadata in runs:
-            docs = list(documents)
+            docs = list(documents) if isinstance(documents, Iterator) else documents
             uid = _start_uid(docs)
             uids.append(uid)
             try:
@@ -271,7 +274,7 @@ class Catalog:
 
         write_http(self._tiled(), plan)
 
-    def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
+    def _write_tiled_writer(self, docs: Documents, metadata: Any) -> None:
         from ._http import write_tiled_writer
 
         write_tiled_writer(self._tiled(), docs, metadata)
@@ -438,8 +441,12 @@ class Catalog:
         )
 
 
-def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
-    starts = [doc for name, doc in docs if name == "start"]
+def _start_uid(docs: Iterable[tuple[str, dict[str, Any]]]) -> str:
+    """The uid of the run's start document (a second one is refused by the plan)."""
+    if isinstance(docs, list):  # all in memory: count them here
+        starts = [doc for name, doc in docs if name == "start"]
+    else:  # read from a log: the start is its first line
+        starts = [doc for name, doc in itertools.islice(docs, 1) if name == "start"]
     if len(starts) != 1:
         raise CatalogError(
             f"a run is registered from exactly one start document; got {len(starts)}"

@@ -26,12 +26,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..writers import BackgroundSyncs
-from ..writers.model import Documents, ZarrscribeError
+from ..writers.model import Document, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
 from ._pending import Job, PendingJobs
@@ -40,7 +40,7 @@ __all__ = ["RegistrationQueue"]
 
 logger = logging.getLogger(__name__)
 
-PrepareEntry = Callable[[Path], tuple[Documents, dict[str, Any]]]
+PrepareEntry = Callable[[Path], tuple[Iterable[Document], dict[str, Any]]]
 """A run's catalog documents and metadata from its document log (the pipeline's
 projection of the run: the same as replay registers)."""
 
@@ -348,7 +348,7 @@ class RegistrationQueue:
                 logger.error("catalog refused; %d run(s) stay pending: %s", len(jobs), e)
             self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
             return jobs, [], None
-        loaded: list[tuple[Job, tuple[Documents, dict[str, Any]]]] = []
+        loaded: list[tuple[Job, tuple[Iterable[Document], dict[str, Any]]]] = []
         failed: list[Job] = []
         for job in self._drop_deleted(jobs, failed):
             try:
