@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import threading
@@ -27,6 +28,12 @@ __all__ = [
     "iter_document_log",
     "read_document_log",
 ]
+
+_orjson: Any
+try:  # Tiled's own dependency; the log is read with ``json`` alone without it
+    _orjson = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover
+    _orjson = None
 
 _SYNC_ON = frozenset({"start", "descriptor", "stream_resource", "stop"})
 
@@ -309,7 +316,11 @@ def _records(
             offset += len(raw)
             if not raw.strip():
                 continue
-            try:
+            fast = _fast(raw)
+            if fast is not None:
+                yield LogRecord(number, fast[0], fast[1], offset)
+                continue
+            try:  # (what the fast parser refuses, and the error it is reported with)
                 record = json.loads(raw.decode("utf-8"))
                 name, doc = record["name"], record["doc"]
                 if not isinstance(name, str) or not isinstance(doc, dict):
@@ -324,6 +335,24 @@ def _records(
                 damage.append(damage_at(path, number, f"{what} ({e})"))
             else:
                 yield LogRecord(number, name, doc, offset)
+
+
+def _fast(raw: bytes) -> tuple[str, dict[str, Any]] | None:
+    """``(name, doc)`` of a record line by orjson (several times faster than ``json``:
+    each line of a long log is read twice), or ``None`` for anything it does not take
+    as ``json`` would (``NaN``, integers over 64 bits, bad UTF-8, damage): ``json``
+    then reads it, as before, with its own errors."""
+    if _orjson is None:
+        return None
+    try:
+        record = _orjson.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(record, dict):
+        name, doc = record.get("name"), record.get("doc")
+        if isinstance(name, str) and isinstance(doc, dict):
+            return name, doc
+    return None
 
 
 def read_document_log(path: str | os.PathLike[str]) -> LoggedRun:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..writers.model import Documents
-from ._log import read_document_log
+from ._log import iter_document_log
 
 __all__ = ["OutboxRun", "read_cursor", "write_cursor"]
 
@@ -41,7 +41,7 @@ def read_cursor(cursor: Path) -> OutboxRun | None:
         state = json.loads(cursor.read_text(encoding="utf-8"))
         run = OutboxRun(str(state["run"]), Path(state["log"]), cursor, sent=int(state["sent"]))
         run.extra = [(str(n), dict(d)) for n, d in state.get("extra", [])]
-        run.known = len(read_document_log(run.log).documents)
+        run.known = sum(1 for _ in iter_document_log(run.log))
     except (OSError, ValueError, KeyError, TypeError) as e:
         logger.error("publisher: cannot resume from %s (%s); remove it if stale", cursor, e)
         return None

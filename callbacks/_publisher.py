@@ -27,7 +27,7 @@ from typing import Any
 from ..writers.model import require
 from ._bus import MSG_ID_HEADER, RUN_HEADER, SEQ_HEADER, BusSettings, encode_document, message_id
 from ._errors import DocumentLogError
-from ._log import read_document_log
+from ._log import iter_document_log
 from ._outbox import OutboxRun, read_cursor, write_cursor
 
 __all__ = ["Publisher"]
@@ -154,12 +154,16 @@ class Publisher:
         already ends with a stop document, only the rest of the log is sent.
         """
         log = Path(log)
-        docs = read_document_log(log).documents
-        if not docs or docs[0][0] != "start":
+        first: tuple[str, dict[str, Any]] | None = None
+        count, last = 0, ""
+        for record in iter_document_log(log):  # one line at a time: a long run is never held
+            first = first or (record.name, record.doc)
+            count, last = count + 1, record.name
+        if first is None or first[0] != "start":
             raise DocumentLogError(
                 f"document log {str(log)!r} does not begin with a start document"
             )
-        uid = str(docs[0][1]["uid"])
+        uid = str(first[1]["uid"])
         cursor = self._state_dir / f"{uid}.json"
         with self._lock:
             run = self._runs.get(uid)
@@ -168,8 +172,8 @@ class Publisher:
                 if cursor.exists():
                     run.sent = int(json.loads(cursor.read_text())["sent"])
                 self._runs[uid] = run
-            run.known = len(docs)
-            if docs[-1][0] != "stop":
+            run.known = count
+            if last != "stop":
                 run.extra = [("stop", stop)]
         self._write_cursor(run)
         self._kick()
@@ -319,9 +323,9 @@ class Publisher:
 
     def _from_log(self, run: OutboxRun, upto: int) -> list[_Item]:
         items: list[_Item] = []
-        for seq, (name, doc) in enumerate(read_document_log(run.log).documents):
+        for seq, record in enumerate(iter_document_log(run.log)):
             if seq >= run.sent:
-                items.append(_Item(run, seq, name, doc))
+                items.append(_Item(run, seq, record.name, record.doc))
             if seq + 1 >= upto or len(items) >= _LOG_BATCH:
                 break
         if not items:

@@ -390,13 +390,17 @@ class Catalog:
         with self._lock:
             return tiled_layout(self.run(uid))
 
-    def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
+    def readings(
+        self, uid: str, limit: int | None = None, *, lazy: bool = False
+    ) -> dict[str, dict[str, list[Any]]]:
         """The scalar readings of each stream of run ``uid`` (its events table, without
         the per-reading timestamps), column by column: ``{stream: {column: [values]}}``;
-        at most ``limit`` rows per stream. NaN reads as None."""
+        at most ``limit`` rows per stream. NaN reads as None. ``lazy``: from the
+        embedded catalog each column is read as it is iterated (chunk by chunk, while
+        the catalog is open), so a long run can be written out in constant memory."""
         if self._local is not None:
             try:
-                return self._local.readings(self._exact_uid(uid), limit)
+                return self._local.readings(self._exact_uid(uid), limit, lazy=lazy)
             except NotReadable:
                 pass  # Tiled reads it
         return tiled_readings(self.run(uid), limit)
