@@ -1,13 +1,14 @@
 """Peak memory of reading a long document log: replay, ``replay --check``, registration
 and ``show --json`` of one run of N scalar events, against the same command's baseline.
 
-Run: ``.venv/bin/python benchmarks/bench_logs.py [--events 10000,100000,1000000]``.
+Run: ``.venv/bin/python benchmarks/bench_logs.py [--events 10000,100000,1000000]``
+(about 15 minutes on 2 cores; smaller sizes first).
 Each case runs in a fresh process, itself measured by a fresh parent
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the peak resident set of the command and
 anything it started); the baseline is the same command on a run of 10 events. The
 old whole-file path (``--old-rev``, the code before logs were streamed, taken from git)
-runs side by side, on the same log, up to ``--old-max`` events (it needs ~4.5 KiB a
-event). Logs are made with event-model's composers and written as the pipeline writes
+runs side by side, on the same log, up to ``--old-max`` events (it needs about 3 KiB
+an event). Logs are made with event-model's composers and written as the pipeline writes
 them.
 """
 
@@ -159,7 +160,9 @@ def old_tree(root: Path, rev: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", default="10000,100000", help="run sizes, comma-separated")
+    parser.add_argument(
+        "--events", default="10000,100000,1000000", help="run sizes, comma-separated"
+    )
     parser.add_argument("--old-rev", default=OLD_REV, help="git revision of the old path")
     parser.add_argument("--old-max", type=int, default=200_000, help="largest size run old")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
