@@ -11,8 +11,16 @@ from ._bus import BusSettings
 from ._descriptor import handle_descriptor_metadata
 from ._errors import BusError, CallbackError, DocumentLogError, RunRefusedError
 from ._finisher import Finisher, RunRegistry
-from ._loaded import LoadedRun, inside_base, load_run, loaded_run
-from ._log import LOG_NAME, DocumentLog, LoggedRun, encode_record, read_document_log
+from ._loaded import LoadedRun, LogDocuments, inside_base, load_run, loaded_run
+from ._log import (
+    LOG_NAME,
+    DocumentLog,
+    LoggedRun,
+    LogRecord,
+    encode_record,
+    iter_document_log,
+    read_document_log,
+)
 from ._metadata import MetadataCallback
 from ._presenter import Presenter, WriterLeases
 from ._publisher import Publisher
@@ -37,6 +45,8 @@ __all__ = [
     "DocumentLogError",
     "Finisher",
     "LoadedRun",
+    "LogDocuments",
+    "LogRecord",
     "LoggedRun",
     "MetadataCallback",
     "Outcome",
@@ -53,6 +63,7 @@ __all__ = [
     "encode_record",
     "handle_descriptor_metadata",
     "inside_base",
+    "iter_document_log",
     "load_run",
     "loaded_run",
     "read_document_log",

@@ -3,16 +3,18 @@ are now, and which ``file:line`` holds a document that cannot be the run's."""
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
-from ..writers.model import ZARR_MIMETYPE, Documents, RunRecord, damage_at, local_path
+from ..writers.model import ZARR_MIMETYPE, Document, RunRecord, damage_at, local_path
 from ._errors import CallbackError
-from ._log import read_document_log
+from ._log import iter_document_log
 
-__all__ = ["LoadedRun", "inside_base", "load_run", "loaded_run"]
+__all__ = ["LoadedRun", "LogDocuments", "inside_base", "load_run", "loaded_run"]
 
 
 def inside_base(uri: str, base_dir: Path) -> Path:
@@ -36,20 +38,51 @@ class LoadedRun:
     """A run read back from its log, its stores moved to where the log now is."""
 
     log: Path
-    documents: Documents
+    documents: Iterable[Document]
+    """The run's documents, in order: from its log, read again each time they are
+    iterated (:class:`LogDocuments`, never all held at once), or a list (from the
+    catalog)."""
     record: RunRecord
     damage: list[str]
-    lines: list[int] = field(default_factory=list)
-    """The log line each document was read from (none for documents from the catalog)."""
+    last_line: int | None = None
+    """The log line of the run's last document (``None`` for documents from the catalog)."""
 
-    def where(self, index: int, what: str) -> str:
-        """``what`` about document ``index``, named ``file:line`` (``file`` alone when the
-        documents did not come from the log's lines)."""
-        return _where(self.log, self.lines, index, what)
+    def where_last(self, what: str) -> str:
+        """``what`` about the run's last document, named ``file:line`` (``file`` alone
+        when the documents did not come from the log's lines)."""
+        if self.last_line is None:
+            return f"{self.log}: {what}"
+        return damage_at(self.log, self.last_line, what)
 
 
-def _where(log: Path, lines: list[int], index: int, what: str) -> str:
-    return damage_at(log, lines[index], what) if 0 <= index < len(lines) else f"{log}: {what}"
+class LogDocuments:
+    """A run's documents read from its log up to a byte offset, again each time they
+    are iterated (one document in memory at a time), its stores moved to where the
+    log is now. Indexing reads up to the document asked for."""
+
+    def __init__(self, log: Path, end: int, base_dir: Path) -> None:
+        self.log, self.end, self.base_dir = log, end, base_dir
+
+    def __iter__(self) -> Iterator[Document]:
+        run_dir = self.log.absolute().parent
+        for record in iter_document_log(self.log, end=self.end):
+            doc = record.doc
+            if record.name == "stream_resource":
+                doc = {**doc, "uri": _rebased(str(doc["uri"]), run_dir, self.base_dir)}
+            yield record.name, doc
+
+    def __getitem__(self, index: int) -> Document:
+        if index >= 0:
+            for found in itertools.islice(self, index, None):
+                return found
+        raise IndexError(f"no document {index} in {self.log}")
+
+    def __repr__(self) -> str:
+        return f"LogDocuments({str(self.log)!r}, end={self.end})"
+
+
+def _where(log: Path, line: int | None, what: str) -> str:
+    return damage_at(log, line, what) if line is not None else f"{log}: {what}"
 
 
 def _rebased(uri: str, run_dir: Path, base_dir: Path) -> str:
@@ -70,9 +103,61 @@ def _reason(error: Exception) -> str:
     return f"no {error}" if isinstance(error, KeyError) else str(error)
 
 
+class _Reader:
+    """Takes a run's documents one at a time: rebases its stores, builds its record,
+    and remembers the first document that cannot be this run's."""
+
+    def __init__(self, log: Path, base_dir: Path) -> None:
+        self.log, self.base_dir = log, base_dir
+        self.run_dir = log.absolute().parent
+        self.record: RunRecord | None = None
+        self.count = 0
+        self.last_line: int | None = None
+        self.bad: tuple[int | None, Exception] | None = None
+        """The first document that cannot be this run's: its line, and why."""
+
+    def take(self, name: str, doc: dict[str, Any], line: int | None) -> Document:
+        """Document ``doc`` as the run holds it (its store rebased). A store outside the
+        base directory raises :class:`CallbackError` naming the line at once."""
+        if name == "stream_resource":
+            doc = {**doc, "uri": _rebased(str(doc["uri"]), self.run_dir, self.base_dir)}
+            if doc.get("mimetype") == ZARR_MIMETYPE:
+                try:
+                    inside_base(doc["uri"], self.base_dir)
+                except CallbackError as e:
+                    raise CallbackError(_where(self.log, line, str(e))) from e
+        self.count += 1
+        self.last_line = line
+        if self.bad is None:
+            try:
+                if self.record is None:
+                    self.record = RunRecord.from_documents([(name, doc)])
+                else:
+                    self.record.add(name, doc)
+            except (KeyError, TypeError, ValueError) as e:
+                self.bad = (line, e)
+        return name, doc
+
+    def finish(self, damage: list[str]) -> RunRecord:
+        """The run's record; raises :class:`CallbackError` for a log that holds no
+        document, or the first one that cannot be this run's."""
+        also = f"; {damage[0]}" if damage else ""
+        if not self.count:
+            raise CallbackError(
+                f"{self.log}: not a run's documents (it holds none; a run's log begins with "
+                f"its start document){also}"
+            )
+        if self.bad is not None:
+            line, e = self.bad
+            what = f"not a document of this run ({_reason(e)}){also}; repair or remove the line"
+            raise CallbackError(_where(self.log, line, what)) from e
+        assert self.record is not None
+        return self.record
+
+
 def loaded_run(
     log: Path,
-    documents: Documents,
+    documents: Iterable[Document],
     base_dir: Path,
     damage: Iterable[str] = (),
     lines: Iterable[int] = (),
@@ -85,40 +170,24 @@ def loaded_run(
     raises :class:`CallbackError` naming its ``file:line`` (``lines``: each
     document's line in the log).
     """
-    run_dir = log.absolute().parent
-    lines = list(lines)
-    docs: Documents = []
-    for i, (name, doc) in enumerate(documents):
-        if name == "stream_resource":
-            doc = {**doc, "uri": _rebased(str(doc["uri"]), run_dir, base_dir)}
-            if doc.get("mimetype") == ZARR_MIMETYPE:
-                try:
-                    inside_base(doc["uri"], base_dir)
-                except CallbackError as e:
-                    raise CallbackError(_where(log, lines, i, str(e))) from e
-        docs.append((name, doc))
+    reader = _Reader(log, base_dir)
+    lines = iter(lines)
+    docs = [reader.take(name, doc, next(lines, None)) for name, doc in documents]
     damage = list(damage)
-    also = f"; {damage[0]}" if damage else ""
-    if not docs:
-        raise CallbackError(
-            f"{log}: not a run's documents (it holds none; a run's log begins with its "
-            f"start document){also}"
-        )
-    record: RunRecord | None = None
-    for i, (name, doc) in enumerate(docs):
-        try:
-            if record is None:
-                record = RunRecord.from_documents([(name, doc)])
-            else:
-                record.add(name, doc)
-        except (KeyError, TypeError, ValueError) as e:
-            what = f"not a document of this run ({_reason(e)}){also}; repair or remove the line"
-            raise CallbackError(_where(log, lines, i, what)) from e
-    assert record is not None
-    return LoadedRun(log, docs, record, damage, lines)
+    record = reader.finish(damage)
+    return LoadedRun(log, docs, record, damage, reader.last_line)
 
 
 def load_run(log: Path, base_dir: Path) -> LoadedRun:
-    """Read a run's log (damaged lines left out and reported) and its record."""
-    logged = read_document_log(log)
-    return loaded_run(log, logged.documents, base_dir, logged.damage, logged.lines)
+    """Read a run's log one document at a time (damaged lines left out and reported):
+    its record, and its documents to read again when needed (:class:`LogDocuments`).
+    Memory stays that of the record (descriptors, resources, counts), whatever the
+    log's length."""
+    damage: list[str] = []
+    reader = _Reader(log, base_dir)
+    end = 0
+    for record in iter_document_log(log, damage):
+        reader.take(record.name, record.doc, record.line)
+        end = record.end
+    run = reader.finish(damage)
+    return LoadedRun(log, LogDocuments(log, end, base_dir), run, damage, reader.last_line)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..writers.model import Documents
 from ._errors import DocumentLogError
-from ._log import read_document_log
+from ._log import iter_document_log
 
 __all__ = ["Item", "Outbox", "OutboxRun", "read_cursor", "write_cursor"]
 
@@ -61,7 +61,7 @@ def read_cursor(cursor: Path) -> OutboxRun | None:
         state = json.loads(cursor.read_text(encoding="utf-8"))
         run = OutboxRun(str(state["run"]), Path(state["log"]), cursor, sent=int(state["sent"]))
         run.extra = [(str(n), dict(d)) for n, d in state.get("extra", [])]
-        run.known = len(read_document_log(run.log).documents)
+        run.known = sum(1 for _ in iter_document_log(run.log))
     except (OSError, ValueError, KeyError, TypeError) as e:
         logger.error("publisher: cannot resume from %s (%s); remove it if stale", cursor, e)
         return None
@@ -129,12 +129,16 @@ class Outbox:
     def recover(self, log: Path, stop: dict[str, Any]) -> None:
         """Send the rest of a run that never stopped, then ``stop`` (see
         :meth:`Publisher.publish_recovered`)."""
-        docs = read_document_log(log).documents
-        if not docs or docs[0][0] != "start":
+        first: tuple[str, dict[str, Any]] | None = None
+        count, last = 0, ""
+        for record in iter_document_log(log):  # one line at a time: a long run is never held
+            first = first or (record.name, record.doc)
+            count, last = count + 1, record.name
+        if first is None or first[0] != "start":
             raise DocumentLogError(
                 f"document log {str(log)!r} does not begin with a start document"
             )
-        uid = str(docs[0][1]["uid"])
+        uid = str(first[1]["uid"])
         cursor = self.state_dir / f"{uid}.json"
         with self.lock:
             run = self.runs.get(uid)
@@ -143,8 +147,8 @@ class Outbox:
                 if cursor.exists():
                     run.sent = int(json.loads(cursor.read_text())["sent"])
                 self.runs[uid] = run
-            run.known = len(docs)
-            if docs[-1][0] != "stop":
+            run.known = count
+            if last != "stop":
                 run.extra = [("stop", stop)]
         write_cursor(run)
 
@@ -179,9 +183,9 @@ class Outbox:
 
     def _from_log(self, run: OutboxRun, upto: int) -> list[Item]:
         items: list[Item] = []
-        for seq, (name, doc) in enumerate(read_document_log(run.log).documents):
+        for seq, record in enumerate(iter_document_log(run.log)):
             if seq >= run.sent:
-                items.append(Item(run, seq, name, doc))
+                items.append(Item(run, seq, record.name, record.doc))
             if seq + 1 >= upto or len(items) >= _LOG_BATCH:
                 break
         if not items:

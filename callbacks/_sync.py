@@ -3,7 +3,8 @@ store attributes and catalog entry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from ..writers.model import (
     LOG_NAME,
     METADATA_KEY,
     ZARR_MIMETYPE,
+    Document,
     Documents,
     RunProjection,
     RunRecord,
@@ -67,7 +69,7 @@ class Synced:
     differences: list[str] = field(default_factory=list)
     refused: str | None = None
     """Why nothing was written although it differs (a damaged log would lose data)."""
-    entry: tuple[Documents, dict[str, Any]] | None = None
+    entry: tuple[Iterable[Document], dict[str, Any]] | None = None
     """The catalog documents and metadata to register, where the entry differs."""
     damage: list[str] = field(default_factory=list)
     """``file:line: what`` of each damaged metadata file found (rebuilt, or with
@@ -189,7 +191,7 @@ def sync_store(
 
 def compare_entry(
     projection: RunProjection,
-    documents: Documents,
+    documents: Iterable[Document],
     log: Path | None,
     current: dict[str, Any] | None,
     *,
@@ -208,8 +210,8 @@ def compare_entry(
     """
     record = projection.record
     metadata = projection.catalog_metadata(log)
-    docs = list(projection.catalog_documents(documents))
-    stop = next((doc for name, doc in reversed(docs) if name == "stop"), None)
+    docs = catalog_documents(projection, documents)
+    stop = projection.catalog_stop()
     expected: dict[str, Any] = {
         "start": record.start,
         "stop": stop,
@@ -240,7 +242,7 @@ def compare_entry(
 def sync_entry(
     catalog: Catalog,
     projection: RunProjection,
-    documents: Documents,
+    documents: Iterable[Document],
     log: Path | None,
     *,
     check: bool = False,
@@ -301,7 +303,7 @@ def register_documents(
         raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
 
 
-def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Documents, dict[str, Any]]:
+def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Iterable[Document], dict[str, Any]]:
     """A finished run's catalog documents and metadata from its log: what the pending
     registrations of live runs write, through the same projection as replay."""
     run = load_run(log, base_dir)
@@ -312,4 +314,30 @@ def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Documents, dict[str, An
         )
     on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir)
     projection = RunProjection(run.record, on_disk, base_dir=base_dir)
-    return list(projection.catalog_documents(run.documents)), projection.catalog_metadata(log)
+    return catalog_documents(projection, run.documents), projection.catalog_metadata(log)
+
+
+class ProjectedDocuments:
+    """The documents to register (:meth:`RunProjection.catalog_documents`) of documents
+    read again from a run's log each time they are iterated: one in memory at a time."""
+
+    def __init__(self, projection: RunProjection, documents: Iterable[Document]) -> None:
+        self.projection, self.documents = projection, documents
+
+    def __iter__(self) -> Iterator[Document]:
+        return self.projection.catalog_documents(self.documents)
+
+    def __getitem__(self, index: int) -> Document:
+        if index >= 0:
+            for found in itertools.islice(self, index, None):
+                return found
+        raise IndexError(f"no document {index} among {self.documents!r}")
+
+
+def catalog_documents(
+    projection: RunProjection, documents: Iterable[Document]
+) -> Iterable[Document]:
+    """The documents to register: a list from a list, else read again at each use."""
+    if isinstance(documents, list):
+        return list(projection.catalog_documents(documents))
+    return ProjectedDocuments(projection, documents)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,14 +238,16 @@ class Catalog:
     def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
         """Register several runs (documents, metadata); returns their uids, in order.
 
-        The embedded catalog writes them all in one transaction (all or none);
-        a run whose documents need ``TiledWriter`` itself (internal array data)
-        is written through it, on its own."""
+        Documents that can be iterated again (a list, or a run's log read again each
+        time) are read one at a time, never held whole; the event rows of each run are
+        kept as compact tables until written. The embedded catalog writes them all in
+        one transaction (all or none); a run whose documents need ``TiledWriter``
+        itself (internal array data) is written through it, on its own."""
         from ._plan import UnsupportedRun, plan_run
 
         plans, fallback, uids = [], [], []
         for documents, metadata in runs:
-            docs = list(documents)
+            docs = list(documents) if isinstance(documents, Iterator) else documents
             uid = _start_uid(docs)
             uids.append(uid)
             try:
@@ -296,7 +299,7 @@ class Catalog:
 
         write_http(self._tiled(), plan)
 
-    def _write_tiled_writer(self, docs: list[Document], metadata: Any) -> None:
+    def _write_tiled_writer(self, docs: Documents, metadata: Any) -> None:
         from ._http import write_tiled_writer
 
         write_tiled_writer(self._tiled(), docs, metadata)
@@ -416,13 +419,17 @@ class Catalog:
         with self._lock:
             return tiled_layout(self.run(uid))
 
-    def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
+    def readings(
+        self, uid: str, limit: int | None = None, *, lazy: bool = False
+    ) -> dict[str, dict[str, list[Any]]]:
         """The scalar readings of each stream of run ``uid`` (its events table, without
         the per-reading timestamps), column by column: ``{stream: {column: [values]}}``;
-        at most ``limit`` rows per stream. NaN reads as None."""
+        at most ``limit`` rows per stream. NaN reads as None. ``lazy``: from the
+        embedded catalog each column is read as it is iterated (chunk by chunk, while
+        the catalog is open), so a long run can be written out in constant memory."""
         if self._local is not None:
             try:
-                return self._local.readings(self._exact_uid(uid), limit)
+                return self._local.readings(self._exact_uid(uid), limit, lazy=lazy)
             except NotReadable:
                 pass  # Tiled reads it
         return tiled_readings(self.run(uid), limit)
@@ -467,8 +474,12 @@ class Catalog:
         )
 
 
-def _start_uid(docs: list[tuple[str, dict[str, Any]]]) -> str:
-    starts = [doc for name, doc in docs if name == "start"]
+def _start_uid(docs: Iterable[tuple[str, dict[str, Any]]]) -> str:
+    """The uid of the run's start document (a second one is refused by the plan)."""
+    if isinstance(docs, list):  # all in memory: count them here
+        starts = [doc for name, doc in docs if name == "start"]
+    else:  # read from a log: the start is its first line
+        starts = [doc for name, doc in itertools.islice(docs, 1) if name == "start"]
     if len(starts) != 1:
         raise CatalogError(
             f"a run is registered from exactly one start document; got {len(starts)}"

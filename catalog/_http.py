@@ -9,6 +9,7 @@ one that adds zarrscribe's metadata last (the mark of a complete entry).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..writers.model import ATTRIBUTES_KEY
@@ -53,7 +54,9 @@ def write_http(runs: Any, plan: NodePlan) -> None:
         root.update_metadata(metadata=dict(plan.metadata), drop_revision=True)
 
 
-def write_tiled_writer(runs: Any, docs: list[tuple[str, dict[str, Any]]], metadata: Any) -> None:
+def write_tiled_writer(
+    runs: Any, docs: Iterable[tuple[str, dict[str, Any]]], metadata: Any
+) -> None:
     """Register a run under ``runs`` through bluesky-tiled-plugins' ``TiledWriter`` itself
     (for what the plan does not model), with ``metadata`` merged in last.
 

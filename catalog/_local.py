@@ -32,7 +32,7 @@ from ._relocate import sqlite_reader
 from ._search import search_rows
 from ._tiled import plain_reading
 
-__all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable"]
+__all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable", "ReadingsColumn"]
 
 KNOWN_REVISIONS = frozenset({"917dbbcfc4b1"})
 """Tiled catalog schema revisions (alembic) this reader was checked against."""
@@ -169,10 +169,13 @@ class LocalReader:
         return out
 
     # ------------------------------------------------------------------ readings
-    def readings(self, uid: str, limit: int | None = None) -> dict[str, dict[str, list[Any]]]:
+    def readings(
+        self, uid: str, limit: int | None = None, *, lazy: bool = False
+    ) -> dict[str, dict[str, list[Any]]]:
         """The scalar readings of each stream of run ``uid`` (its events table), column
-        by column, as Tiled reads them. Raises :class:`NotReadable` for a table that is
-        not in the embedded table storage."""
+        by column, as Tiled reads them; ``lazy``: each column a :class:`ReadingsColumn`,
+        read as it is iterated. Raises :class:`NotReadable` for a table that is not in
+        the embedded table storage."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT s.key, d.mimetype, d.parameters, st.structure, a.data_uri "
@@ -188,12 +191,18 @@ class LocalReader:
         out: dict[str, dict[str, list[Any]]] = {}
         for stream, mimetype, parameters, structure, data_uri in rows:
             out[stream] = self._table(
-                mimetype, json.loads(parameters), json.loads(structure), data_uri, limit
+                mimetype, json.loads(parameters), json.loads(structure), data_uri, limit, lazy
             )
         return out
 
     def _table(
-        self, mimetype: str, parameters: Any, structure: Any, data_uri: str, limit: int | None
+        self,
+        mimetype: str,
+        parameters: Any,
+        structure: Any,
+        data_uri: str,
+        limit: int | None,
+        lazy: bool = False,
     ) -> dict[str, list[Any]]:
         import pyarrow as pa
 
@@ -219,6 +228,8 @@ class LocalReader:
         if limit is not None:
             query += " LIMIT ?"
             args.append(int(limit))
+        if lazy:
+            return self._columns(storage, parameters, schema, names, limit)
         with self._connect(storage) as db:
             rows = db.execute(query, args).fetchall()
         columns: dict[str, list[Any]] = {}
@@ -226,6 +237,65 @@ class LocalReader:
             convert = _converter(schema.field(name).type)
             columns[name] = [None if row[i] is None else convert(row[i]) for row in rows]
         return columns
+
+    def _columns(
+        self, storage: Path, parameters: Any, schema: Any, names: list[str], limit: int | None
+    ) -> dict[str, list[Any]]:
+        """Each column of a table as a :class:`ReadingsColumn` (one query per column,
+        in the order Tiled reads the rows; the table's index serves it)."""
+        table, dataset = parameters["table_name"], int(parameters["dataset_id"])
+        with self._connect(storage) as db:
+            (count,) = db.execute(
+                f'SELECT COUNT(*) FROM "{table}" WHERE _dataset_id = ?', (dataset,)
+            ).fetchone()
+        count = count if limit is None else min(count, int(limit))
+
+        def column(name: str) -> ReadingsColumn:
+            convert = _converter(schema.field(name).type)
+            quoted = '"' + name.lower().replace('"', '""') + '"'
+            query = (
+                f'SELECT {quoted} FROM "{table}" WHERE _dataset_id = ? '
+                f"ORDER BY _partition_id, rowid LIMIT {count}"
+            )
+
+            def read() -> Iterator[Any]:
+                with self._connect(storage) as db:
+                    cursor = db.execute(query, (dataset,))
+                    while chunk := cursor.fetchmany(_CHUNK):
+                        yield from [None if v is None else convert(v) for (v,) in chunk]
+
+            return ReadingsColumn(read, count)
+
+        return {name: column(name) for name in names}
+
+
+_CHUNK = 10_000
+"""Rows fetched at a time by a :class:`ReadingsColumn`."""
+
+
+class ReadingsColumn(list[Any]):
+    """One column of a stream's readings, read from the table storage in chunks each
+    time it is iterated, never held: a list to ``json``'s encoder (its length is known,
+    its items come as they are read), so a long run is written out in constant memory.
+    Only iteration and ``len`` read it; ``list(column)`` gives the values."""
+
+    def __init__(self, read: Callable[[], Iterator[Any]], length: int) -> None:
+        super().__init__()
+        self._read, self._length = read, length
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._read()
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"ReadingsColumn({self._length} values)"
 
 
 def _converter(arrow_type: Any) -> Any:

@@ -63,16 +63,11 @@ def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any
     from ._consolidator import install_zarr_consolidator
 
     install_zarr_consolidator()  # its registry is what picks our consolidator below
-    normalized: list[tuple[str, dict[str, Any]]] = []
+    planner = _Planner()
     normalizer = _normalizer()
-    normalizer.subscribe(lambda name, doc: normalized.append((str(name), doc)))
+    normalizer.subscribe(planner)  # document by document: a long run is never held whole
     for name, doc in docs:
         normalizer(name, doc)
-    planner = _Planner()
-    for name, doc in normalized:
-        handler = getattr(planner, name, None)
-        if handler is not None:
-            handler(doc)
     return planner.finish(metadata)
 
 
@@ -103,8 +98,21 @@ def _normalizer() -> Any:
                     schema_validators[name].validate(doc)
                 self.dispatcher.process(name, doc)
 
+            def event(self, doc: Any) -> None:
+                super().event(_Event(doc))
+
         _NORMALIZER = Normalizer
     return _NORMALIZER()
+
+
+class _Event(dict[str, Any]):
+    """An event whose ``copy.deepcopy`` (``RunNormalizer.event`` deep-copies every
+    event, 40% of a long run's registration) copies the event and the mappings in it
+    (``data``, ``timestamps``, ``filled``: all the normaliser changes), sharing the
+    readings themselves, which nothing changes."""
+
+    def __deepcopy__(self, memo: Any) -> dict[str, Any]:
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in self.items()}
 
 
 class _Planner:
@@ -120,14 +128,28 @@ class _Planner:
         self.data_keys: dict[str, Any] = {}
         self.streams: dict[str, NodePlan] = {}  # by descriptor name and uid
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Event rows not yet in a table batch, by stream."""
+        self.tables: dict[str, list[Any]] = defaultdict(list)
+        """Each stream's rows in batches of ``BATCH_SIZE``, as pyarrow tables (compact)."""
         self.resources: dict[str, dict[str, Any]] = {}
         # by "<sres uid>/<stream>" and "<stream>_<data key>"
         self.arrays: dict[str, tuple[NodePlan, Any]] = {}
         self.datums: dict[str, dict[str, Any]] = {}  # concatenated StreamDatums by sres uid
         self.order: list[str] = []
 
+    def __call__(self, name: Any, doc: dict[str, Any]) -> None:
+        """Take one normalised document."""
+        handler = getattr(self, str(name), None)
+        if handler is not None:
+            handler(doc)
+
     def start(self, doc: dict[str, Any]) -> None:
         from bluesky_tiled_plugins.utils import truncate_json_overflow
+
+        if self.root is not None:
+            raise ValueError(
+                "a run is registered from exactly one start document; got more than one"
+            )
 
         doc = copy.copy(doc)
         doc.pop("tiled_access_tags", None)  # an embedded app without access policy drops them
@@ -184,7 +206,17 @@ class _Planner:
         stream = self.streams[doc["descriptor"]].key
         row = {"seq_num": doc["seq_num"], "time": doc["time"], **doc["data"]}
         row.update({f"ts_{k}": v for k, v in doc["timestamps"].items()})
-        self.rows[stream].append(row)
+        rows = self.rows[stream]
+        rows.append(row)
+        if len(rows) >= self._batch_size:  # as _RunWriter writes a full batch
+            self._batch(stream)
+
+    def _batch(self, stream: str) -> None:
+        import pyarrow  # no stubs; not in pyproject's list
+
+        rows, self.rows[stream] = self.rows[stream], []  # (the streams keep their order)
+        if rows:
+            self.tables[stream].append(pyarrow.Table.from_pylist(rows))
 
     def stream_resource(self, doc: dict[str, Any]) -> None:
         self.resources[doc["uid"]] = doc
@@ -252,8 +284,9 @@ class _Planner:
 
         if self.root is None or self.stop_doc is None:
             raise UnsupportedRun("a run without start or stop document")
-        for stream, rows in self.rows.items():
-            self._table(self.streams[stream], rows)
+        for stream in self.rows:  # in the order of their first events
+            self._batch(stream)
+            self._table(self.streams[stream], self.tables[stream])
         for doc in self.datums.values():
             self._consume(doc)
         for node, consolidator in {id(n): (n, c) for n, c in self.arrays.values()}.values():
@@ -275,8 +308,9 @@ class _Planner:
         root.metadata = apply_update_patch(root.metadata, update, copy.deepcopy(metadata))
         return root
 
-    def _table(self, stream: NodePlan, rows: list[dict[str, Any]]) -> None:
-        """The stream's ``internal`` table, as ``_RunWriter._write_internal_data`` makes it."""
+    def _table(self, stream: NodePlan, tables: list[Any]) -> None:
+        """The stream's ``internal`` table, as ``_RunWriter._write_internal_data`` makes it
+        (``tables``: its rows, ``BATCH_SIZE`` to a table)."""
         import pyarrow  # no stubs; not in pyproject's list
         from bluesky_tiled_plugins.utils import truncate_json_overflow
         from bluesky_tiled_plugins.writing.tiled_writer import MAX_TABLE_COLUMNS
@@ -284,8 +318,6 @@ class _Planner:
         from tiled.structures.data_source import DataSource
         from tiled.structures.table import TableStructure
 
-        batches = [rows[i : i + self._batch_size] for i in range(0, len(rows), self._batch_size)]
-        tables = [pyarrow.Table.from_pylist(batch) for batch in batches]
         if not tables or not tables[0]:
             return
         first = tables[0]

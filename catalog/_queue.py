@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..writers import BackgroundSyncs
-from ..writers.model import Documents, ZarrscribeError
+from ..writers.model import Document, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
 from ._job_files import job_files, job_uid, read_job, write_job
@@ -38,7 +38,7 @@ __all__ = ["RegistrationQueue"]
 
 logger = logging.getLogger(__name__)
 
-PrepareEntry = Callable[[Path], tuple[Documents, dict[str, Any]]]
+PrepareEntry = Callable[[Path], tuple[Iterable[Document], dict[str, Any]]]
 """A run's catalog documents and metadata from its document log (the pipeline's
 projection of the run: the same as replay registers)."""
 
@@ -337,7 +337,7 @@ class RegistrationQueue:
                 logger.error("catalog refused; %d run(s) stay pending: %s", len(jobs), e)
             self._fail(jobs, f"cannot connect to the catalog: {e}", logging.WARNING)
             return jobs, [], None
-        loaded: list[tuple[Job, tuple[Documents, dict[str, Any]]]] = []
+        loaded: list[tuple[Job, tuple[Iterable[Document], dict[str, Any]]]] = []
         failed: list[Job] = []
         for job in self._drop_deleted(jobs, failed):
             try:

@@ -9,10 +9,10 @@ with SQLite alone, in one transaction (the tables and the stamp, or nothing).
 
 ``tiled-<version>.sql`` (package data) holds the text SQLite stored for each table,
 index and trigger of an empty catalog made by ``tiled catalog init`` of Tiled
-:data:`TILED_VERSION` (its ``sqlite_master`` in order, less the ``metadata_fts5_*`` tables the full-text
-virtual table makes itself); ``tests/catalog/test_schema.py`` checks that a
-catalog made here equals one made by Tiled (tables, columns, indexes, triggers,
-rows, alembic stamp). With another Tiled installed, :func:`create_schema` makes
+:data:`TILED_VERSION` (its ``sqlite_master`` in order, less the ``metadata_fts5_*``
+tables the full-text virtual table makes itself); ``tests/catalog/test_schema.py``
+checks that a catalog made here equals one made by Tiled (tables, columns, indexes,
+triggers, rows, alembic stamp). With another Tiled installed, :func:`create_schema` makes
 nothing and Tiled initialises the catalog itself.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import itertools
 import json
 import os
 import re
@@ -66,10 +67,17 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def print_json(value: Any, out: TextIO | None = None) -> None:
-    """Write ``value`` as indented JSON and a newline (the result of a ``--json`` verb)."""
+def print_json(value: Any, out: TextIO | None = None, *, stream: bool = False) -> None:
+    """Write ``value`` as indented JSON and a newline (the result of a ``--json`` verb);
+    ``stream``: piece by piece as it is encoded (the same text, never held whole)."""
     out = out or sys.stdout
-    out.write(json.dumps(value, indent=2, default=str) + "\n")
+    if not stream:
+        out.write(json.dumps(value, indent=2, default=str) + "\n")
+        return
+    pieces = json.JSONEncoder(indent=2, default=str).iterencode(value)
+    while text := "".join(itertools.islice(pieces, 8192)):
+        out.write(text)
+    out.write("\n")
 
 
 def common_options() -> Parser:

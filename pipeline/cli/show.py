@@ -26,8 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON object (see README)")
 
 
-def describe(catalog: Catalog, uid: str, rows: int | None = None) -> dict[str, Any]:
-    """What ``show --json`` prints for run ``uid`` (stable keys, see README)."""
+def describe(
+    catalog: Catalog, uid: str, rows: int | None = None, *, lazy: bool = False
+) -> dict[str, Any]:
+    """What ``show --json`` prints for run ``uid`` (stable keys, see README); ``lazy``:
+    the readings are read as they are written out (while ``catalog`` is open)."""
     md = catalog.metadata(uid)
     start, stop = dict(md.get("start", {})), dict(md.get("stop") or {})
     ours = dict(md.get(ATTRIBUTES_KEY, {}))
@@ -43,7 +46,7 @@ def describe(catalog: Catalog, uid: str, rows: int | None = None) -> dict[str, A
         "start": start,
         "configuration": dict(ours.get("configuration", {})),
         "arrays": dict(ours.get("arrays", {})),
-        "readings": catalog.readings(str(start.get("uid")), rows),
+        "readings": catalog.readings(str(start.get("uid")), rows, lazy=lazy),
     }
 
 
@@ -108,10 +111,10 @@ def _cell(value: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     rows = args.rows or (None if args.json else 20)
     with catalog_of(args) as catalog:
+        if args.json:  # written out as the readings are read: a long run in constant memory
+            print_json(describe(catalog, args.uid, rows, lazy=True), stream=True)
+            return 0
         shown = describe(catalog, args.uid, rows)
-    if args.json:
-        print_json(shown)
-        return 0
     _text(shown, sys.stdout)
     _readings_text(shown, rows, sys.stdout)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
     ZARR_MIMETYPE,
-    Documents,
+    Document,
     RunProjection,
     ZarrscribeError,
     damage_at,
@@ -78,7 +78,7 @@ def _log_of(uid: str, base_dir: Path) -> Path | None:
     return found[1] if found else None
 
 
-Entry = tuple[Documents, dict[str, Any]]
+Entry = tuple[Iterable[Document], dict[str, Any]]
 """A run's catalog documents and metadata, to register."""
 
 
@@ -135,8 +135,7 @@ def _replay_one(
         note(Path(uri).name, synced)
     log = run.log if run.log.exists() else None
     if recovered is not None and record.stop is None and log is not None and not check:
-        *_, (_, stop) = projection.catalog_documents(run.documents)  # ends with its stop
-        recovered(log, stop)
+        recovered(log, projection.catalog_stop())
     entry: Entry | None = None
     if catalog is None:
         if queue is not None and log is not None and not check:
@@ -151,8 +150,8 @@ def _replay_one(
             entry = synced.entry
     if refusals:
         where = run.damage[0] if run.damage else run.log
-        if not run.damage and record.stop is None and run.lines:
-            where = run.where(len(run.lines) - 1, "the log ends here, without a stop document")
+        if not run.damage and record.stop is None and run.last_line is not None:
+            where = run.where_last("the log ends here, without a stop document")
         report.error = (
             f"{'; '.join(refusals)} ({where}); "
             "nothing replaced: repair the log, or replay with --force to accept the loss"

@@ -14,6 +14,7 @@ from zarrscribe.callbacks import (
     DocumentLogError,
     RunRefusedError,
     encode_record,
+    iter_document_log,
     read_document_log,
 )
 from zarrscribe.writers import BackgroundSyncs
@@ -223,3 +224,27 @@ def test_an_existing_log_is_never_appended_to(tmp_path: Path) -> None:
         log(*start)
     assert other.read_text() == _line("start", "another run")
     assert sorted(p.name for p in other.parent.iterdir()) == ["documents.jsonl"]
+
+
+def test_a_log_is_read_as_it_grows_and_up_to_an_offset(tmp_path: Path) -> None:
+    """The reader takes one line at a time: what is appended while it reads is read
+    too (nothing was read ahead whole), and ``end`` reads the same part again."""
+    path = tmp_path / "documents.jsonl"
+    _write(path, [_line("start", "u"), _line("descriptor", "d")])
+    records = iter_document_log(path)
+    first = next(records)
+    assert (first.line, first.name, first.doc) == (1, "start", {"uid": "u"})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(_line("event", "e1") + "garbage\n" + _line("stop", "s"))
+    damage: list[str] = []
+    rest = list(iter_document_log(path, damage))[1:]
+    assert [(r.line, r.name) for r in [*records]] == [(r.line, r.name) for r in rest]
+    assert [r.name for r in rest] == ["descriptor", "event", "stop"]
+    assert [r.line for r in rest] == [2, 3, 5]
+    assert damage == [
+        f"{path}:4: not a document record (Expecting value: line 1 column 1 (char 0))"
+    ]
+    again = list(iter_document_log(path, end=rest[1].end))  # up to the event's line
+    assert [r.name for r in again] == ["start", "descriptor", "event"]
+    with pytest.raises(DocumentLogError, match="does not exist"):
+        iter_document_log(tmp_path / "none.jsonl")  # at once, before any record

@@ -302,6 +302,13 @@ class RunProjection:
         if self.record.stop is None:
             yield "stop", self.recovered_stop(last_time)
 
+    def catalog_stop(self) -> dict[str, Any]:
+        """The stop document :meth:`catalog_documents` ends with, from the record alone
+        (the run's own, or the recovered one of a run that never stopped)."""
+        if self.record.stop is not None:
+            return dict(self.record.stop)
+        return self.recovered_stop(self.record.latest_time)
+
     def recovered_stop(self, time: float) -> dict[str, Any]:
         """The stop document registered for a run that never stopped."""
         uid = self.record.uid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,8 @@ class RunRecord:
     """Stream resources by uid, in order of appearance."""
     events: dict[str, int] = field(default_factory=dict)
     """Events per stream name."""
+    last_time: float | None = None
+    """The latest ``time`` of the run's documents (the start's, until a later one)."""
 
     @classmethod
     def from_documents(cls, docs: Iterable[Document]) -> RunRecord:
@@ -102,8 +105,15 @@ class RunRecord:
     def uid(self) -> str:
         return self.start["uid"]
 
+    @property
+    def latest_time(self) -> float:
+        """The latest ``time`` of the documents taken so far (the start's at first)."""
+        return float(self.start["time"]) if self.last_time is None else self.last_time
+
     def add(self, name: str, doc: Any) -> None:
         """Take one document of the run into account."""
+        with contextlib.suppress(TypeError, ValueError):  # (a time that is no number)
+            self.last_time = max(self.latest_time, float(doc.get("time", self.latest_time)))
         run_start = doc.get("run_start") if name in ("descriptor", "stop") else None
         if run_start is not None and run_start != self.uid:
             raise DocumentError(
