@@ -154,31 +154,33 @@ class Outbox:
 
     # ------------------------------------------------------------ NATS thread
     def next_batch(self) -> list[Item]:
-        """The next documents to send, in order: from the queue, or from a run's log."""
+        """The next documents to send, in order: those of the first run (in the order
+        the runs started) with something unsent, from the queue when its next document
+        is at the queue's head, else from its log. A batch holds one run's documents, so
+        a later run never overtakes what an earlier one still has to send (its documents
+        dropped from memory while the queue was full)."""
+        while self.queue and self.queue[0].seq < self.queue[0].run.sent:
+            self.queue.popleft()  # already sent from the log
         with self.lock:
             runs = list(self.runs.values())
-        for run in runs:  # runs with nothing queued but something unsent: the log has it
-            if run.last_queued < run.sent < run.known:
+        for run in runs:
+            if run.sent < run.known:
+                head = self.queue[0] if self.queue else None
+                if head is not None and head.run is run and head.seq == run.sent:
+                    return self._from_queue(run)
                 return self._from_log(run, run.known)
-            if run.last_queued < run.sent == run.known and run.extra:
+            if run.extra and run.last_queued < run.sent:  # a recovered run's own stop
                 name, doc = run.extra[0]
                 return [Item(run, run.known, name, doc)]
-        if not self.queue:
-            return []
-        head = self.queue[0]
-        if head.seq > head.run.sent:  # dropped from memory (queue full): from the log
-            return self._from_log(head.run, head.seq)
+        return []
+
+    def _from_queue(self, run: OutboxRun) -> list[Item]:
         batch: list[Item] = []
-        expected: dict[str, int] = {}
         while self.queue and len(batch) < _BATCH:
             item = self.queue[0]
-            next_seq = expected.get(item.run.uid, item.run.sent)
-            if item.seq > next_seq:
-                break  # a gap before it: the log's part goes first (next call)
-            self.queue.popleft()
-            if item.seq == next_seq:
-                batch.append(item)
-                expected[item.run.uid] = next_seq + 1
+            if item.run is not run or item.seq != run.sent + len(batch):
+                break
+            batch.append(self.queue.popleft())
         return batch
 
     def _from_log(self, run: OutboxRun, upto: int) -> list[Item]:

@@ -10,6 +10,7 @@ from bluesky import plans as bp
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, DeletionLog
 from zarrscribe.pipeline import Pipeline
+from zarrscribe.writers.model import Documents
 
 
 def _two_runs(base: Path, *, catalog: str | None = "embedded") -> list[str]:
@@ -78,7 +79,11 @@ def test_a_worker_with_shared_storage_does_not_register_a_deleted_run(tmp_path: 
     from zarrscribe.pipeline.cli.worker import _unless_deleted
 
     registered: list[str] = []
-    register = _unless_deleted(lambda docs: registered.append(docs[0][1]["uid"]), tmp_path)
+
+    def record(documents: Documents, /, *, log: str | None = None) -> None:
+        registered.append(documents[0][1]["uid"])
+
+    register = _unless_deleted(record, tmp_path)
     DeletionLog(tmp_path).record_deletion("gone", with_data=True)
     register([("start", {"uid": "gone"})])
     register([("start", {"uid": "kept"})])
