@@ -29,16 +29,26 @@ def _entry(catalog: Catalog, uid: str) -> Any:
     return as_json([md["start"], md["stop"], ours, catalog.documents(uid)])
 
 
+def _published(
+    rig: Rig, base_dir: Path, bus: BusSettings, *plans: Any
+) -> tuple[list[str], list[Path]]:
+    """Run ``plans`` through a pipeline that publishes; their uids and logs, all sent."""
+    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
+        uids = [uid for plan in plans for uid in RE(plan).run_start_uids]
+        assert publisher.flush(30)
+        return uids, [pipeline.log_path(uid) for uid in uids]
+
+
 def test_catalog_rebuilt_from_the_stream_equals_the_one_from_the_logs(
     rig: Rig, base_dir: Path, bus: BusSettings, tmp_path: Path
 ) -> None:
-    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
-        uids = [
-            *RE(bp.count([rig.cam1, rig.light], num=2)).run_start_uids,
-            *RE(fly_scan(rig.cameras, 3, collect_every=0.01)).run_start_uids,
-        ]
-        assert publisher.flush(30)
-        logs = [pipeline.log_path(uid) for uid in uids]
+    uids, logs = _published(
+        rig,
+        base_dir,
+        bus,
+        bp.count([rig.cam1, rig.light], num=2),
+        fly_scan(rig.cameras, 3, collect_every=0.01),
+    )
     assert all(log.exists() for log in logs)
     from_logs = Catalog.embedded(tmp_path / "from-logs", readable=[base_dir])
     from_stream = Catalog.embedded(tmp_path / "from-stream", readable=[base_dir])
@@ -163,13 +173,8 @@ def test_the_worker_records_the_log_of_every_run_also_without_stores(
 ) -> None:
     from zarrscribe.pipeline.cli import main as cli
 
-    with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
-        uids = [
-            *RE(bp.count([rig.light], num=2)).run_start_uids,  # no stores
-            *RE(bp.count([rig.cam1], num=1)).run_start_uids,
-        ]
-        assert publisher.flush(30)
-        logs = [pipeline.log_path(uid) for uid in uids]
+    no_stores = bp.count([rig.light], num=2)
+    uids, logs = _published(rig, base_dir, bus, no_stores, bp.count([rig.cam1], num=1))
     args = ["--nats", bus.servers, "--stream", bus.stream, "--prefix", bus.prefix]
     assert cli(["worker", "--replay", *args, "--base-dir", str(base_dir), "--shared-storage"]) == 0
     with Pipeline([], base_dir=base_dir) as pipeline:
