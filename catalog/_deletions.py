@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ..writers import fsync_folder
 from ..writers.model import STATE_DIR
 from ._errors import CatalogError, RunNotFoundError
 
@@ -140,6 +139,10 @@ class DeletionLog:
         self._append({"event": "restored", "uid": uid, "time": time.time()})
 
     def _append(self, event: dict[str, Any]) -> None:
+        # imported here: the writers' store module pulls in numpy, which reading the
+        # deletions (every `zarrscribe runs`) does not need
+        from ..writers import fsync_folder
+
         line = (json.dumps(event) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
