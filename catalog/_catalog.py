@@ -270,8 +270,8 @@ class Catalog:
                         self._replace(plan.key, partial(self._write_http, plan))
                 for uid, docs, metadata in fallback:
                     self._replace(uid, partial(self._write_tiled_writer, docs, metadata))
-        except CatalogUnavailableError:
-            raise  # says why already (a full disk under the embedded catalog, ...)
+        except CatalogError:
+            raise  # ours: says why and what to do already (a full disk, another Tiled version)
         except Exception as e:
             if is_unreachable(e):
                 raise CatalogUnavailableError(

@@ -127,7 +127,9 @@ def test_writing_into_a_catalog_of_another_tiled_version_is_refused(tmp_path: Pa
         db.close()
     catalog = Catalog.embedded(directory, readable=[tmp_path])
     try:
-        with pytest.raises(CatalogError, match="cannot open the catalog"):
+        with pytest.raises(CatalogError, match="cannot open the catalog") as refused:
             catalog.register_runs([(small_run(0, (tmp_path / "a.zarr").as_uri()), {})])
+        assert "open it with that version" in str(refused.value)  # its own advice
+        assert "try again" not in str(refused.value)
     finally:
         catalog.close()
