@@ -21,7 +21,7 @@ import pytest
 import zarr
 
 from tests._ome import ome_image
-from zarrscribe.callbacks import load_run
+from zarrscribe.callbacks import load_run, read_document_log
 from zarrscribe.catalog import RunNotFoundError
 from zarrscribe.pipeline import Pipeline, find_logs
 from zarrscribe.pipeline.cli import main as cli
@@ -116,8 +116,15 @@ def _replay_restores(tmp_path: Path, base: Path) -> dict[str, str]:
 
 def test_killed_mid_frames(tmp_path: Path) -> None:
     def enough(base: Path, markers: Path) -> bool:
+        # 64 frames on disk, and announced by the log's StreamDatums (frames pushed after
+        # the last collect are not described: a known limitation, not this test's case)
         stores = list(base.glob("faults/fly_scan_*/default.zarr"))
-        return bool(stores) and frames_on_disk(stores[0]).get("cam1/0", 0) >= 64
+        if not stores or frames_on_disk(stores[0]).get("cam1/0", 0) < 64:
+            return False
+        docs = read_document_log(stores[0].parent / "documents.jsonl").documents
+        cam1 = {d["uid"] for n, d in docs if n == "stream_resource" and d["data_key"] == "cam1"}
+        datums = [d for n, d in docs if n == "stream_datum" and d["stream_resource"] in cam1]
+        return max((d["indices"]["stop"] for d in datums), default=0) >= 64
 
     base = _kill_when(tmp_path, "mid-frames", enough)
     (store,) = base.glob("faults/fly_scan_*/default.zarr")
