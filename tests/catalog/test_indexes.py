@@ -8,13 +8,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from benchmarks._runs import small_run
+from tests._sqlite import locked
+from tests.conftest import read_only_mount
 from zarrscribe.catalog import Catalog, _indexes, embedded_catalog
 from zarrscribe.catalog._filters import run_filters
 from zarrscribe.catalog._indexes import INDEXES, ensure_indexes, index_on
@@ -129,22 +129,10 @@ def test_every_documented_search_reads_through_one_of_our_indexes(older: Path) -
             assert not any("TEMP B-TREE" in p for p in plans), (query, plans)
 
 
-@contextmanager
-def read_only(source: Path, where: Path) -> Iterator[Path]:
-    """``source`` seen through a read-only bind mount at ``where`` (as root)."""
-    where.mkdir(parents=True)
-    subprocess.run(["mount", "--bind", str(source), str(where)], check=True)
-    try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(where)], check=True)
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
-
-
 def test_a_read_only_catalog_without_them_is_searched_all_the_same(
     older: Path, tmp_path: Path
 ) -> None:
-    with read_only(older, tmp_path / "ro") as ro:
+    with read_only_mount(older, tmp_path / "ro") as ro:
         catalog = Catalog.embedded(ro / ".zarrscribe" / "catalog", readable=[ro])
         try:
             assert catalog._local is not None
@@ -170,36 +158,13 @@ def _catalog_queries() -> list[tuple[dict[str, object], int | None]]:
     ]
 
 
-HOLD_THE_LOCK = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.readline()
-db.execute("ROLLBACK")
-"""
-
-
 def test_a_catalog_another_process_is_writing_is_searched_without_waiting(older: Path) -> None:
     database = _database(older)
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLD_THE_LOCK, str(database)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as holder:
-        assert holder.stdout is not None
-        assert holder.stdin is not None
-        try:
-            assert holder.stdout.readline() == "locked\n"
-            reader = LocalReader.open(database)  # does not wait for the writer to finish
-            assert reader is not None
-            assert not reader.indexed
-            assert len(reader.search(run_filters(), 5)) == 5
-        finally:
-            holder.stdin.write("\n")
-            holder.stdin.flush()
-        assert holder.wait(10) == 0
+    with locked(database, "IMMEDIATE"):  # a writer that still lets readers in
+        reader = LocalReader.open(database)  # does not wait for the writer to finish
+        assert reader is not None
+        assert not reader.indexed
+        assert len(reader.search(run_filters(), 5)) == 5
     reopened = LocalReader.open(database)  # the next open makes them
     assert reopened is not None
     assert reopened.indexed

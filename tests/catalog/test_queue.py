@@ -6,8 +6,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,40 +13,11 @@ from typing import Any
 import pytest
 
 from benchmarks._runs import small_run, write_log
+from tests._sqlite import locked
 from zarrscribe.callbacks import read_document_log
 from zarrscribe.catalog import Catalog, CatalogError, RegistrationQueue
 
 ROOT = Path(__file__).parents[2]
-
-_HOLD_LOCK = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.read()
-con.execute("ROLLBACK")
-"""
-
-
-@contextmanager
-def _locked(database: Path) -> Iterator[None]:
-    """Another process holds a write transaction on ``database`` inside the block (a
-    process of its own: SQLite locks do not block within one process)."""
-    blocker = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(database)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert blocker.stdout is not None
-    assert blocker.stdin is not None
-    try:
-        assert blocker.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        blocker.stdin.close()
-        blocker.wait(30)
-        blocker.stdout.close()
 
 
 def _as_logged(log: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
@@ -105,7 +74,7 @@ def test_a_locked_database_keeps_the_job_queued_until_it_is_registered(tmp_path:
     uid = docs[0][1]["uid"]
     # Another process holds a write transaction on the table storage: "database is
     # locked".
-    with _locked(tmp_path / "catalog" / "tables.sqlite"):
+    with locked(tmp_path / "catalog" / "tables.sqlite"):
         queue.submit(uid, log)
         assert not queue.flush(3.0)
         assert queue.pending() == [uid]
@@ -155,7 +124,7 @@ def test_close_returns_in_time_and_says_which_run_is_still_being_written(
         runs.append(str(docs[0][1]["uid"]))
     queue.submit(runs[0], tmp_path / "r0.jsonl")
     assert queue.flush(120), queue.failures  # the catalog exists and is open
-    with _locked(tmp_path / "catalog" / "catalog.db"):  # another process writes it
+    with locked(tmp_path / "catalog" / "catalog.db"):  # another process writes it
         queue.submit(runs[1], tmp_path / "r1.jsonl")
         deadline = time.monotonic() + 30
         while queue.writing != [runs[1]] and time.monotonic() < deadline:
