@@ -235,14 +235,23 @@ class Catalog:
         """
         return self.register_runs([(documents, metadata)])[0]
 
-    def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
+    def register_runs(
+        self,
+        runs: Iterable[tuple[Documents, dict[str, Any]]],
+        *,
+        unless: Callable[[], bool] | None = None,
+    ) -> list[str]:
         """Register several runs (documents, metadata); returns their uids, in order.
 
         Documents that can be iterated again (a list, or a run's log read again each
         time) are read one at a time, never held whole; the event rows of each run are
         kept as compact tables until written. The embedded catalog writes them all in
         one transaction (all or none); a run whose documents need ``TiledWriter``
-        itself (internal array data) is written through it, on its own."""
+        itself (internal array data) is written through it, on its own.
+
+        ``unless`` is asked under this catalog's lock, just before anything is written:
+        when it says ``True`` nothing is (and no uid returned). Live entries use it so
+        that a run's entry written after its stop's registration is never a live one."""
         from ._plan import UnsupportedRun, plan_run
 
         plans, fallback, uids = [], [], []
@@ -261,6 +270,8 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
+                if unless is not None and unless():
+                    return []
                 self._open(write=True)  # Tiled's app only if something below needs it
                 if self._direct is not None:
                     if plans:

@@ -75,10 +75,10 @@ class SQLWriter:
                     _insert(db, self._sql, 0, plan, stored)
         except BaseException:
             for data_uri, table_name, dataset_id in created:
-                _drop_rows(data_uri, table_name, dataset_id)
+                _drop_rows(self._storage, data_uri, table_name, dataset_id)
             raise
         for data_uri, table_name, dataset_id in replaced:
-            _drop_rows(data_uri, table_name, dataset_id)
+            _drop_rows(self._storage, data_uri, table_name, dataset_id)
 
     def _store_tables(
         self, plans: Sequence[NodePlan], stored: dict[int, Any]
@@ -115,7 +115,7 @@ class SQLWriter:
             created += [_dataset(stored[id(node)]) for node in rest]
         except BaseException:
             for data_uri, table_name, dataset_id in created:
-                _drop_rows(data_uri, table_name, dataset_id)
+                _drop_rows(self._storage, data_uri, table_name, dataset_id)
             raise
         return created
 
@@ -304,11 +304,34 @@ def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
     return tables
 
 
-def _drop_rows(data_uri: str, table_name: str, dataset_id: int) -> None:
-    """Remove one dataset's rows from table storage (best effort: orphans are harmless)."""
+def _drop_rows(storage: Any, data_uri: str, table_name: str, dataset_id: int) -> None:
+    """Remove one dataset's rows from table storage (best effort: orphans are harmless).
+
+    Rows in our own table ``storage`` are removed through it: Tiled's
+    ``delete_physical_asset`` finds storage by URI in a registry that only its app
+    fills, so without the app (the direct path) it failed, and every replaced entry
+    (a live entry, each update) left its rows behind."""
     from tiled.catalog.adapter import delete_physical_asset
+    from tiled.storage import storage_registry_key
 
     try:
-        delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
+        if storage_registry_key(data_uri) == storage_registry_key(storage.uri):
+            _delete_dataset(storage, table_name, dataset_id)
+        else:
+            delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
     except Exception as e:  # the entry is right; only storage space is at stake
         logger.warning("could not remove rows of dataset %s in %s: %s", dataset_id, table_name, e)
+
+
+def _delete_dataset(storage: Any, table_name: str, dataset_id: int) -> None:
+    """What ``delete_physical_asset`` does for SQL table storage (Tiled 0.2.20): the
+    dataset's rows, then the table if it is left empty."""
+    from contextlib import closing
+
+    with closing(storage.connect()) as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(f'DELETE FROM "{table_name}" WHERE _dataset_id = {int(dataset_id):d};')
+            cursor.execute(f'SELECT COUNT(*) FROM "{table_name}";')
+            if cursor.fetchone()[0] == 0:
+                cursor.execute(f'DROP TABLE IF EXISTS "{table_name}";')
+        conn.commit()
