@@ -10,6 +10,7 @@ HERE = Path(__file__).parent
 BENCHMARKS = [
     "bench_writers.py",
     "bench_memory.py",
+    "bench_shards.py",
     "bench_logs.py",
     "bench_pipeline.py",
     "bench_replay.py",

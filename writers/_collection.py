@@ -35,12 +35,14 @@ from ._store import (
     _remove_stale_temp_files,
     _write_atomic,
     _write_json_atomic,
+    name_image,
     read_store_attributes,
     store_path,
     update_store_attributes,
 )
+from .model import METADATA_KEY
 
-__all__ = ["COLLECTION_GROUP", "collection_documents", "write_collection"]
+__all__ = ["COLLECTION_GROUP", "collection_documents", "finish_store", "write_collection"]
 
 COLLECTION_GROUP = "OME"
 """The group of a collection's metadata (no source may be named so)."""
@@ -186,3 +188,16 @@ def write_collection(store: str | os.PathLike[str], *, check: bool = False) -> S
         ) from e
     update_store_attributes(root, {"ome": wanted[0]}, create=True)  # the root last
     return staleness
+
+
+def finish_store(root: Path, metadata: dict[str, Any], images: list[str] | None) -> None:
+    """What a writer adds once acquire-zarr closed the store ``root`` (it rewrites the
+    root ``zarr.json`` on close): each image's name (the source's, which viewers show),
+    zarrscribe's ``metadata`` in the root attributes, and the collection of its images.
+    ``images`` is ``None`` when no frame was written: the store is then an empty group
+    with the metadata. Each write is atomic."""
+    for name in images or ():
+        name_image(root, name)
+    update_store_attributes(root, {METADATA_KEY: metadata}, create=True)
+    if images is not None:
+        write_collection(root)  # its images as one OME-Zarr collection

@@ -18,7 +18,7 @@ from ._errors import WriterError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Compression", "ZarrLayout", "default_layout"]
+__all__ = ["Compression", "ZarrLayout", "check_shard_frames", "default_layout"]
 
 SHARD_TARGET_BYTES = 32 * 2**20
 """Target size of an uncompressed shard (measured best for 512² and 2048² uint16)."""
@@ -109,19 +109,32 @@ class ZarrLayout:
         }
 
 
+def check_shard_frames(value: object) -> None:
+    """Raise :class:`WriterError` unless ``value`` is ``None`` or a whole number >= 1."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise WriterError(
+            f"shard_frames {value!r} is not a whole number of frames >= 1; give e.g. 1 for a "
+            "slow time-lapse, or None for the default"
+        )
+
+
 def default_layout(
     shape: tuple[int, ...],
     dtype: np.dtype[np.generic],
     *,
     capacity: int = 0,
     compression: Compression | None = None,
+    max_frames: int | None = None,
 ) -> ZarrLayout:
     """Choose a fast layout for frames of ``shape`` and ``dtype``.
 
     Within 10% of the best layout measured for 2048x2048 and 512x512 uint16 frames
     (see ``benchmarks/bench_writers.py``). ``capacity`` (frames, 0 if unknown)
-    keeps a shard from being larger than the whole acquisition.
+    keeps a shard from being larger than the whole acquisition; ``max_frames`` caps
+    the frames in a shard (a frame is readable only with its shard's last frame, see
+    ``benchmarks/bench_shards.py``).
     """
+    check_shard_frames(max_frames)
     frame_bytes = math.prod(shape) * dtype.itemsize
     if compression is None and frame_bytes > TILE_ABOVE_BYTES and len(shape) >= 2:
         chunk = tuple(shape[:-2]) + tuple(min(TILE, s) for s in shape[-2:])
@@ -134,6 +147,8 @@ def default_layout(
     frames = max(1, min(MAX_FRAMES_PER_SHARD, SHARD_TARGET_BYTES // max(1, frame_bytes)))
     if capacity > 0:
         frames = min(frames, capacity)
+    if max_frames is not None:
+        frames = min(frames, max_frames)
     return ZarrLayout(
         chunk_shape=chunk, chunks_per_shard=per, frames_per_shard=frames, compression=compression
     )

@@ -70,13 +70,15 @@ def make_source(
     shape: tuple[int, ...],
     capacity: int,
     layout: ZarrLayout | None,
-    compression: Compression | None,
-    *,
-    ome: bool = False,
     pixel_size: float | Sequence[float] | None = None,
     units: str | None = None,
+    *,
+    compression: Compression | None = None,
+    ome: bool = False,
+    shard_frames: int | None = None,
 ) -> SourceInfo:
-    """Check a registration and return its :class:`SourceInfo` (default layout if none).
+    """Check a registration and return its :class:`SourceInfo` (default layout if none,
+    with at most ``shard_frames`` frames in a shard).
 
     With ``ome`` the array is an OME-Zarr image (frames of one axis stay plain arrays);
     ``pixel_size`` and ``units`` are checked either way.
@@ -109,7 +111,11 @@ def make_source(
         raise WriterError(f"source {name!r}: capacity {capacity!r} is negative; give frames, or 0")
     if layout is None:
         layout = default_layout(
-            frame_shape, np_dtype, capacity=int(capacity), compression=compression
+            frame_shape,
+            np_dtype,
+            capacity=int(capacity),
+            compression=compression,
+            max_frames=shard_frames,
         )
     layout.check(frame_shape)
     image = make_image(name, frame_shape, pixel_size, units)

@@ -10,17 +10,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._acquire import AcquireStream
-from ._collection import write_collection
+from ._collection import finish_store
 from ._documents import StreamDocuments
 from ._errors import StoreExistsError, WriterError
 from ._jsonable import to_jsonable
-from ._layout import Compression, ZarrLayout
+from ._layout import Compression, ZarrLayout, check_shard_frames
 from ._memory import MemoryGuard, StoreProgress, default_memory_limit
 from ._sink import FrameSink
 from ._source_table import FrameListener, SourceState, SourceTable
 from ._sources import SourceInfo, check_frame, make_source
-from ._store import name_image, store_path, update_store_attributes
-from .model import METADATA_KEY, ZARR_MIMETYPE
+from ._store import store_path
+from .model import ZARR_MIMETYPE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,6 +62,12 @@ class ZarrWriter:
         always plain arrays (an OME-Zarr image needs two or three space axes).
     compression:
         Blosc compression for every source whose layout is not given explicitly.
+    shard_frames:
+        Most frames in a shard of a source without an explicit layout (``None``: about
+        32 MiB of them, the fastest). A frame is readable (to every reader, the live
+        catalog too) only with its shard's last frame: a 512x512 uint16 shard of 64
+        frames at 10 frames/s is up to 6 s late. A time-lapse gives ``1``; at its rate
+        write speed does not matter (``benchmarks/bench_shards.py``).
     max_threads:
         acquire-zarr worker threads; 0 lets it decide.
     max_memory:
@@ -83,6 +89,7 @@ class ZarrWriter:
         *,
         ome: bool = True,
         compression: Compression | None = None,
+        shard_frames: int | None = None,
         max_threads: int = 0,
         max_memory: int | Literal["auto"] | None = "auto",
         memory_timeout: float = 60.0,
@@ -91,7 +98,10 @@ class ZarrWriter:
             raise WriterError(f"writer group {group!r} must be a non-empty name without '/'")
         self._group = group
         self._ome = bool(ome)
-        self._compression = compression
+        check_shard_frames(shard_frames)
+        self._source = partial(
+            make_source, compression=compression, ome=self._ome, shard_frames=shard_frames
+        )
         self._max_threads = max_threads
         limit = default_memory_limit() if max_memory == "auto" else max_memory
         self._memory = None if limit is None else MemoryGuard(int(limit), memory_timeout)
@@ -207,17 +217,7 @@ class ZarrWriter:
         Sources may be registered after others were opened, up to the first frame: the
         store's arrays are created then.
         """
-        info = make_source(
-            name,
-            dtype,
-            shape,
-            capacity,
-            layout,
-            self._compression,
-            ome=self._ome,
-            pixel_size=pixel_size,
-            units=units,
-        )
+        info = self._source(name, dtype, shape, capacity, layout, pixel_size, units)
         with self._lock:
             self._table.register(info, self._uri, streaming=self._stream is not None)
 
@@ -358,11 +358,8 @@ class ZarrWriter:
         """Flush and close the store; write ``update_metadata`` metadata; reset.
 
         The store is readable afterwards even if no frame was written (an empty
-        group). Metadata is written after acquire-zarr closes (it rewrites
-        ``zarr.json`` on close), atomically; so is each OME-Zarr image's name (the
-        source's, which viewers show), and the metadata that makes the store's images
-        one collection (the bioformats2raw layout: root ``ome`` attribute, ``OME``
-        group). Closing a closed writer does nothing.
+        group). Then the images' names, the metadata and the OME-Zarr collection are
+        written, atomically (:func:`finish_store`). Closing a closed writer does nothing.
         """
         with self._lock:
             if not self._is_open:
@@ -381,14 +378,9 @@ class ZarrWriter:
                 error = e
             if self._memory is not None:
                 self._memory.trim()  # glibc keeps ~200 MiB freed by a 2048² stream otherwise
+        images = [s.info.name for s in self._sources.values() if s.info.image is not None]
         try:
-            if stream is not None:
-                for state in self._sources.values():
-                    if state.info.image is not None:
-                        name_image(self._path, state.info.name)
-            update_store_attributes(self._path, {METADATA_KEY: metadata}, create=True)
-            if stream is not None:
-                write_collection(self._path)  # its images as one OME-Zarr collection
+            finish_store(self._path, metadata, images if stream is not None else None)
         except WriterError as e:
             if error is None:
                 raise
