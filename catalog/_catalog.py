@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..writers.model import Document
+from ..writers.model import ATTRIBUTES_KEY, RUNNING, Document
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._filters import Filter, Moment, flat_sorted, run_filters, tiled_queries
 from ._local import LocalReader, NotReadable
@@ -463,7 +463,26 @@ class Catalog:
 
     def read_array(self, uid: str, key: str, *, stream: str | None = None) -> np.ndarray:
         """Read array ``key`` (a device's data key) of run ``uid`` through Tiled: the
-        frames that belong to ``stream``, or to the one stream that has ``key``."""
+        frames that belong to ``stream``, or to the one stream that has ``key``. Of a
+        running run, the frames readable so far (a read that crossed an update of its
+        live entry, which replaces the entry, is tried again)."""
+        for attempt in itertools.count():
+            try:
+                return self._read_array(uid, key, stream)
+            except CatalogError as e:
+                if isinstance(e, RunNotFoundError) or attempt >= 2 or not self._running(uid):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _running(self, uid: str) -> bool:
+        """Whether run ``uid``'s entry is a live one (its run still acquiring)."""
+        try:
+            ours = self.metadata(uid).get(ATTRIBUTES_KEY) or {}
+        except CatalogError:
+            return False
+        return bool(ours.get("exit_status") == RUNNING)
+
+    def _read_array(self, uid: str, key: str, stream: str | None) -> np.ndarray:
         run = self.run(uid)
         with self._lock:
             streams = [stream] if stream else [name for name in run if key in run[name]]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._plan import NodePlan
+from ._tiled import TABLE_STORAGE_LOCK
 
 __all__ = ["SQLWriter"]
 
@@ -66,7 +67,8 @@ class SQLWriter:
     def write(self, plans: Sequence[NodePlan]) -> None:
         """Create (or replace) every planned run, all in one catalog transaction."""
         stored: dict[int, Any] = {}
-        created = self._store_tables(plans, stored)
+        with TABLE_STORAGE_LOCK:
+            created = self._store_tables(plans, stored)
         try:
             with self._engine.begin() as db:
                 replaced: list[tuple[str, str, int]] = []
@@ -315,10 +317,11 @@ def _drop_rows(storage: Any, data_uri: str, table_name: str, dataset_id: int) ->
     from tiled.storage import storage_registry_key
 
     try:
-        if storage_registry_key(data_uri) == storage_registry_key(storage.uri):
-            _delete_dataset(storage, table_name, dataset_id)
-        else:
-            delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
+        with TABLE_STORAGE_LOCK:
+            if storage_registry_key(data_uri) == storage_registry_key(storage.uri):
+                _delete_dataset(storage, table_name, dataset_id)
+            else:
+                delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
     except Exception as e:  # the entry is right; only storage space is at stake
         logger.warning("could not remove rows of dataset %s in %s: %s", dataset_id, table_name, e)
 
