@@ -25,9 +25,10 @@ LIVE_INTERVAL = 1.0
 """Default seconds between two live updates of a run's catalog entry."""
 
 COST_FACTOR = 10.0
-"""A run's next update comes no sooner than this many times the CPU time its last update
-took: a long run (whose every update reads more) never takes more than about a tenth of
-a core. (The first write of a process, which opens the catalog, is not counted.)"""
+"""A run's next update comes no sooner than this many times its last update took: a long
+run (whose every update reads more) never takes more than about a tenth of a core here,
+and a server's entry (replaced by a delete, then a create) is whole about 90% of the
+time. (The first write of a process, which opens the catalog, is not counted.)"""
 
 MAX_BACKOFF = 30.0
 """Most seconds between two attempts while live updates of a run fail."""
@@ -194,7 +195,7 @@ class LiveEntries:
 
     def _update(self, run: _Run) -> None:
         assert self.interval is not None
-        began = time.thread_time()
+        began = time.monotonic()
         opened = self._opened
         try:
             self._hold(run)
@@ -216,7 +217,7 @@ class LiveEntries:
             logger.info("live entry of run %s written again", run.uid)
         run.failed, run.backoff = None, 0.0
         self.failures.pop(run.uid, None)
-        took = time.thread_time() - began if opened else 0.0
+        took = time.monotonic() - began if opened else 0.0
         run.due = time.monotonic() + max(self.interval, COST_FACTOR * took)
 
     def _hold(self, run: _Run) -> None:
