@@ -21,7 +21,7 @@ __all__ = ["LIVE_INTERVAL", "LiveEntries", "check_interval"]
 
 logger = logging.getLogger(__name__)
 
-LIVE_INTERVAL = 1.0
+LIVE_INTERVAL = 2.0
 """Default seconds between two live updates of a run's catalog entry."""
 
 COST_FACTOR = 10.0
