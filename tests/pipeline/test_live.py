@@ -110,6 +110,9 @@ def test_a_run_is_in_the_catalog_from_its_start_and_grows(
             shown = json.loads(capsys.readouterr().out)
             assert shown["exit_status"] == RUNNING
             assert shown["arrays"]["cam1"]["shape"][0] >= frames
+            # replay leaves a run being acquired alone (nothing to change: exit 0)
+            assert cli(["replay", "--all", "--check", "--base-dir", str(base_dir)]) == 0
+            assert f"{uid[:8]}  running" in capsys.readouterr().out
             # (last: opening Tiled to read arrays takes seconds on a busy machine)
             np.testing.assert_array_equal(
                 catalog.read_array(uid, "cam1")[:frames], np.stack(cam.pushed[:frames])
