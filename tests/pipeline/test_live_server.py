@@ -115,3 +115,4 @@ def test_a_running_run_grows_on_a_served_catalog(server: tuple[str, Path]) -> No
     assert all(not r.changed for r in pipeline.replay(check=True))
     pipeline.close()
     catalog.close()
+    client.context.close()
