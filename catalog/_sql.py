@@ -15,13 +15,14 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._plan import NodePlan
 
-__all__ = ["SQLWriter"]
+__all__ = ["Dialect", "SQLWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,56 +30,60 @@ _TABLE_MIMETYPE = "application/x-tiled-sql-table"
 
 
 class SQLWriter:
-    """Writes planned runs into the catalog database ``db_path``, table rows into
-    ``table_storage``."""
+    """Writes planned runs into a catalog database, table rows into ``table_storage``:
+    the embedded catalog's SQLite file ``db_path``, or (:meth:`postgresql`) the
+    PostgreSQL database a Tiled server serves (:mod:`._postgres`)."""
 
-    def __init__(self, db_path: Path, table_storage: Any, *, busy_timeout: float = 10.0) -> None:
-        from sqlalchemy import create_engine, event
-        from tiled.utils import safe_json_dump
-
+    def __init__(
+        self,
+        db_path: Path,
+        table_storage: Any,
+        *,
+        busy_timeout: float = 10.0,
+        dialect: Dialect | None = None,
+    ) -> None:
         self.database = db_path
         self._storage = table_storage
-        self._sql = _Statements()
-        self._engine = create_engine(
-            f"sqlite:///{db_path}",
-            # Tiled's own json_serializer (tiled.server.connection_pool, whose module
-            # imports FastAPI): same JSON text
-            json_serializer=lambda obj: safe_json_dump(obj).decode(),
-            connect_args={"timeout": busy_timeout},
-        )
+        self._dialect = dialect or _SQLite(db_path, busy_timeout)
+        self._sql = _Statements(self._dialect.insert)
 
-        @event.listens_for(self._engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")  # Tiled relies on ON DELETE CASCADE
-            cursor.close()
+    @classmethod
+    def postgresql(cls, uri: str, table_storage: Any) -> SQLWriter:
+        """A writer into the PostgreSQL catalog database ``uri`` (Tiled's schema of the
+        revision we pin; :class:`CatalogError` otherwise), tables into ``table_storage``."""
+        from ._postgres import Postgres
 
-        @event.listens_for(self._engine, "begin")
-        def _begin(connection: Any) -> None:
-            # Take the write lock at once: a deferred transaction that reads first
-            # cannot wait for another writer (SQLite returns "locked" at once).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dialect = Postgres(uri, table_storage)
+        return cls(Path(uri), table_storage, dialect=dialect)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._dialect.close()
 
     def write(self, plans: Sequence[NodePlan]) -> None:
         """Create (or replace) every planned run, all in one catalog transaction."""
         stored: dict[int, Any] = {}
         created = self._store_tables(plans, stored)
+        replaced: list[tuple[str, str, int]] = []
+
+        def write_all(db: Any) -> None:
+            replaced.clear()  # a transaction tried again starts afresh
+            self._dialect.lock_runs(db, sorted({plan.key for plan in plans}))
+            for plan in plans:
+                replaced.extend(_delete_run(db, plan.key))
+                _insert(db, self._sql, 0, plan, stored)
+
         try:
-            with self._engine.begin() as db:
-                replaced: list[tuple[str, str, int]] = []
-                for plan in plans:
-                    replaced += _delete_run(db, plan.key)
-                    _insert(db, self._sql, 0, plan, stored)
+            self._dialect.transaction(write_all)
         except BaseException:
-            for data_uri, table_name, dataset_id in created:
-                _drop_rows(data_uri, table_name, dataset_id)
+            for dataset in created:
+                _drop_rows(self._dialect, *dataset)
             raise
-        for data_uri, table_name, dataset_id in replaced:
-            _drop_rows(data_uri, table_name, dataset_id)
+        for dataset in replaced:
+            _drop_rows(self._dialect, *dataset)
 
     def _store_tables(
         self, plans: Sequence[NodePlan], stored: dict[int, Any]
@@ -87,8 +92,9 @@ class SQLWriter:
 
         Fills ``stored`` (``id(node)`` -> the data source with its table name and
         dataset id); the plans are not changed, so a failed write can be retried.
-        Tiled's ``SQLAdapter.init_storage`` creates each distinct table once;
-        the other runs' dataset ids and all rows go in one transaction.
+        Tiled's ``SQLAdapter.init_storage`` creates each distinct table once (on
+        PostgreSQL once per writer); the other runs' dataset ids and all rows go in
+        one transaction.
         """
         from tiled.adapters.sql import SQLAdapter
 
@@ -101,21 +107,26 @@ class SQLWriter:
         try:
             rest: list[NodePlan] = []
             for group in groups.values():
-                first = SQLAdapter.init_storage(self._storage, group[0].data_source, None)
-                stored[id(group[0])] = first
-                created.append(_dataset(first))
-                for node in group[1:]:
+                source = group[0].data_source
+                first, fresh = self._dialect.init_table(
+                    repr(source), partial(SQLAdapter.init_storage, self._storage, source, None)
+                )
+                if fresh:  # it has its dataset id
+                    stored[id(group[0])] = first
+                    created.append(_dataset(first))
+                for node in group[1:] if fresh else group:
                     stored[id(node)] = copy.deepcopy(first)
-                rest += group[1:]
+                    rest.append(node)
             _write_rows(
                 self._storage,
+                self._dialect,
                 [stored[id(node)] for node in rest],
                 [(stored[id(n)], n.table) for g in groups.values() for n in g],
             )
             created += [_dataset(stored[id(node)]) for node in rest]
         except BaseException:
-            for data_uri, table_name, dataset_id in created:
-                _drop_rows(data_uri, table_name, dataset_id)
+            for dataset in created:
+                _drop_rows(self._dialect, *dataset)
             raise
         return created
 
@@ -125,15 +136,17 @@ def _dataset(data_source: Any) -> tuple[str, str, int]:
     return data_source.assets[0].data_uri, params["table_name"], int(params["dataset_id"])
 
 
-def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]]) -> None:
+def _write_rows(
+    storage: Any, dialect: Dialect, new: list[Any], tables: list[tuple[Any, list[Any]]]
+) -> None:
     """Give each data source in ``new`` a dataset id, then append every table's rows,
     all in one transaction of the table storage.
 
     This mirrors two pieces of ``tiled.adapters.sql.SQLAdapter`` (0.2.20) that have
     no batch form: the dataset-id counter of ``init_storage`` (SQLite: the one-row
-    table ``_dataset_id_counter``) and the row layout of ``append_partition``
-    (``_dataset_id`` and ``_partition_id`` first, lower-case column names). Calling
-    them per run costs two commits (two fsyncs) per run.
+    table ``_dataset_id_counter``; PostgreSQL: the sequence of that name) and the row
+    layout of ``append_partition`` (``_dataset_id`` and ``_partition_id`` first,
+    lower-case column names). Calling them per run costs two commits per run.
     """
     from contextlib import closing
 
@@ -143,13 +156,8 @@ def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]
     with closing(storage.connect()) as conn:
         if new:
             with conn.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE _dataset_id_counter SET value = value + {len(new):d} RETURNING value"
-                )
-                (last,) = cursor.fetchone()
-            for data_source, dataset_id in zip(
-                new, range(last - len(new) + 1, last + 1), strict=True
-            ):
+                ids = dialect.dataset_ids(cursor, len(new))
+            for data_source, dataset_id in zip(new, ids, strict=True):
                 data_source.parameters["dataset_id"] = dataset_id
         by_table: dict[str, list[Any]] = {}
         for data_source, pieces in tables:
@@ -190,21 +198,107 @@ def _structure(data_source: Any) -> tuple[str, Any]:
 class _Statements:
     """Insert statements built once (SQLAlchemy then reuses their compiled form)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect_insert: Any) -> None:
         from sqlalchemy import bindparam, insert, select
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
         from tiled.catalog import orm
 
         nodes, sources = orm.Node.__table__, orm.DataSource.__table__
         assets = orm.Asset.__table__
         self.node = insert(nodes).returning(nodes.c.id)
-        self.structure = sqlite_insert(orm.Structure.__table__).on_conflict_do_nothing(
+        self.structure = dialect_insert(orm.Structure.__table__).on_conflict_do_nothing(
             index_elements=["id"]
         )
         self.data_source = insert(sources).returning(sources.c.id)
         self.find_asset = select(assets.c.id).where(assets.c.data_uri == bindparam("uri"))
-        self.asset = insert(assets).returning(assets.c.id)
+        # another writer may add the same asset meanwhile (PostgreSQL): then it is found
+        self.asset = (
+            dialect_insert(assets)
+            .on_conflict_do_nothing(index_elements=["data_uri"])
+            .returning(assets.c.id)
+        )
         self.association = insert(orm.DataSourceAssetAssociation.__table__)
+
+
+class Dialect(Protocol):
+    """What differs between the catalog databases :class:`SQLWriter` writes."""
+
+    insert: Any
+    """The dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
+
+    def transaction(self, write: Callable[[Any], None]) -> None:
+        """Call ``write`` with a SQLAlchemy connection inside one transaction, committed
+        when it returns."""
+
+    def lock_runs(self, db: Any, keys: list[str]) -> None:
+        """Keep other writers from replacing runs ``keys`` (sorted) until the commit."""
+
+    def init_table(self, key: str, init: Callable[[], Any]) -> tuple[Any, bool]:
+        """The data source of a table node (``key``: the planned one's repr): ``init``'s
+        (Tiled's ``SQLAdapter.init_storage``), called safely beside other writers, and
+        True; or a copy of one made before for the same ``key`` (its table exists), to
+        be given a dataset id, and False."""
+
+    def dataset_ids(self, cursor: Any, n: int) -> list[int]:
+        """``n`` new dataset ids from table storage's counter (in the caller's transaction)."""
+
+    def drop_rows(self, data_uri: str, table_name: str, dataset_id: int) -> None:
+        """Delete one dataset's rows from the table storage ``data_uri``."""
+
+    def close(self) -> None: ...
+
+
+class _SQLite:
+    """The embedded catalog: one writer at a time (SQLite's write lock, taken at once)."""
+
+    def __init__(self, db_path: Path, busy_timeout: float) -> None:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.dialects.sqlite import insert
+        from tiled.utils import safe_json_dump
+
+        self.insert = insert
+        self._engine = create_engine(
+            f"sqlite:///{db_path}",
+            # Tiled's own json_serializer (tiled.server.connection_pool, whose module
+            # imports FastAPI): same JSON text
+            json_serializer=lambda obj: safe_json_dump(obj).decode(),
+            connect_args={"timeout": busy_timeout},
+        )
+
+        @event.listens_for(self._engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")  # Tiled relies on ON DELETE CASCADE
+            cursor.close()
+
+        @event.listens_for(self._engine, "begin")
+        def _begin(connection: Any) -> None:
+            # Take the write lock at once: a deferred transaction that reads first
+            # cannot wait for another writer (SQLite returns "locked" at once).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def transaction(self, write: Callable[[Any], None]) -> None:
+        with self._engine.begin() as db:
+            write(db)
+
+    def lock_runs(self, db: Any, keys: list[str]) -> None:
+        pass  # BEGIN IMMEDIATE holds the whole database
+
+    def init_table(self, key: str, init: Callable[[], Any]) -> tuple[Any, bool]:
+        return init(), True  # an empty table may be dropped (Tiled's delete): always
+
+    def dataset_ids(self, cursor: Any, n: int) -> list[int]:
+        cursor.execute(f"UPDATE _dataset_id_counter SET value = value + {n:d} RETURNING value")
+        (last,) = cursor.fetchone()
+        return list(range(last - n + 1, last + 1))
+
+    def drop_rows(self, data_uri: str, table_name: str, dataset_id: int) -> None:
+        from tiled.catalog.adapter import delete_physical_asset
+
+        delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
+
+    def close(self) -> None:
+        self._engine.dispose()
 
 
 def _insert(
@@ -248,7 +342,9 @@ def _insert(
                         "is_directory": asset.is_directory,
                         "size": asset.size,
                     },
-                ).scalar_one()
+                ).scalar()
+            if asset_id is None:  # another writer added it since (PostgreSQL)
+                asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar_one()
             db.execute(
                 sql.association,
                 {
@@ -304,11 +400,9 @@ def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
     return tables
 
 
-def _drop_rows(data_uri: str, table_name: str, dataset_id: int) -> None:
+def _drop_rows(dialect: Dialect, data_uri: str, table_name: str, dataset_id: int) -> None:
     """Remove one dataset's rows from table storage (best effort: orphans are harmless)."""
-    from tiled.catalog.adapter import delete_physical_asset
-
     try:
-        delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
+        dialect.drop_rows(data_uri, table_name, dataset_id)
     except Exception as e:  # the entry is right; only storage space is at stake
         logger.warning("could not remove rows of dataset %s in %s: %s", dataset_id, table_name, e)
