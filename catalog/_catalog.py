@@ -149,7 +149,7 @@ class Catalog:
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
         """A catalog on a Tiled server, e.g. ``http://host:8000/api/v1/metadata/raw``."""
-        from ._open import open_server
+        from ._server import open_server
 
         return cls(open_server(uri, api_key), description=f"Tiled server {uri}")
 
@@ -169,7 +169,7 @@ class Catalog:
     @staticmethod
     def check_uri(uri: str) -> None:
         """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
-        from ._open import check_uri
+        from ._server import check_uri
 
         check_uri(uri)
 

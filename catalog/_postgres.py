@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError, CatalogUnavailableError
+from ._server import CONNECT_TIMEOUT
 from ._tiled import one_line
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Postgres", "open_postgres", "shown"]
 
-CONNECT_TIMEOUT = 5.0
-"""Seconds to wait for the database before saying it cannot be reached."""
 
 _RETRIED = {"40P01", "40001", "23505"}
 """SQLSTATEs of a transaction tried again: deadlock, serialization failure, a
