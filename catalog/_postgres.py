@@ -85,8 +85,8 @@ class Postgres:
         self._engine = create_async_engine(
             _asyncpg_uri(uri),
             json_serializer=lambda obj: safe_json_dump(obj).decode(),  # Tiled's
-            pool_size=2,
-            pool_pre_ping=True,
+            pool_size=2,  # no pre-ping (a round trip per use): a dropped connection is
+            # invalidated when used, and the transaction tried again on a new one
             connect_args={"timeout": CONNECT_TIMEOUT},
         )
         try:
@@ -155,7 +155,8 @@ class Postgres:
                 return
             except DBAPIError as e:
                 code = getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None)
-                if code not in _RETRIED or attempt == _TRIES - 1:
+                lost = e.connection_invalidated  # PostgreSQL restarted, say
+                if (code not in _RETRIED and not lost) or attempt == _TRIES - 1:
                     raise
 
     def lock_runs(self, db: Any, keys: list[str]) -> None:
@@ -210,18 +211,15 @@ class Postgres:
         starts with ``uid``."""
         from sqlalchemy import text
 
+        like = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = text(
+            "SELECT key FROM nodes WHERE parent = 0 AND key LIKE :like "
+            "ORDER BY key <> :uid, key LIMIT 2"  # the exact one first
+        )
+
         def find(db: Any) -> list[str]:
-            exact = db.execute(
-                text("SELECT key FROM nodes WHERE parent = 0 AND key = :uid"), {"uid": uid}
-            ).all()
-            if exact:
-                return [uid]
-            like = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = db.execute(
-                text("SELECT key FROM nodes WHERE parent = 0 AND key LIKE :like LIMIT 2"),
-                {"like": like},
-            )
-            return [str(key) for (key,) in rows]
+            keys = [str(key) for (key,) in db.execute(query, {"like": like, "uid": uid})]
+            return [uid] if uid in keys else keys
 
         return list(self.read(find))
 
