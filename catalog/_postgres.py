@@ -69,6 +69,8 @@ class Postgres:
     """The PostgreSQL catalog database ``uri``; table DDL serialised in ``storage``
     (Tiled's ``SQLStorage`` of the table-storage database)."""
 
+    keeps_structures = True
+
     def __init__(self, uri: str, storage: Any) -> None:
         from sqlalchemy.dialects.postgresql import insert
         from sqlalchemy.ext.asyncio import create_async_engine
