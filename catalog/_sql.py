@@ -46,7 +46,7 @@ class SQLWriter:
         self.database = db_path
         self._storage = table_storage
         self._dialect = dialect or SQLite(db_path, busy_timeout)
-        self._sql = _Statements(self._dialect.insert)
+        self._sql = _Statements(self._dialect.insert, self._dialect.with_asset)
         self._structures: set[str] = set()
         """Ids of structures committed by this writer (where the database keeps them)."""
 
@@ -207,7 +207,7 @@ def _structure(data_source: Any) -> tuple[str, Any]:
 class _Statements:
     """Insert statements built once (SQLAlchemy then reuses their compiled form)."""
 
-    def __init__(self, dialect_insert: Any) -> None:
+    def __init__(self, dialect_insert: Any, with_asset: Any) -> None:
         from sqlalchemy import bindparam, insert, select
         from tiled.catalog import orm
 
@@ -226,6 +226,7 @@ class _Statements:
             .returning(assets.c.id)
         )
         self.association = insert(orm.DataSourceAssetAssociation.__table__)
+        self.with_asset = with_asset
 
 
 def _insert(
@@ -256,19 +257,25 @@ def _insert(
         if structure_id not in structures[0] and structure_id not in structures[1]:
             db.execute(sql.structure, {"id": structure_id, "structure": structure})
             structures[1].add(structure_id)
-        ds_id = db.execute(
-            sql.data_source,
-            {
-                "node_id": node_id,
-                "structure_family": ds.structure_family,
-                "mimetype": ds.mimetype,
-                "management": ds.management,
-                "parameters": ds.parameters,
-                "properties": ds.properties,
-                "structure_id": structure_id,
-            },
-        ).scalar_one()
-        for asset in ds.assets:
+        values = {
+            "node_id": node_id,
+            "structure_family": ds.structure_family,
+            "mimetype": ds.mimetype,
+            "management": ds.management,
+            "parameters": ds.parameters,
+            "properties": ds.properties,
+            "structure_id": structure_id,
+        }
+        if sql.with_asset is not None and len(ds.assets) == 1:
+            (one,) = ds.assets
+            values |= {"data_uri": one.data_uri, "is_directory": one.is_directory}
+            values |= {"size": one.size, "parameter": one.parameter, "num": one.num}
+            db.execute(sql.with_asset, values)
+            ds_assets = []
+        else:
+            ds_id = db.execute(sql.data_source, values).scalar_one()
+            ds_assets = ds.assets
+        for asset in ds_assets:
             asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar()
             if asset_id is None:
                 asset_id = db.execute(
