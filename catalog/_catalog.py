@@ -430,8 +430,9 @@ class Catalog:
         ``start`` and ``stop`` documents and zarrscribe's own."""
         if self._missing():
             raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
-        if self._reads is not None:
-            return self._reads.metadata(self._exact_uid(uid)) or {}
+        if self._reads is not None:  # the exact uid first: one query for a registration
+            found = self._reads.metadata(uid)
+            return found if found is not None else self._reads.metadata(self._full_uid(uid)) or {}
         if self._local is None:
             return dict(self.run(uid).metadata)
         return dict(self._local.metadata(self._exact_uid(uid)) or {})

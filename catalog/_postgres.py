@@ -45,9 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["Postgres", "open_postgres", "shown"]
 
 
-_RETRIED = {"40P01", "40001", "23505"}
+_RETRIED = {"40P01", "40001", "23505", "23502"}
 """SQLSTATEs of a transaction tried again: deadlock, serialization failure, a
-duplicate key another writer committed first."""
+duplicate key another writer committed first, an asset another writer added while
+:func:`data_source_with_asset` ran (its statement does not see it: no asset id)."""
 
 _TRIES = 5
 
@@ -68,12 +69,15 @@ class Postgres:
     """The PostgreSQL catalog database ``uri``; table DDL serialised in ``storage``
     (Tiled's ``SQLStorage`` of the table-storage database)."""
 
+    keeps_structures = True
+
     def __init__(self, uri: str, storage: Any) -> None:
         from sqlalchemy.dialects.postgresql import insert
         from sqlalchemy.ext.asyncio import create_async_engine
         from tiled.utils import safe_json_dump
 
         self.insert = insert
+        self.with_asset = data_source_with_asset()
         self.uri = uri
         self._storage = storage
         self._tables: dict[str, Any] = {}  # table data sources made, by planned repr
@@ -84,8 +88,8 @@ class Postgres:
         self._engine = create_async_engine(
             _asyncpg_uri(uri),
             json_serializer=lambda obj: safe_json_dump(obj).decode(),  # Tiled's
-            pool_size=2,
-            pool_pre_ping=True,
+            pool_size=2,  # no pre-ping (a round trip per use): a dropped connection is
+            # invalidated when used, and the transaction tried again on a new one
             connect_args={"timeout": CONNECT_TIMEOUT},
         )
         try:
@@ -154,7 +158,8 @@ class Postgres:
                 return
             except DBAPIError as e:
                 code = getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None)
-                if code not in _RETRIED or attempt == _TRIES - 1:
+                lost = e.connection_invalidated  # PostgreSQL restarted, say
+                if (code not in _RETRIED and not lost) or attempt == _TRIES - 1:
                     raise
 
     def lock_runs(self, db: Any, keys: list[str]) -> None:
@@ -209,18 +214,15 @@ class Postgres:
         starts with ``uid``."""
         from sqlalchemy import text
 
+        like = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = text(
+            "SELECT key FROM nodes WHERE parent = 0 AND key LIKE :like "
+            "ORDER BY key <> :uid, key LIMIT 2"  # the exact one first
+        )
+
         def find(db: Any) -> list[str]:
-            exact = db.execute(
-                text("SELECT key FROM nodes WHERE parent = 0 AND key = :uid"), {"uid": uid}
-            ).all()
-            if exact:
-                return [uid]
-            like = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = db.execute(
-                text("SELECT key FROM nodes WHERE parent = 0 AND key LIKE :like LIMIT 2"),
-                {"like": like},
-            )
-            return [str(key) for (key,) in rows]
+            keys = [str(key) for (key,) in db.execute(query, {"like": like, "uid": uid})]
+            return [uid] if uid in keys else keys
 
         return list(self.read(find))
 
@@ -255,6 +257,46 @@ class Postgres:
                 "frames": (parameters or {}).get(FRAMES_PARAMETER),
             }
         return out
+
+
+def data_source_with_asset() -> Any:
+    """One statement for a data source with one asset (the asset found, or added) and
+    their association: a round trip instead of four. Takes the columns' names as
+    parameters: the data source's, ``data_uri``, ``is_directory``, ``size`` of the
+    asset, ``parameter`` and ``num`` of the association."""
+    from sqlalchemy import bindparam, func, insert, select
+    from sqlalchemy.dialects.postgresql import insert as upsert
+    from tiled.catalog import orm
+
+    sources, assets = orm.DataSource.__table__, orm.Asset.__table__
+    association = orm.DataSourceAssetAssociation.__table__
+
+    def bind(column: Any) -> Any:
+        return bindparam(column.name, type_=column.type)
+
+    columns = (
+        *("node_id", "structure_family", "mimetype", "management"),
+        *("parameters", "properties", "structure_id"),
+    )
+    source = (
+        insert(sources)
+        .values({name: bind(sources.c[name]) for name in columns})
+        .returning(sources.c.id)
+        .cte("source")
+    )
+    added = (
+        upsert(assets)
+        .values({name: bind(assets.c[name]) for name in ("data_uri", "is_directory", "size")})
+        .on_conflict_do_nothing(index_elements=["data_uri"])
+        .returning(assets.c.id)
+        .cte("added")
+    )
+    found = select(assets.c.id).where(assets.c.data_uri == bind(assets.c.data_uri))
+    asset_id = func.coalesce(select(added.c.id).scalar_subquery(), found.scalar_subquery())
+    rows = select(source.c.id, asset_id, bind(association.c.parameter), bind(association.c.num))
+    return insert(association).from_select(
+        ["data_source_id", "asset_id", "parameter", "num"], rows
+    )
 
 
 def open_postgres(

@@ -15,14 +15,15 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from ._dialect import Dialect, SQLite
 from ._plan import NodePlan
 
-__all__ = ["Dialect", "SQLWriter"]
+__all__ = ["SQLWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class SQLWriter:
     ) -> None:
         self.database = db_path
         self._storage = table_storage
-        self._dialect = dialect or _SQLite(db_path, busy_timeout)
-        self._sql = _Statements(self._dialect.insert)
+        self._dialect = dialect or SQLite(db_path, busy_timeout)
+        self._sql = _Statements(self._dialect.insert, self._dialect.with_asset)
+        self._structures: set[str] = set()
+        """Ids of structures committed by this writer (where the database keeps them)."""
 
     @classmethod
     def postgresql(cls, uri: str, table_storage: Any) -> SQLWriter:
@@ -69,16 +72,22 @@ class SQLWriter:
         created = self._store_tables(plans, stored)
         replaced: list[tuple[str, str, int]] = []
 
+        structures: set[str] = set()  # written (or found) by this transaction
+
         def write_all(db: Any) -> None:
             replaced.clear()  # a transaction tried again starts afresh
+            structures.clear()
             self._dialect.lock_runs(db, sorted({plan.key for plan in plans}))
             for plan in plans:
                 replaced.extend(_delete_run(db, plan.key))
-                _insert(db, self._sql, 0, plan, stored)
+                _insert(db, self._sql, 0, plan, stored, (self._structures, structures))
 
         try:
             self._dialect.transaction(write_all)
+            if self._dialect.keeps_structures:
+                self._structures |= structures  # committed: no need to insert them again
         except BaseException:
+            self._structures.clear()  # whatever went wrong, trust nothing known before
             for dataset in created:
                 _drop_rows(self._dialect, *dataset)
             raise
@@ -198,7 +207,7 @@ def _structure(data_source: Any) -> tuple[str, Any]:
 class _Statements:
     """Insert statements built once (SQLAlchemy then reuses their compiled form)."""
 
-    def __init__(self, dialect_insert: Any) -> None:
+    def __init__(self, dialect_insert: Any, with_asset: Any) -> None:
         from sqlalchemy import bindparam, insert, select
         from tiled.catalog import orm
 
@@ -217,93 +226,19 @@ class _Statements:
             .returning(assets.c.id)
         )
         self.association = insert(orm.DataSourceAssetAssociation.__table__)
-
-
-class Dialect(Protocol):
-    """What differs between the catalog databases :class:`SQLWriter` writes."""
-
-    insert: Any
-    """The dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
-
-    def transaction(self, write: Callable[[Any], None]) -> None:
-        """Call ``write`` with a SQLAlchemy connection inside one transaction, committed
-        when it returns."""
-
-    def lock_runs(self, db: Any, keys: list[str]) -> None:
-        """Keep other writers from replacing runs ``keys`` (sorted) until the commit."""
-
-    def init_table(self, key: str, init: Callable[[], Any]) -> tuple[Any, bool]:
-        """The data source of a table node (``key``: the planned one's repr): ``init``'s
-        (Tiled's ``SQLAdapter.init_storage``), called safely beside other writers, and
-        True; or a copy of one made before for the same ``key`` (its table exists), to
-        be given a dataset id, and False."""
-
-    def dataset_ids(self, cursor: Any, n: int) -> list[int]:
-        """``n`` new dataset ids from table storage's counter (in the caller's transaction)."""
-
-    def drop_rows(self, data_uri: str, table_name: str, dataset_id: int) -> None:
-        """Delete one dataset's rows from the table storage ``data_uri``."""
-
-    def close(self) -> None: ...
-
-
-class _SQLite:
-    """The embedded catalog: one writer at a time (SQLite's write lock, taken at once)."""
-
-    def __init__(self, db_path: Path, busy_timeout: float) -> None:
-        from sqlalchemy import create_engine, event
-        from sqlalchemy.dialects.sqlite import insert
-        from tiled.utils import safe_json_dump
-
-        self.insert = insert
-        self._engine = create_engine(
-            f"sqlite:///{db_path}",
-            # Tiled's own json_serializer (tiled.server.connection_pool, whose module
-            # imports FastAPI): same JSON text
-            json_serializer=lambda obj: safe_json_dump(obj).decode(),
-            connect_args={"timeout": busy_timeout},
-        )
-
-        @event.listens_for(self._engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")  # Tiled relies on ON DELETE CASCADE
-            cursor.close()
-
-        @event.listens_for(self._engine, "begin")
-        def _begin(connection: Any) -> None:
-            # Take the write lock at once: a deferred transaction that reads first
-            # cannot wait for another writer (SQLite returns "locked" at once).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    def transaction(self, write: Callable[[Any], None]) -> None:
-        with self._engine.begin() as db:
-            write(db)
-
-    def lock_runs(self, db: Any, keys: list[str]) -> None:
-        pass  # BEGIN IMMEDIATE holds the whole database
-
-    def init_table(self, key: str, init: Callable[[], Any]) -> tuple[Any, bool]:
-        return init(), True  # an empty table may be dropped (Tiled's delete): always
-
-    def dataset_ids(self, cursor: Any, n: int) -> list[int]:
-        cursor.execute(f"UPDATE _dataset_id_counter SET value = value + {n:d} RETURNING value")
-        (last,) = cursor.fetchone()
-        return list(range(last - n + 1, last + 1))
-
-    def drop_rows(self, data_uri: str, table_name: str, dataset_id: int) -> None:
-        from tiled.catalog.adapter import delete_physical_asset
-
-        delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
-
-    def close(self) -> None:
-        self._engine.dispose()
+        self.with_asset = with_asset
 
 
 def _insert(
-    db: Any, sql: _Statements, parent: int, node: NodePlan, stored: dict[int, Any]
+    db: Any,
+    sql: _Statements,
+    parent: int,
+    node: NodePlan,
+    stored: dict[int, Any],
+    structures: tuple[set[str], set[str]],
 ) -> None:
+    """Insert ``node`` and its tree; ``structures``: the structure ids known to be in the
+    database already, and those this transaction inserts (filled here)."""
     from tiled.structures.core import StructureFamily
 
     node_id = db.execute(
@@ -319,20 +254,28 @@ def _insert(
     ds = stored.get(id(node), node.data_source)
     if ds is not None:
         structure_id, structure = _structure(ds)
-        db.execute(sql.structure, {"id": structure_id, "structure": structure})
-        ds_id = db.execute(
-            sql.data_source,
-            {
-                "node_id": node_id,
-                "structure_family": ds.structure_family,
-                "mimetype": ds.mimetype,
-                "management": ds.management,
-                "parameters": ds.parameters,
-                "properties": ds.properties,
-                "structure_id": structure_id,
-            },
-        ).scalar_one()
-        for asset in ds.assets:
+        if structure_id not in structures[0] and structure_id not in structures[1]:
+            db.execute(sql.structure, {"id": structure_id, "structure": structure})
+            structures[1].add(structure_id)
+        values = {
+            "node_id": node_id,
+            "structure_family": ds.structure_family,
+            "mimetype": ds.mimetype,
+            "management": ds.management,
+            "parameters": ds.parameters,
+            "properties": ds.properties,
+            "structure_id": structure_id,
+        }
+        if sql.with_asset is not None and len(ds.assets) == 1:
+            (one,) = ds.assets
+            values |= {"data_uri": one.data_uri, "is_directory": one.is_directory}
+            values |= {"size": one.size, "parameter": one.parameter, "num": one.num}
+            db.execute(sql.with_asset, values)
+            ds_assets = []
+        else:
+            ds_id = db.execute(sql.data_source, values).scalar_one()
+            ds_assets = ds.assets
+        for asset in ds_assets:
             asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar()
             if asset_id is None:
                 asset_id = db.execute(
@@ -355,7 +298,7 @@ def _insert(
                 },
             )
     for child in node.children:
-        _insert(db, sql, node_id, child, stored)
+        _insert(db, sql, node_id, child, stored, structures)
 
 
 def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:

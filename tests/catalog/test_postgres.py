@@ -266,3 +266,20 @@ def _psql_in(database: str, sql: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def test_the_worker_command_line_says_in_one_line_what_is_wrong(tmp_path: Path) -> None:
+    zarrscribe = str(Path(sys.executable).with_name("zarrscribe"))
+    with postgres_databases("zspgcli") as name:
+        cases = {
+            ("--tables", f"{PG}/{name}"): "--tables goes with --catalog postgresql://",
+            ("--catalog", f"{PG}/{name}"): "holds no Tiled catalog yet; start 'zarrscribe serve",
+            ("--catalog", f"{PG}/{name}_missing"): f'database "{name}_missing" does not exist',
+        }
+        for argv, message in cases.items():
+            done = subprocess.run(
+                [zarrscribe, "worker", *argv], capture_output=True, text=True, cwd=tmp_path
+            )
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert message in done.stderr
