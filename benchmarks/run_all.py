@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench_cli.py",
     "bench_cold.py",
     "bench_bus.py",
+    "bench_workers.py",
     "bench_ophyd_async.py",
     "bench_derived.py",
     "bench_serve.py",

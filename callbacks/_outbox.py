@@ -227,6 +227,19 @@ class Outbox:
             else:
                 self._unsaved[run.uid] = run
 
+    def running(self) -> bool:
+        """Whether a run started and its stop was not acknowledged yet."""
+        with self.lock:
+            return any(not run.stopped for run in self.runs.values())
+
+    def save_cursors_older_than(self, seconds: float) -> None:
+        """Write the lagging cursors last written more than ``seconds`` ago."""
+        now = time.monotonic()
+        for uid, run in list(self._unsaved.items()):
+            if now - run.saved_at >= seconds:
+                del self._unsaved[uid]
+                write_cursor(run)
+
     def save_cursors(self) -> None:
         """Write the cursors that lag behind what JetStream acknowledged."""
         while self._unsaved:

@@ -90,6 +90,8 @@ class Publisher:
         """Documents acknowledged by JetStream since this publisher started."""
         self.batches = 0
         """Batches sent since this publisher started (each one wake-up of its thread)."""
+        self.wakeups = 0
+        """Times another thread woke the NATS thread (a run's first document, flushes)."""
         self._loop = asyncio.new_event_loop()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None]
@@ -181,6 +183,7 @@ class Publisher:
     def _kick(self) -> None:
         """Wake the NATS thread (from any thread)."""
         self._parked = False
+        self.wakeups += 1
         with contextlib.suppress(RuntimeError):  # loop already closed
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -261,10 +264,16 @@ class Publisher:
         return woken
 
     async def _wait_for_documents(self) -> None:
-        """Linger while documents come in; park (woken by the next one) when none do."""
+        """Linger while documents come in, or a run goes on; park (woken by the next
+        document) when no run does. Within a run the RunEngine thread never wakes this
+        one: each wake-up hands it the GIL in the middle of the RunEngine's work."""
         if self._outbox.queue or self.pending:  # more came while the batch was sent
             if not self._hurry:
                 await self._wait(self.settings.linger)
+            return
+        if self._outbox.running():  # documents are coming: look again after the linger
+            if not await self._wait(self.settings.linger):
+                self._outbox.save_cursors_older_than(self.settings.cursor_every)
             return
         self._parked = True  # then look again: a document queued meanwhile is seen
         if self._outbox.queue or self.pending or self._closing:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ._open import EmbeddedTiled, Opened
+    from ._postgres import Postgres
     from ._relocate import Location
     from ._sql import SQLWriter
 
@@ -64,6 +65,7 @@ class Catalog:
         self._client: Any = None
         self._runs: Any = None
         self._direct: SQLWriter | None = None
+        self._reads: Postgres | None = None  # PostgreSQL: run lookups straight by SQL
         if client is not None:
             self._attach(client, direct)
 
@@ -147,14 +149,27 @@ class Catalog:
     @classmethod
     def from_uri(cls, uri: str, *, api_key: str | None = None) -> Catalog:
         """A catalog on a Tiled server, e.g. ``http://host:8000/api/v1/metadata/raw``."""
-        from ._open import open_server
+        from ._server import open_server
 
         return cls(open_server(uri, api_key), description=f"Tiled server {uri}")
+
+    @classmethod
+    def from_database(
+        cls, uri: str, *, tables: str | None = None, readable: Sequence[str | Path] = ()
+    ) -> Catalog:
+        """The catalog in the PostgreSQL database ``uri`` a Tiled server serves
+        (``postgresql://user@host/db``), its table storage in ``tables`` (default: the
+        same database, as ``zarrscribe serve`` has it). Runs are written straight into
+        it by SQL (as the embedded catalog's are), which the server reads at once;
+        ``readable`` are the folders whose stores Tiled may read here."""
+        from ._postgres import open_postgres
+
+        return open_postgres(cls, uri, tables, readable)
 
     @staticmethod
     def check_uri(uri: str) -> None:
         """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
-        from ._open import check_uri
+        from ._server import check_uri
 
         check_uri(uri)
 
@@ -164,6 +179,8 @@ class Catalog:
         with self._lock:
             if self._embedded is not None:
                 self._embedded.close()
+            elif self._opened is not None:  # PostgreSQL: its writer and app
+                self._opened.close()
             elif (context := getattr(self._client, "context", None)) is not None:
                 context.close()  # a server's client: its connection
 
@@ -196,6 +213,8 @@ class Catalog:
     def __contains__(self, uid: object) -> bool:
         if not isinstance(uid, str) or self._missing():
             return False
+        if self._reads is not None:
+            return self._reads.metadata(uid) is not None
         if self._local is not None:
             return self._local.metadata(uid) is not None
         with self._lock:
@@ -393,7 +412,10 @@ class Catalog:
 
     def _full_uid(self, uid: str) -> str:
         """The uid of the one run whose uid starts with ``uid``."""
-        matches = self.search(uid=uid, limit=2)
+        if self._reads is not None:
+            matches = [summary(key, {}) for key in self._reads.keys(uid)]
+        else:
+            matches = list(self.search(uid=uid, limit=2))
         if not matches:
             raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
         if len(matches) > 1:
@@ -419,6 +441,9 @@ class Catalog:
         ``start`` and ``stop`` documents and zarrscribe's own."""
         if self._missing():
             raise RunNotFoundError(f"no run with uid {uid!r} (or starting with it) in {self}")
+        if self._reads is not None:  # the exact uid first: one query for a registration
+            found = self._reads.metadata(uid)
+            return found if found is not None else self._reads.metadata(self._full_uid(uid)) or {}
         if self._local is None:
             return dict(self.run(uid).metadata)
         return dict(self._local.metadata(self._exact_uid(uid)) or {})
@@ -427,6 +452,8 @@ class Catalog:
         """Where the entry of run ``uid`` files its Zarr arrays (per stream and key)."""
         if self._local is not None:
             return self._local.layout(self._exact_uid(uid))
+        if self._reads is not None:
+            return self._reads.layout(self._exact_uid(uid))
         with self._lock:
             return tiled_layout(self.run(uid))
 

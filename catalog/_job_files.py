@@ -16,11 +16,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-__all__ = ["job_files", "job_uid", "read_job", "write_job"]
+from ._pending import Job
+
+__all__ = ["job_files", "job_uid", "load_jobs", "read_job", "write_job"]
+
+logger = logging.getLogger(__name__)
 
 _LINK_SUFFIX = ".job"
 """The suffix of a job that is a link to its run's log."""
@@ -112,3 +118,36 @@ def read_job(path: Path) -> tuple[str, Path] | str:
     if not isinstance(run, str) or not isinstance(log, str) or not run or not log:
         return f"not a job record: {text[:80]!r}"
     return run, Path(log)
+
+
+def load_jobs(pending_dir: Path, find_log: Callable[[str], Path | None] | None) -> Iterator[Job]:
+    """Every job in ``pending_dir`` that can be taken. One that cannot be read is
+    reported and left in place; a damaged one (empty, cut short: a power loss before its
+    fsync) is reported and still taken when ``find_log`` finds its run's log."""
+    for path in job_files(pending_dir):
+        try:
+            job = read_job(path)
+        except OSError as e:
+            logger.error("pending registration %s is unreadable (%s); left in place", path, e)
+            continue
+        if not isinstance(job, str):
+            yield Job(path, job[0], job[1])
+            continue
+        uid, what, log = path.stem, job, None
+        if find_log is not None:
+            try:
+                log = find_log(uid)
+            except Exception as e:  # a damaged job must never stop the queue
+                what = f"{what}; looking for its log failed: {e}"
+        if log is None:
+            logger.error(
+                "pending registration %s is damaged (%s) and the log of run %s is not found; "
+                "left in place",
+                *(path, what, uid),
+            )
+            continue
+        logger.error(
+            "pending registration %s is damaged (%s); run %s is registered from its log %s",
+            *(path, what, uid, log),
+        )
+        yield Job(path, uid, log)

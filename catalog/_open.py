@@ -20,28 +20,18 @@ from ._relocate import Location, private_copy, read_location
 from ._tiled import (
     forget_replaced_files,
     init_lock,
-    is_unreachable,
     one_line,
     opened,
     quiet_app_logs,
     show_progress,
     sql_storage,
-    status_code,
 )
 
 if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._sql import SQLWriter
 
-__all__ = [
-    "EmbeddedTiled",
-    "Opened",
-    "check_uri",
-    "embedded_catalog",
-    "is_initialised",
-    "open_embedded",
-    "open_server",
-]
+__all__ = ["EmbeddedTiled", "Opened", "embedded_catalog", "is_initialised", "open_embedded"]
 
 
 def embedded_catalog(base_dir: str | Path) -> Catalog:
@@ -360,67 +350,3 @@ def _reason(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b.*: ", line)]
     return (found or lines or ["no reason given"])[-1][:300]
-
-
-def check_uri(uri: str) -> None:
-    """Raise :class:`CatalogError` at once if ``uri`` cannot be a Tiled server's."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CatalogError(
-            f"{uri!r} is not a Tiled server URI; give http(s)://host:port/api "
-            "(a database is served by a Tiled server; omit the URI for the embedded catalog)"
-        )
-
-
-CONNECT_TIMEOUT = 5.0
-"""Seconds a Tiled server gets to accept a connection before it counts as down."""
-
-
-def _reachable(uri: str) -> None:
-    """Raise :class:`CatalogUnavailableError` within about :data:`CONNECT_TIMEOUT`
-    seconds when nothing answers at ``uri``. Tiled's client would retry a refused
-    connection for up to 45 s, printing "Retrying…", unless told otherwise by an
-    environment variable read when it is imported; one plain request first is bounded."""
-    import httpx
-
-    try:
-        httpx.get(uri, timeout=httpx.Timeout(3 * CONNECT_TIMEOUT, connect=CONNECT_TIMEOUT))
-    except httpx.TransportError as e:
-        raise CatalogUnavailableError(
-            f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
-        ) from e
-
-
-def open_server(uri: str, api_key: str | None) -> Any:
-    """The Tiled client of the node at ``uri``; one-line errors when it cannot be had
-    (within seconds when nothing answers there)."""
-    check_uri(uri)
-    _reachable(uri)
-
-    from tiled.client import from_context
-    from tiled.client.context import Context
-
-    context = None
-    try:
-        context, node_path_parts = Context.from_any_uri(
-            uri, api_key=api_key, show_progress=show_progress()
-        )
-        return from_context(context, node_path_parts=node_path_parts)
-    except Exception as e:
-        if context is not None:
-            context.close()  # do not leak the connection of a refused client
-        if is_unreachable(e):
-            raise CatalogUnavailableError(
-                f"Tiled server {uri!r} cannot be reached ({one_line(e)}); check that it runs"
-            ) from e
-        if status_code(e) in (401, 403):
-            raise CatalogError(
-                f"Tiled server {uri!r} refused the API key (HTTP {status_code(e)}); "
-                "pass the server's key with api_key= (CLI: --api-key or TILED_API_KEY)"
-            ) from e
-        raise CatalogError(
-            f"cannot open Tiled catalog {uri!r}: {one_line(e)}; check that it is a Tiled "
-            "server's URI (http(s)://host:port/api)"
-        ) from e

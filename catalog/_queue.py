@@ -31,7 +31,7 @@ from ..writers import BackgroundSyncs
 from ..writers.model import Document, ZarrscribeError
 from ._catalog import Catalog
 from ._errors import CatalogError, CatalogUnavailableError
-from ._job_files import job_files, job_uid, read_job, write_job
+from ._job_files import job_files, job_uid, load_jobs, write_job
 from ._pending import Job, PendingJobs
 
 __all__ = ["RegistrationQueue"]
@@ -92,14 +92,12 @@ class RegistrationQueue:
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._syncs = syncs if syncs is not None else BackgroundSyncs()
-        self._find_log = find_log
         self._deleted = deleted
         self._cond = threading.Condition()
         self._connect_lock = threading.Lock()
         self._jobs = PendingJobs()
-        for job in map(self._read_job, self._job_files()):  # the folder is read once
-            if job is not None:
-                self._replaced(self._jobs.add(job), job.path)
+        for job in load_jobs(self._pending_dir, find_log):  # the folder is read once
+            self._replaced(self._jobs.add(job), job.path)
         self._away: str | None = None
         """Why the catalog cannot be reached, while it cannot: no job is tried until
         ``_retry_at`` (the catalog's back-off, not the jobs')."""
@@ -135,7 +133,7 @@ class RegistrationQueue:
 
     def pending(self) -> list[str]:
         """Uids of runs not registered yet (on disk, so they survive a restart)."""
-        return sorted({job_uid(p) for p in self._job_files()})
+        return sorted({job_uid(p) for p in job_files(self._pending_dir)})
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every queued job is registered; ``False`` if some remain at timeout.
@@ -207,47 +205,6 @@ class RegistrationQueue:
         """Remove the job of a run queued again under another name (an older version's)."""
         if job is not None and job.path != path:
             job.path.unlink(missing_ok=True)
-
-    def _job_files(self) -> list[Path]:
-        return job_files(self._pending_dir)
-
-    def _read_job(self, path: Path) -> Job | None:
-        """The job in ``path``; a damaged one (empty, cut short: a power loss before its
-        fsync) is reported and still taken when its run's log can be found."""
-        try:
-            job = read_job(path)
-        except OSError as e:
-            logger.error("pending registration %s is unreadable (%s); left in place", path, e)
-            return None
-        if isinstance(job, str):
-            return self._damaged_job(path, job)
-        return Job(path, job[0], job[1])
-
-    def _damaged_job(self, path: Path, what: str) -> Job | None:
-        uid = path.stem
-        log: Path | None = None
-        if self._find_log is not None:
-            try:
-                log = self._find_log(uid)
-            except Exception as e:  # a damaged job must never stop the queue
-                what = f"{what}; looking for its log failed: {e}"
-        if log is None:
-            logger.error(
-                "pending registration %s is damaged (%s) and the log of run %s is not found; "
-                "left in place",
-                path,
-                what,
-                uid,
-            )
-            return None
-        logger.error(
-            "pending registration %s is damaged (%s); run %s is registered from its log %s",
-            path,
-            what,
-            uid,
-            log,
-        )
-        return Job(path, uid, log)
 
     def _run(self) -> None:
         try:

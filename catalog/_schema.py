@@ -23,7 +23,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["REVISION", "TILED_VERSION", "create_schema"]
+__all__ = ["REVISION", "TILED_VERSION", "create_schema", "installed_tiled"]
 
 TILED_VERSION = "0.2.20"
 """The Tiled version whose empty catalog ``tiled-<version>.sql`` reproduces."""
@@ -44,7 +44,7 @@ _ROWS = (
 )
 
 
-def _installed_tiled() -> str | None:
+def installed_tiled() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -61,7 +61,7 @@ def create_schema(database: Path) -> bool:
     failure (a full disk) leaves a database without the stamp, which the next open
     starts again. Raises :class:`sqlite3.Error` on failure.
     """
-    if _installed_tiled() != TILED_VERSION:
+    if installed_tiled() != TILED_VERSION:
         return False
     db = sqlite3.connect(database, isolation_level=None, timeout=10)
     try:

@@ -28,6 +28,7 @@ from ._errors import CatalogError
 from ._folder import no_catalog
 from ._guard import ASGIApp, Receive, Scope, Send, guard
 from ._relocate import relocate_embedded
+from ._server import CONNECT_TIMEOUT
 from ._tiled import one_line
 
 __all__ = ["ServerSettings", "build_server_app", "check_settings", "listen", "serve"]
@@ -35,8 +36,6 @@ __all__ = ["ServerSettings", "build_server_app", "check_settings", "listen", "se
 ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
 """Specs of the served root: bluesky clients then treat it as a catalog of runs."""
 
-CONNECT_TIMEOUT = 5.0
-"""Seconds to wait for the catalog database before saying it cannot be reached."""
 
 STOP_TIMEOUT = 3.0
 """Seconds open requests get to finish once the server is told to stop."""

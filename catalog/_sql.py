@@ -16,9 +16,11 @@ import copy
 import json
 import logging
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ._dialect import Dialect, SQLite
 from ._plan import NodePlan
 from ._tiled import TABLE_STORAGE_LOCK
 
@@ -30,57 +32,69 @@ _TABLE_MIMETYPE = "application/x-tiled-sql-table"
 
 
 class SQLWriter:
-    """Writes planned runs into the catalog database ``db_path``, table rows into
-    ``table_storage``."""
+    """Writes planned runs into a catalog database, table rows into ``table_storage``:
+    the embedded catalog's SQLite file ``db_path``, or (:meth:`postgresql`) the
+    PostgreSQL database a Tiled server serves (:mod:`._postgres`)."""
 
-    def __init__(self, db_path: Path, table_storage: Any, *, busy_timeout: float = 10.0) -> None:
-        from sqlalchemy import create_engine, event
-        from tiled.utils import safe_json_dump
-
+    def __init__(
+        self,
+        db_path: Path,
+        table_storage: Any,
+        *,
+        busy_timeout: float = 10.0,
+        dialect: Dialect | None = None,
+    ) -> None:
         self.database = db_path
         self._storage = table_storage
-        self._sql = _Statements()
-        self._engine = create_engine(
-            f"sqlite:///{db_path}",
-            # Tiled's own json_serializer (tiled.server.connection_pool, whose module
-            # imports FastAPI): same JSON text
-            json_serializer=lambda obj: safe_json_dump(obj).decode(),
-            connect_args={"timeout": busy_timeout},
-        )
+        self._dialect = dialect or SQLite(db_path, busy_timeout)
+        self._sql = _Statements(self._dialect.insert, self._dialect.with_asset)
+        self._structures: set[str] = set()
+        """Ids of structures committed by this writer (where the database keeps them)."""
 
-        @event.listens_for(self._engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")  # Tiled relies on ON DELETE CASCADE
-            cursor.close()
+    @classmethod
+    def postgresql(cls, uri: str, table_storage: Any) -> SQLWriter:
+        """A writer into the PostgreSQL catalog database ``uri`` (Tiled's schema of the
+        revision we pin; :class:`CatalogError` otherwise), tables into ``table_storage``."""
+        from ._postgres import Postgres
 
-        @event.listens_for(self._engine, "begin")
-        def _begin(connection: Any) -> None:
-            # Take the write lock at once: a deferred transaction that reads first
-            # cannot wait for another writer (SQLite returns "locked" at once).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dialect = Postgres(uri, table_storage)
+        return cls(Path(uri), table_storage, dialect=dialect)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._dialect.close()
 
     def write(self, plans: Sequence[NodePlan]) -> None:
         """Create (or replace) every planned run, all in one catalog transaction."""
         stored: dict[int, Any] = {}
         with TABLE_STORAGE_LOCK:
             created = self._store_tables(plans, stored)
+        replaced: list[tuple[str, str, int]] = []
+
+        structures: set[str] = set()  # written (or found) by this transaction
+
+        def write_all(db: Any) -> None:
+            replaced.clear()  # a transaction tried again starts afresh
+            structures.clear()
+            self._dialect.lock_runs(db, sorted({plan.key for plan in plans}))
+            for plan in plans:
+                replaced.extend(_delete_run(db, plan.key))
+                _insert(db, self._sql, 0, plan, stored, (self._structures, structures))
+
         try:
-            with self._engine.begin() as db:
-                replaced: list[tuple[str, str, int]] = []
-                for plan in plans:
-                    replaced += _delete_run(db, plan.key)
-                    _insert(db, self._sql, 0, plan, stored)
+            self._dialect.transaction(write_all)
+            if self._dialect.keeps_structures:
+                self._structures |= structures  # committed: no need to insert them again
         except BaseException:
-            for data_uri, table_name, dataset_id in created:
-                _drop_rows(self._storage, data_uri, table_name, dataset_id)
+            self._structures.clear()  # whatever went wrong, trust nothing known before
+            for dataset in created:
+                _drop_rows(self._dialect, self._storage, *dataset)
             raise
-        for data_uri, table_name, dataset_id in replaced:
-            _drop_rows(self._storage, data_uri, table_name, dataset_id)
+        for dataset in replaced:
+            _drop_rows(self._dialect, self._storage, *dataset)
 
     def _store_tables(
         self, plans: Sequence[NodePlan], stored: dict[int, Any]
@@ -89,8 +103,9 @@ class SQLWriter:
 
         Fills ``stored`` (``id(node)`` -> the data source with its table name and
         dataset id); the plans are not changed, so a failed write can be retried.
-        Tiled's ``SQLAdapter.init_storage`` creates each distinct table once;
-        the other runs' dataset ids and all rows go in one transaction.
+        Tiled's ``SQLAdapter.init_storage`` creates each distinct table once (on
+        PostgreSQL once per writer); the other runs' dataset ids and all rows go in
+        one transaction.
         """
         from tiled.adapters.sql import SQLAdapter
 
@@ -103,21 +118,26 @@ class SQLWriter:
         try:
             rest: list[NodePlan] = []
             for group in groups.values():
-                first = SQLAdapter.init_storage(self._storage, group[0].data_source, None)
-                stored[id(group[0])] = first
-                created.append(_dataset(first))
-                for node in group[1:]:
+                source = group[0].data_source
+                first, fresh = self._dialect.init_table(
+                    repr(source), partial(SQLAdapter.init_storage, self._storage, source, None)
+                )
+                if fresh:  # it has its dataset id
+                    stored[id(group[0])] = first
+                    created.append(_dataset(first))
+                for node in group[1:] if fresh else group:
                     stored[id(node)] = copy.deepcopy(first)
-                rest += group[1:]
+                    rest.append(node)
             _write_rows(
                 self._storage,
+                self._dialect,
                 [stored[id(node)] for node in rest],
                 [(stored[id(n)], n.table) for g in groups.values() for n in g],
             )
             created += [_dataset(stored[id(node)]) for node in rest]
         except BaseException:
-            for data_uri, table_name, dataset_id in created:
-                _drop_rows(self._storage, data_uri, table_name, dataset_id)
+            for dataset in created:
+                _drop_rows(self._dialect, self._storage, *dataset)
             raise
         return created
 
@@ -127,15 +147,17 @@ def _dataset(data_source: Any) -> tuple[str, str, int]:
     return data_source.assets[0].data_uri, params["table_name"], int(params["dataset_id"])
 
 
-def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]]) -> None:
+def _write_rows(
+    storage: Any, dialect: Dialect, new: list[Any], tables: list[tuple[Any, list[Any]]]
+) -> None:
     """Give each data source in ``new`` a dataset id, then append every table's rows,
     all in one transaction of the table storage.
 
     This mirrors two pieces of ``tiled.adapters.sql.SQLAdapter`` (0.2.20) that have
     no batch form: the dataset-id counter of ``init_storage`` (SQLite: the one-row
-    table ``_dataset_id_counter``) and the row layout of ``append_partition``
-    (``_dataset_id`` and ``_partition_id`` first, lower-case column names). Calling
-    them per run costs two commits (two fsyncs) per run.
+    table ``_dataset_id_counter``; PostgreSQL: the sequence of that name) and the row
+    layout of ``append_partition`` (``_dataset_id`` and ``_partition_id`` first,
+    lower-case column names). Calling them per run costs two commits per run.
     """
     from contextlib import closing
 
@@ -145,13 +167,8 @@ def _write_rows(storage: Any, new: list[Any], tables: list[tuple[Any, list[Any]]
     with closing(storage.connect()) as conn:
         if new:
             with conn.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE _dataset_id_counter SET value = value + {len(new):d} RETURNING value"
-                )
-                (last,) = cursor.fetchone()
-            for data_source, dataset_id in zip(
-                new, range(last - len(new) + 1, last + 1), strict=True
-            ):
+                ids = dialect.dataset_ids(cursor, len(new))
+            for data_source, dataset_id in zip(new, ids, strict=True):
                 data_source.parameters["dataset_id"] = dataset_id
         by_table: dict[str, list[Any]] = {}
         for data_source, pieces in tables:
@@ -192,26 +209,38 @@ def _structure(data_source: Any) -> tuple[str, Any]:
 class _Statements:
     """Insert statements built once (SQLAlchemy then reuses their compiled form)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect_insert: Any, with_asset: Any) -> None:
         from sqlalchemy import bindparam, insert, select
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
         from tiled.catalog import orm
 
         nodes, sources = orm.Node.__table__, orm.DataSource.__table__
         assets = orm.Asset.__table__
         self.node = insert(nodes).returning(nodes.c.id)
-        self.structure = sqlite_insert(orm.Structure.__table__).on_conflict_do_nothing(
+        self.structure = dialect_insert(orm.Structure.__table__).on_conflict_do_nothing(
             index_elements=["id"]
         )
         self.data_source = insert(sources).returning(sources.c.id)
         self.find_asset = select(assets.c.id).where(assets.c.data_uri == bindparam("uri"))
-        self.asset = insert(assets).returning(assets.c.id)
+        # another writer may add the same asset meanwhile (PostgreSQL): then it is found
+        self.asset = (
+            dialect_insert(assets)
+            .on_conflict_do_nothing(index_elements=["data_uri"])
+            .returning(assets.c.id)
+        )
         self.association = insert(orm.DataSourceAssetAssociation.__table__)
+        self.with_asset = with_asset
 
 
 def _insert(
-    db: Any, sql: _Statements, parent: int, node: NodePlan, stored: dict[int, Any]
+    db: Any,
+    sql: _Statements,
+    parent: int,
+    node: NodePlan,
+    stored: dict[int, Any],
+    structures: tuple[set[str], set[str]],
 ) -> None:
+    """Insert ``node`` and its tree; ``structures``: the structure ids known to be in the
+    database already, and those this transaction inserts (filled here)."""
     from tiled.structures.core import StructureFamily
 
     node_id = db.execute(
@@ -227,20 +256,28 @@ def _insert(
     ds = stored.get(id(node), node.data_source)
     if ds is not None:
         structure_id, structure = _structure(ds)
-        db.execute(sql.structure, {"id": structure_id, "structure": structure})
-        ds_id = db.execute(
-            sql.data_source,
-            {
-                "node_id": node_id,
-                "structure_family": ds.structure_family,
-                "mimetype": ds.mimetype,
-                "management": ds.management,
-                "parameters": ds.parameters,
-                "properties": ds.properties,
-                "structure_id": structure_id,
-            },
-        ).scalar_one()
-        for asset in ds.assets:
+        if structure_id not in structures[0] and structure_id not in structures[1]:
+            db.execute(sql.structure, {"id": structure_id, "structure": structure})
+            structures[1].add(structure_id)
+        values = {
+            "node_id": node_id,
+            "structure_family": ds.structure_family,
+            "mimetype": ds.mimetype,
+            "management": ds.management,
+            "parameters": ds.parameters,
+            "properties": ds.properties,
+            "structure_id": structure_id,
+        }
+        if sql.with_asset is not None and len(ds.assets) == 1:
+            (one,) = ds.assets
+            values |= {"data_uri": one.data_uri, "is_directory": one.is_directory}
+            values |= {"size": one.size, "parameter": one.parameter, "num": one.num}
+            db.execute(sql.with_asset, values)
+            ds_assets = []
+        else:
+            ds_id = db.execute(sql.data_source, values).scalar_one()
+            ds_assets = ds.assets
+        for asset in ds_assets:
             asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar()
             if asset_id is None:
                 asset_id = db.execute(
@@ -250,7 +287,9 @@ def _insert(
                         "is_directory": asset.is_directory,
                         "size": asset.size,
                     },
-                ).scalar_one()
+                ).scalar()
+            if asset_id is None:  # another writer added it since (PostgreSQL)
+                asset_id = db.execute(sql.find_asset, {"uri": asset.data_uri}).scalar_one()
             db.execute(
                 sql.association,
                 {
@@ -261,7 +300,7 @@ def _insert(
                 },
             )
     for child in node.children:
-        _insert(db, sql, node_id, child, stored)
+        _insert(db, sql, node_id, child, stored, structures)
 
 
 def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
@@ -306,22 +345,24 @@ def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
     return tables
 
 
-def _drop_rows(storage: Any, data_uri: str, table_name: str, dataset_id: int) -> None:
+def _drop_rows(
+    dialect: Dialect, storage: Any, data_uri: str, table_name: str, dataset_id: int
+) -> None:
     """Remove one dataset's rows from table storage (best effort: orphans are harmless).
 
-    Rows in our own table ``storage`` are removed through it: Tiled's
+    Rows in our own SQLite table ``storage`` are removed through it: Tiled's
     ``delete_physical_asset`` finds storage by URI in a registry that only its app
     fills, so without the app (the direct path) it failed, and every replaced entry
     (a live entry, each update) left its rows behind."""
-    from tiled.catalog.adapter import delete_physical_asset
     from tiled.storage import storage_registry_key
 
     try:
         with TABLE_STORAGE_LOCK:
-            if storage_registry_key(data_uri) == storage_registry_key(storage.uri):
+            ours = storage_registry_key(data_uri) == storage_registry_key(storage.uri)
+            if ours and data_uri.startswith("sqlite:"):
                 _delete_dataset(storage, table_name, dataset_id)
             else:
-                delete_physical_asset(data_uri, table_name=table_name, dataset_id=dataset_id)
+                dialect.drop_rows(data_uri, table_name, dataset_id)
     except Exception as e:  # the entry is right; only storage space is at stake
         logger.warning("could not remove rows of dataset %s in %s: %s", dataset_id, table_name, e)
 

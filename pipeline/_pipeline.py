@@ -208,7 +208,15 @@ class Pipeline:
         before the run's folder is made (:class:`RunRefusedError`)."""
         encode_record("start", start)
         run_dir = self.paths.run_dir(_plan_name(start), run_key=start["uid"])  # type: ignore[arg-type]
-        log = DocumentLog(run_dir, syncs=self._syncs)
+        log = DocumentLog(run_dir, syncs=self._syncs)  # it fsyncs run_dir for its own name
+        # the run folder's name lives in its session folder, the session's in base_dir
+        # (and a date folder's): new names last once their folders are fsync'd too
+        try:
+            depth = len(run_dir.relative_to(self.base_dir).parts)
+        except ValueError:  # not under base_dir as spelled here: its own folder only
+            depth = 1
+        for folder in run_dir.parents[:depth]:
+            self._syncs.fsync_folder(folder)
         self._logs[start["uid"]] = log
         if len(self._log_paths) >= 10_000:  # remember recent runs only
             del self._log_paths[next(iter(self._log_paths))]

@@ -208,7 +208,6 @@ def loopback_settings(tmp_path: Path, database: str) -> dict[str, str]:
         "ZARRSCRIBE_DATABASE": f"{PG}/{database}",
         "ZARRSCRIBE_HOST": "127.0.0.1",
         "ZARRSCRIBE_PORT": str(tiled_port),
-        "ZARRSCRIBE_TILED": f"http://127.0.0.1:{tiled_port}/api",
     }
     assert set(mine) == set(environment_file()), "a setting of zarrscribe.env is not set here"
     return mine
@@ -244,7 +243,7 @@ def test_the_units_bring_up_nats_postgres_serve_and_two_workers(tmp_path: Path, 
         nats.wait_for("NATS port", lambda: port_open(int(settings["NATS_PORT"])), 15)
         serve = start("zarrscribe-serve")
         services.append(serve)
-        api = settings["ZARRSCRIBE_TILED"]
+        api = f"http://127.0.0.1:{settings['ZARRSCRIBE_PORT']}/api"
 
         def answers() -> bool:
             try:
@@ -267,7 +266,8 @@ def test_the_units_bring_up_nats_postgres_serve_and_two_workers(tmp_path: Path, 
             uids = three_runs(RE, rig)
             uids += RE(bp.count([rig.light], num=2)).run_start_uids  # a run without stores
             assert publisher.flush(30)
-        listening = f"-> Catalog(Tiled server {api})"
+        # the workers write the served database by SQL (no HTTP, no API key)
+        listening = f"-> Catalog(PostgreSQL catalog {settings['ZARRSCRIBE_DATABASE']})"
         for worker in workers:
             worker.wait_for("line saying it listens", lambda w=worker: listening in w.output(), 60)
 
@@ -276,9 +276,8 @@ def test_the_units_bring_up_nats_postgres_serve_and_two_workers(tmp_path: Path, 
         deadline = time.monotonic() + 60
 
         def complete() -> set[str]:
-            """The runs whose entry is whole: zarrscribe's own metadata is written last
-            (a registration the server refused halfway, HTTP 500, leaves an entry
-            without it, some arrays missing, until the worker's retry completes it)."""
+            """The runs whose entry is whole (a worker writes each in one transaction;
+            zarrscribe's own metadata is in it)."""
             return {uid for uid, md in catalog.entries().items() if ATTRIBUTES_KEY in md}
 
         while not complete() >= set(uids):
@@ -288,6 +287,8 @@ def test_the_units_bring_up_nats_postgres_serve_and_two_workers(tmp_path: Path, 
             time.sleep(0.2)
         assert entries(catalog, uids) == Counter(dict.fromkeys(uids, 1))
         assert len(catalog.search()) == len(uids)
+        for worker in workers:  # nothing failed and was retried
+            assert "Traceback" not in worker.output(), worker.output()[-2000:]
         frames = catalog.read_array(uids[0], "cam1")
         assert frames.shape[0] == 2, frames.shape
 

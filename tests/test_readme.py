@@ -51,6 +51,7 @@ def test_the_readme_has_its_examples() -> None:
         "ophyd-async detectors in the same store",
         "Derived frames: a running median of a camera",
         "Open a store in a viewer",
+        "Writer layout",
     ]
 
 
@@ -66,6 +67,7 @@ CHECKS = {
     "Open a folder you already have": (
         "assert len(runs) == 1 and frames.shape == (3, 512, 512), (len(runs), frames.shape)\n"
     ),
+    "Writer layout": "assert writer.sources == {}\n",
     "Derived frames: a running median of a camera": (
         "assert background.shape == (2, 512, 512), background.shape\n"
         "assert str(background.dtype) == 'float32', background.dtype\n"

@@ -92,7 +92,7 @@ def common_options() -> Parser:
     common.add_argument(
         "--catalog",
         help="Tiled server URI (default: the embedded SQLite catalog); "
-        "for serve: a database URI such as postgresql://user@host/db",
+        "for serve and worker: a database URI such as postgresql://user@host/db",
     )
     common.add_argument(
         "--api-key",

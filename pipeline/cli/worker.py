@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...writers.model import Documents, require
-from ._common import open_catalog, plural
+from ._common import UsageError, open_catalog, plural
 from ._signals import Interrupted, signals_to
 
 if TYPE_CHECKING:
+    from ...catalog import Catalog
     from ..bus import Register
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
@@ -24,6 +25,16 @@ to ``events.>``)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Register the runs published to NATS JetStream in a catalog. Fastest: "
+        "--catalog postgresql://user@host/db, the database the Tiled server on "
+        "PostgreSQL serves (zarrscribe serve --catalog ...), written straight by SQL "
+        "(the server shows each run at once; workers on many machines never collide; "
+        "table storage: --tables, by default that database, as the server has it). "
+        "--catalog http://host:8000/api registers through a Tiled server instead "
+        "(with --api-key), for a catalog this machine cannot reach by SQL; without "
+        "--catalog, the embedded catalog of --base-dir."
+    )
     parser.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL(s)")
     parser.add_argument(
         "--stream",
@@ -57,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds to wait for NATS at start before giving up (default 30; exit code 2)",
     )
     parser.add_argument(
+        "--tables",
+        help="with --catalog postgresql://...: the Tiled server's SQL table storage "
+        "(default: the catalog's own database, as zarrscribe serve has it)",
+    )
+    parser.add_argument(
         "--shared-storage",
         action="store_true",
         help="the runs' stores are visible here under --base-dir: count frames on disk "
@@ -79,6 +95,19 @@ def _unless_deleted(register: Register, base_dir: Path) -> Register:
     return register_unless_deleted
 
 
+def _open(args: argparse.Namespace) -> Catalog:
+    """The catalog to register in: a PostgreSQL database written straight by SQL (the
+    one a Tiled server serves), else what ``--catalog`` names as for every verb."""
+    from ...catalog import Catalog
+
+    if args.catalog and args.catalog.split(":", 1)[0].split("+")[0] in ("postgresql", "postgres"):
+        readable = [args.base_dir.absolute()] if args.shared_storage else []
+        return Catalog.from_database(args.catalog, tables=args.tables, readable=readable)
+    if args.tables:
+        raise UsageError("--tables goes with --catalog postgresql://... (a catalog database)")
+    return open_catalog(args, create=True)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -98,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     bus = BusSettings(
         servers=args.nats, stream=args.stream or stream, prefix=args.prefix or prefix
     )
-    catalog = open_catalog(args, create=True)
+    catalog = _open(args)
     base_dir = args.base_dir.absolute() if args.shared_storage else None
     register: Register = partial(register_documents, catalog, base_dir=base_dir)
     if base_dir is not None:  # deletions are recorded in the data folder it sees

@@ -62,8 +62,9 @@ class RunningMedian(DerivedSource):
     Median ``k`` (from 0) is made when frame ``(k + 1) * every - 1`` of the run has been
     seen, over frames ``(k + 1) * every - window`` to ``(k + 1) * every - 1``; frames
     outside every window are not copied. A frame the producer could not take (its
-    queue full) is left out of its window and counted (:attr:`dropped`); a window left
-    with no frame makes no median. Frames after the last full ``every`` make none.
+    queue full) is left out of its window and counted (:attr:`dropped`), the last
+    window's last frame too; a window left with no frame makes no median. Frames after
+    the last full ``every`` make none.
     Each median is equal to ``numpy.median`` of the frames of its window it saw.
 
     Parameters
@@ -132,6 +133,11 @@ class RunningMedian(DerivedSource):
         self._frames[index] = frame
         if index == end - 1:
             self._emit(end)
+
+    def finish(self, source_frames: int) -> None:
+        for end in sorted({(i // self.every + 1) * self.every for i in self._frames}):
+            if end <= source_frames:  # its last frame was taken, and missed: what it has
+                self._emit(end)
 
     def _emit(self, end: int) -> None:
         window = [self._frames.pop(i) for i in range(end - self.window, end) if i in self._frames]

@@ -133,6 +133,10 @@ class DerivedSource:
     def reset(self) -> None:
         """Forget what earlier acquisitions left (called at kickoff)."""
 
+    def finish(self, source_frames: int) -> None:
+        """The source stopped after ``source_frames`` frames and every queued one was
+        consumed: emit what waits for a frame that never came (called at complete)."""
+
     def emit(self, frame: npt.NDArray[np.generic]) -> None:
         """Write one derived frame (on the producer's thread; may wait for the disk)."""
         self._writer.write_frame(self.name, frame)
@@ -218,6 +222,11 @@ class DerivedSource:
                 if sink.error is not None:
                     status.set_exception(sink.error)
                     return
+            try:
+                self.finish(self._writer.get_indices_written(self.source))
+            except Exception as e:
+                status.set_exception(e)
+                return
             if self.dropped:
                 logger.warning(
                     "%s: %d of %d frames of %r came while the producer was busy and were "

@@ -169,15 +169,17 @@ def test_documents_are_sent_in_batches_one_per_linger_window(
 ) -> None:
     with publishing_pipeline(rig, base_dir, bus) as (RE, pipeline, publisher):
         assert publisher.flush(30)
-        t0 = time.monotonic()
+        t0, woken = time.monotonic(), publisher.wakeups
         (uid,) = RE(bp.scan([rig.light], rig.motor, 0, 1, 100)).run_start_uids
-        took = time.monotonic() - t0
+        took, woken = time.monotonic() - t0, publisher.wakeups - woken
         assert publisher.flush(30)
         _assert_on_the_stream(bus, pipeline, [uid])
     documents = len(logged(pipeline, uid))
     # the RunEngine does not wake the publisher per document: one batch per window
     assert publisher.batches <= took / bus.linger + 2, (publisher.batches, took)
     assert publisher.batches < documents / 4, (publisher.batches, documents)
+    # nor within the run at all: each wake-up hands the publisher the GIL mid-plan
+    assert woken <= 1, woken
 
 
 def test_a_full_queue_falls_back_to_the_log(rig: Rig, base_dir: Path, bus: BusSettings) -> None:

@@ -95,7 +95,7 @@ def test_damaged_jobs_are_reported_and_their_runs_registered_from_their_logs(
             job.write_bytes(damage.encode("latin-1"))
     (pending / "lost.json").write_text("", encoding="utf-8")  # no log has this run
     catalog = Catalog.embedded(tmp_path / "catalog", readable=[tmp_path])
-    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._queue"):
+    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._job_files"):
         queue = RegistrationQueue(catalog, pending, _as_logged, find_log=logs.get)
     try:
         assert queue.flush(60), queue.failures
@@ -104,7 +104,7 @@ def test_damaged_jobs_are_reported_and_their_runs_registered_from_their_logs(
     finally:
         queue.close()
         catalog.close()
-    reports = [r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._queue"]
+    reports = [r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._job_files"]
     assert len(reports) == 5
     assert all("\n" not in report for report in reports)
     assert any("lost.json is damaged (empty) and the log of run lost" in r for r in reports)
@@ -119,13 +119,15 @@ def test_a_damaged_job_without_a_way_to_find_its_log_is_left_in_place(
     pending = tmp_path / "pending"
     pending.mkdir()
     (pending / "0123.json").write_text('{"uid": 3}', encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._queue"):
+    with caplog.at_level(logging.ERROR, logger="zarrscribe.catalog._job_files"):
         queue = RegistrationQueue(None, pending, _as_logged)
     try:
         assert queue.pending() == ["0123"]
     finally:
         queue.close(0.1)
-    (report,) = [r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._queue"]
+    (report,) = [
+        r.getMessage() for r in caplog.records if r.name == "zarrscribe.catalog._job_files"
+    ]
     assert report == (
         f"pending registration {pending / '0123.json'} is damaged (not a job record: "
         """'{"uid": 3}') and the log of run 0123 is not found; left in place"""

@@ -1,4 +1,5 @@
-"""Child process: a catalog worker registering into a Tiled server, with a journal.
+"""Child process: a catalog worker registering into a Tiled server (or by SQL into its
+PostgreSQL database), with a journal.
 
 Journal lines: ``begin <uid>`` before registering, ``done <uid>`` after; with
 ``hold_after`` it then waits before returning (so before the stop is acknowledged).
@@ -26,7 +27,10 @@ def _note(journal: Path, line: str) -> None:
 if __name__ == "__main__":
     servers, stream, prefix, uri, api_key, journal = sys.argv[1:7]
     hold_after = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
-    catalog = Catalog.from_uri(uri, api_key=api_key)
+    if uri.startswith("postgresql://"):  # by SQL into the server's database
+        catalog = Catalog.from_database(uri, tables=f"{uri}_tables")
+    else:
+        catalog = Catalog.from_uri(uri, api_key=api_key)
 
     def register(docs: Documents, /, *, log: str | None = None) -> None:
         uid = str(docs[0][1]["uid"])

@@ -1,5 +1,6 @@
 """Catalog workers in other processes register published runs in a Tiled server on
-PostgreSQL: exactly once, also when killed mid-registration, also two at a time."""
+PostgreSQL (through its HTTP API, or by SQL into its database): exactly once, also when
+killed mid-registration, also two at a time."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from zarrscribe.catalog import Catalog
 
 ROOT = Path(__file__).parents[3]
 API_KEY = secrets.token_hex(16)
+DATABASES: dict[str, str] = {}
+"""The catalog database of each Tiled server (by its URI); its tables: + ``_tables``."""
 
 
 def _stock_config(database: str, base: Path) -> str:
@@ -67,6 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         port = free_port()
         tiled = str(Path(sys.executable).with_name("tiled"))
         uri = f"http://127.0.0.1:{port}/api"
+        DATABASES[uri] = f"{PG}/{name}"
         with serving(
             [tiled, "serve", "config", str(config), "--port", str(port)],
             f"{uri}/v1/",
@@ -76,8 +80,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 class WorkerProcess:
-    def __init__(self, bus: BusSettings, uri: str, journal: Path, hold_after: float = 0) -> None:
+    def __init__(
+        self, bus: BusSettings, uri: str, journal: Path, hold_after: float = 0, way: str = "http"
+    ) -> None:
+        """A worker registering into the Tiled server at ``uri``: through its HTTP API
+        (``way="http"``) or by SQL into its database (``"sql"``)."""
         self.journal = journal
+        uri = DATABASES[uri] if way == "sql" else uri
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -163,14 +172,15 @@ def test_worker_in_another_process_registers_runs_for_stock_clients(
         client.context.close()
 
 
+@pytest.mark.parametrize("way", ["http", "sql"])
 @pytest.mark.parametrize("when", ["during", "after"])
 def test_worker_killed_mid_registration_registers_the_run_exactly_once(
-    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path, when: str
+    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path, when: str, way: str
 ) -> None:
     uri, base = server
     hold = 60.0 if when == "after" else 0.0  # "after": registered, killed before the ack
-    first = WorkerProcess(bus, uri, tmp_path / "first", hold_after=hold)
-    with publishing_pipeline(rig, base / f"killed-{when}", bus) as (RE, _, publisher):
+    first = WorkerProcess(bus, uri, tmp_path / "first", hold_after=hold, way=way)
+    with publishing_pipeline(rig, base / f"killed-{when}-{way}", bus) as (RE, _, publisher):
         (uid,) = RE(bp.count([rig.cam1, rig.cam2], num=2)).run_start_uids
         assert publisher.flush(30)
     try:
@@ -183,7 +193,7 @@ def test_worker_killed_mid_registration_registers_the_run_exactly_once(
     finally:
         first.stop()
     killed_done = first.done()
-    second = WorkerProcess(bus, uri, tmp_path / "second")
+    second = WorkerProcess(bus, uri, tmp_path / "second", way=way)
     try:
         second.wait_for(lambda: uid in second.done())  # redelivered after ack_wait
         time.sleep(3)  # longer than ack_wait: nothing is delivered again
@@ -201,15 +211,16 @@ def test_worker_killed_mid_registration_registers_the_run_exactly_once(
         catalog.close()
 
 
+@pytest.mark.parametrize("way", ["http", "sql"])
 def test_two_workers_register_every_run_once(
-    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path
+    server: tuple[str, Path], rig: Rig, bus: BusSettings, tmp_path: Path, way: str
 ) -> None:
     uri, base = server
-    workers = [WorkerProcess(bus, uri, tmp_path / f"w{i}") for i in range(2)]
+    workers = [WorkerProcess(bus, uri, tmp_path / f"w{i}", way=way) for i in range(2)]
     try:
         for w in workers:
             w.wait_for(lambda w=w: "ready" in w.lines())
-        with publishing_pipeline(rig, base / "two", bus) as (RE, _, publisher):
+        with publishing_pipeline(rig, base / f"two-{way}", bus) as (RE, _, publisher):
             uids = [u for _ in range(6) for u in RE(bp.count([rig.cam1], num=1)).run_start_uids]
             assert publisher.flush(30)
         workers[0].wait_for(lambda: sum(len(w.done()) for w in workers) >= len(uids))

@@ -140,3 +140,39 @@ def test_median_of_equals_numpy_value_for_value(dtype: str) -> None:
         expected = np.median(stack, axis=0).astype(median_dtype(dtype))
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected, err_msg=f"{dtype} x{n}")
+
+
+class LastFrameMissed(RunningMedian):
+    """A producer that never gets the last frame of the run (as if its queue was full)."""
+
+    def __init__(self, *args: Any, last: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last = last
+
+    def wants(self, index: int) -> bool:
+        return super().wants(index) and index != self.last
+
+
+@pytest.mark.parametrize("num", [NUM, NUM + 2])
+def test_the_last_window_is_written_without_its_missed_last_frame(
+    tmp_path: Path, num: int
+) -> None:
+    """The last window's median is made from the frames it saw when its own last frame
+    never came; a trailing partial window (frames after the last full ``every``) makes
+    none, as before."""
+    RE = RunEngine({}, call_returns_result=True)
+    writer = ZarrWriter("default")
+    det, _ = plain_detector("det", writer, SHAPE)
+    median = LastFrameMissed(
+        "det", writer, shape=SHAPE, dtype="uint16", window=WINDOW, every=EVERY, last=NUM - 1
+    )
+    with Pipeline([det, median, writer], base_dir=tmp_path, catalog=None) as pipeline:
+        pipeline.subscribe(RE)
+        result = RE(with_derived(bp.count([det], num=num), [median]))
+    assert result.exit_status == "success", result.reason
+    (store,) = tmp_path.glob("*/*/default.zarr")
+    written = zarr.open_group(store, mode="r")["det_median/0"][:]
+    frames = np.stack([frame(i, SHAPE) for i in range(NUM)])
+    expected = expected_medians(NUM, WINDOW, EVERY)
+    expected[-1] = np.median(frames[NUM - WINDOW : NUM - 1], axis=0)
+    np.testing.assert_array_equal(written, expected)
