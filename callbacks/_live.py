@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..writers.model import ZARR_MIMETYPE, Document, RunProjection
-from ._loaded import LogDocuments, load_run
+from ._loaded import load_run
 from ._sync import catalog_documents, read_on_disk
 
 __all__ = ["LiveEntry", "hold_log", "is_live", "live_entry"]
@@ -26,8 +26,10 @@ class LiveEntry:
     documents: Iterable[Document]
     metadata: dict[str, Any]
     state: tuple[Any, ...]
-    """The log's length read and the frames readable per array: an update whose state
-    equals the last one written has nothing new to show."""
+    """What readers see of it: the streams and arrays described, the events and the
+    frames readable per array (not the frames announced beyond them, which a fly scan
+    adds at every collect): an update whose state equals the last one written has
+    nothing new to show."""
 
 
 def live_entry(log: Path, base_dir: Path) -> LiveEntry | None:
@@ -42,11 +44,14 @@ def live_entry(log: Path, base_dir: Path) -> LiveEntry | None:
         return None
     on_disk = read_on_disk(record.store_uris(ZARR_MIMETYPE), base_dir)
     projection = RunProjection(record, on_disk, base_dir=base_dir, running=True)
-    end = run.documents.end if isinstance(run.documents, LogDocuments) else None
+    shown = (  # what a reader sees change: streams, arrays, readings, readable frames
+        len(record.descriptors),
+        len(record.arrays),
+        tuple(sorted(record.events.items())),
+        tuple(sorted(on_disk.items())),
+    )
     return LiveEntry(
-        catalog_documents(projection, run.documents),
-        projection.catalog_metadata(log),
-        (end, tuple(sorted(on_disk.items()))),
+        catalog_documents(projection, run.documents), projection.catalog_metadata(log), shown
     )
 
 

@@ -30,10 +30,6 @@ run (whose every update reads more) never takes more than about a tenth of a cor
 and a server's entry (replaced by a delete, then a create) is whole about 90% of the
 time. (The first write of a process, which opens the catalog, is not counted.)"""
 
-NICE = 10
-"""How much lower than the RunEngine and the cameras the thread runs on the CPU (Linux
-thread niceness): where cores are scarce, the acquisition goes first."""
-
 MAX_BACKOFF = 30.0
 """Most seconds between two attempts while live updates of a run fail."""
 
@@ -74,7 +70,9 @@ class LiveEntries:
     Every ``interval`` seconds (at the earliest ``interval`` after its start) each open
     run's entry is replaced by the projection of what its log holds so far and of the
     frames readable on disk (:func:`zarrscribe.callbacks.live_entry`), through the same
-    catalog write as its final registration; only when either grew. A run's next update
+    catalog write as its final registration; only when what readers see changed (its
+    streams, arrays, events or readable frames; not the frames a fly scan announces at
+    every collect beyond what is readable). A run's next update
     comes no sooner than :data:`COST_FACTOR` times its last one took. Best effort: a
     failure is logged once per run and retried with back-off, never raised, and never
     reaches the RunEngine. Once a run's stop comes, no live entry of it is written again
@@ -175,7 +173,6 @@ class LiveEntries:
 
     # ------------------------------------------------------------------ the thread
     def _work(self) -> None:
-        _lower_priority(NICE)
         if self._recover is not None:
             self._recover_left_running()
             self._recover = None  # (it holds the pipeline)
@@ -293,15 +290,3 @@ class LiveEntries:
             log = (self._base_dir / str(ours["log"])).resolve()
             if log.is_relative_to(base) and log.is_file() and not is_live(log):
                 yield log
-
-
-def _lower_priority(nice: int) -> None:
-    """Lower the CPU priority of the calling thread by ``nice`` (Linux: per thread), as
-    the derived frames' producer does."""
-    if not hasattr(os, "setpriority"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
-    except OSError as e:  # not allowed here: it runs at the RunEngine's priority
-        logger.debug("cannot lower the live entries' priority: %s", e)
