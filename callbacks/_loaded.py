@@ -60,6 +60,10 @@ class LogDocuments:
     are iterated (one document in memory at a time), its stores moved to where the
     log is now. Indexing reads up to the document asked for."""
 
+    fresh = True
+    """Each iteration parses the documents anew: no one else holds them (registration
+    changes them in place rather than copying each first)."""
+
     def __init__(self, log: Path, end: int, base_dir: Path) -> None:
         self.log, self.end, self.base_dir = log, end, base_dir
 
