@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import event_model
@@ -62,3 +63,25 @@ def test_every_document_is_checked(tmp_path: Any) -> None:
     with pytest.raises(CatalogError, match=r"cannot take.*seq_num"):
         catalog.register_run(docs, {})
     catalog.close()
+
+
+def test_truncation_is_the_plugins() -> None:
+    from bluesky_tiled_plugins.utils import truncate_json_overflow
+
+    from zarrscribe.catalog._plan import _truncated
+
+    big = 2**60
+    values: list[Any] = [
+        {"a": [1, 2.5, big, -big, 1e20, -1e20, float("inf"), float("-inf"), 2.0**53]},
+        {"nested": {"t": (1, big), "s": "x", "b": True, "n": None, "f": 1.7977e308}},
+        [[big], {"k": [1e300, -0.0]}],
+        "text",
+        3,
+        2**53 - 1,
+        2**53,
+        event_model.DocumentNames.start,
+    ]
+    for value in values:
+        ours, theirs = _truncated(value), truncate_json_overflow(value)
+        assert repr(ours) == repr(theirs), value
+    assert math.isnan(_truncated([float("nan")])[0])
