@@ -105,7 +105,9 @@ class SQLWriter:
                 stored[id(group[0])] = first
                 created.append(_dataset(first))
                 for node in group[1:]:
-                    stored[id(node)] = copy.deepcopy(first)
+                    # the same table: only the dataset id (in parameters) differs
+                    stored[id(node)] = copy.copy(first)
+                    stored[id(node)].parameters = dict(first.parameters)
                 rest += group[1:]
             _write_rows(
                 self._storage,
