@@ -322,7 +322,9 @@ class _Planner:
         notes = list(dict.fromkeys(stop.pop("_run_normalizer_notes", [])))
         update = {"stop": stop, **({"notes": notes} if notes else {})}
         root = self.root
-        root.metadata = apply_update_patch(root.metadata, update, copy.deepcopy(metadata))
+        # apply_update_patch makes new dicts of the patches' dicts and shares their other
+        # values (lists, numbers), which nothing changes afterwards: no deep copy first
+        root.metadata = apply_update_patch(root.metadata, update, metadata)
         return root
 
     def _table(self, stream: NodePlan, tables: list[Any]) -> None:
