@@ -9,7 +9,9 @@ every run into a catalog that does not exist yet. The fixed cost before the firs
 is fitted from the two largest sizes (total = fixed + per run x runs), as issue 20
 measured it; the 1-run replay measures it directly. With ``--old``, the same replays
 by another checkout's ``zarrscribe`` (e.g. the main branch's, before this change) are
-timed in the same rounds and printed side by side. Target: fixed cost <= 1 s.
+timed in the same rounds and printed side by side. Fresh processes that only import
+(the CLI; and what registering the first run imports) show how much of the fixed cost
+is imports. Target: fixed cost <= 1 s (issue 20).
 """
 
 from __future__ import annotations
@@ -52,6 +54,24 @@ def _cold_replay(zarrscribe: str, runs: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
+IMPORTS = {
+    "importing the CLI (any command)": "import zarrscribe.pipeline.cli",
+    "  + what registering the first run imports": (
+        "import zarrscribe.pipeline.cli, zarrscribe.catalog._plan, zarrscribe.catalog._sql, "
+        "zarrscribe.catalog._consolidator, bluesky_tiled_plugins.writing.tiled_writer, "
+        "tiled.catalog.orm, tiled.adapters.sql"
+    ),
+}
+"""Fresh processes that only import: the part of the fixed cost that is imports
+(bluesky-tiled-plugins pulls tiled.client, dask and xarray; tiled.catalog its adapter)."""
+
+
+def _imports(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
 def _fit(sizes: list[int], times: list[float]) -> tuple[float, float]:
     """Fixed seconds and seconds per run through the two largest sizes."""
     (n1, t1), (n2, t2) = sorted(zip(sizes, times, strict=True))[-2:]
@@ -74,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             folders[n] = d / f"runs{n}"
             make_runs(folders[n], n)
         times: dict[tuple[str, int], list[float]] = {(c, n): [] for c in commands for n in sizes}
+        imports: dict[str, list[float]] = {label: [] for label in IMPORTS}
         for _ in range(args.rounds):
             for n in sizes:
                 for name, exe in commands.items():
                     times[(name, n)].append(_cold_replay(exe, folders[n], d / "work"))
+            for label, code in IMPORTS.items():
+                imports[label].append(_imports(code))
     median = {key: statistics.median(v) for key, v in times.items()}
     header = ["cold replay --all into an empty catalog", *commands]
     if args.old:
@@ -96,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         fits = [_fit(sizes, [median[(c, n)] for n in sizes]) for c in commands]
         rows.append(row("fixed cost before the first run (fit)", [f[0] for f in fits]))
         rows.append(row("per run (fit)", [f[1] * 1e3 for f in fits], "ms"))
+    for label, values in imports.items():  # this checkout's imports only
+        rows.append([label, f"{statistics.median(values):.2f} s", *([""] * (len(header) - 2))])
     print(f"{args.rounds} interleaved rounds, median; target: fixed cost <= 1 s")
     print(table(rows))
     return 0

@@ -17,6 +17,27 @@ from ._log import iter_document_log
 __all__ = ["LoadedRun", "LogDocuments", "inside_base", "load_run", "loaded_run"]
 
 
+_BASES: dict[Path, tuple[Path, int, int]] = {}
+
+
+def _resolved_base(base_dir: Path) -> Path:
+    """``base_dir.resolve()``, remembered while ``base_dir`` is the same folder (device
+    and inode): each run checks its stores against it several times, and resolving
+    walks every component of the path."""
+    try:
+        st = os.stat(base_dir)
+    except OSError:
+        return base_dir.resolve()
+    known = _BASES.get(base_dir)
+    if known is not None and known[1:] == (st.st_dev, st.st_ino):
+        return known[0]
+    if len(_BASES) >= 64:
+        _BASES.clear()
+    resolved = base_dir.resolve()
+    _BASES[base_dir] = (resolved, st.st_dev, st.st_ino)
+    return resolved
+
+
 def inside_base(uri: str, base_dir: Path) -> Path:
     """The local path of store ``uri``, which must lie inside ``base_dir`` (after
     resolving ``..`` and symbolic links); anything else is refused."""
@@ -24,7 +45,7 @@ def inside_base(uri: str, base_dir: Path) -> Path:
     if path is None:
         raise CallbackError(f"store {uri!r} is not a local file:// store; nothing is written")
     resolved = Path(path).resolve()
-    base = base_dir.resolve()
+    base = _resolved_base(base_dir)
     if not resolved.is_relative_to(base):
         raise CallbackError(
             f"store {uri!r} lies outside the base directory {str(base)!r}; zarrscribe "
@@ -60,6 +81,10 @@ class LogDocuments:
     are iterated (one document in memory at a time), its stores moved to where the
     log is now. Indexing reads up to the document asked for."""
 
+    fresh = True
+    """Each iteration parses the documents anew: no one else holds them (registration
+    changes them in place rather than copying each first)."""
+
     def __init__(self, log: Path, end: int, base_dir: Path) -> None:
         self.log, self.end, self.base_dir = log, end, base_dir
 
@@ -92,7 +117,7 @@ def _rebased(uri: str, run_dir: Path, base_dir: Path) -> str:
     if path is None:
         return uri
     path = PurePath(os.path.normpath(path))
-    if Path(path).resolve().is_relative_to(base_dir.resolve()):
+    if Path(path).resolve().is_relative_to(_resolved_base(base_dir)):
         return uri
     if path.parent.name == run_dir.name and path.name:
         return (run_dir / path.name).as_uri()

@@ -323,6 +323,8 @@ class ProjectedDocuments:
 
     def __init__(self, projection: RunProjection, documents: Iterable[Document]) -> None:
         self.projection, self.documents = projection, documents
+        self.fresh: bool = getattr(documents, "fresh", False)
+        """Documents parsed anew at each iteration (:attr:`LogDocuments.fresh`)."""
 
     def __iter__(self) -> Iterator[Document]:
         return self.projection.catalog_documents(self.documents)

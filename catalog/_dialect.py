@@ -15,8 +15,6 @@ class Dialect(Protocol):
 
     insert: Any
     """The dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
-    with_asset: Any
-    """A statement adding a data source with its one asset in one round trip, or None."""
     keeps_structures: bool
     """Whether a structure row, once committed, stays (a writer need not insert it again):
     Tiled never deletes one, and this database is not replaced under the writer."""
@@ -47,7 +45,6 @@ class SQLite:
     """The embedded catalog: one writer at a time (SQLite's write lock, taken at once)."""
 
     keeps_structures = False  # a data folder may be deleted and made again meanwhile
-    with_asset = None  # one writer at a time, no round trips: the plain statements
 
     def __init__(self, db_path: Path, busy_timeout: float) -> None:
         from sqlalchemy import create_engine, event

@@ -45,10 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["Postgres", "open_postgres", "shown"]
 
 
-_RETRIED = {"40P01", "40001", "23505", "23502"}
+_RETRIED = {"40P01", "40001", "23505"}
 """SQLSTATEs of a transaction tried again: deadlock, serialization failure, a
-duplicate key another writer committed first, an asset another writer added while
-:func:`data_source_with_asset` ran (its statement does not see it: no asset id)."""
+duplicate key another writer committed first (an asset it added meanwhile)."""
 
 _TRIES = 5
 
@@ -77,7 +76,6 @@ class Postgres:
         from tiled.utils import safe_json_dump
 
         self.insert = insert
-        self.with_asset = data_source_with_asset()
         self.uri = uri
         self._storage = storage
         self._tables: dict[str, Any] = {}  # table data sources made, by planned repr
@@ -257,46 +255,6 @@ class Postgres:
                 "frames": (parameters or {}).get(FRAMES_PARAMETER),
             }
         return out
-
-
-def data_source_with_asset() -> Any:
-    """One statement for a data source with one asset (the asset found, or added) and
-    their association: a round trip instead of four. Takes the columns' names as
-    parameters: the data source's, ``data_uri``, ``is_directory``, ``size`` of the
-    asset, ``parameter`` and ``num`` of the association."""
-    from sqlalchemy import bindparam, func, insert, select
-    from sqlalchemy.dialects.postgresql import insert as upsert
-    from tiled.catalog import orm
-
-    sources, assets = orm.DataSource.__table__, orm.Asset.__table__
-    association = orm.DataSourceAssetAssociation.__table__
-
-    def bind(column: Any) -> Any:
-        return bindparam(column.name, type_=column.type)
-
-    columns = (
-        *("node_id", "structure_family", "mimetype", "management"),
-        *("parameters", "properties", "structure_id"),
-    )
-    source = (
-        insert(sources)
-        .values({name: bind(sources.c[name]) for name in columns})
-        .returning(sources.c.id)
-        .cte("source")
-    )
-    added = (
-        upsert(assets)
-        .values({name: bind(assets.c[name]) for name in ("data_uri", "is_directory", "size")})
-        .on_conflict_do_nothing(index_elements=["data_uri"])
-        .returning(assets.c.id)
-        .cte("added")
-    )
-    found = select(assets.c.id).where(assets.c.data_uri == bind(assets.c.data_uri))
-    asset_id = func.coalesce(select(added.c.id).scalar_subquery(), found.scalar_subquery())
-    rows = select(source.c.id, asset_id, bind(association.c.parameter), bind(association.c.num))
-    return insert(association).from_select(
-        ["data_source_id", "asset_id", "parameter", "num"], rows
-    )
 
 
 def open_postgres(

@@ -22,6 +22,7 @@ for stores made before, and ``--check`` names it where it is missing or stale.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -97,7 +98,16 @@ def _images(root: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _ome_xml(images: list[tuple[str, dict[str, Any]]]) -> bytes | None:
-    """The OME-XML of ``images`` (MetadataOnly), or ``None`` where one cannot be named."""
+    """The OME-XML of ``images`` (MetadataOnly), or ``None`` where one cannot be named.
+
+    Remembered by the JSON of ``images`` (most runs' stores hold the same images:
+    a replay would otherwise build the same XML again for every store)."""
+    return _ome_xml_of(json.dumps(images, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _ome_xml_of(images_json: str) -> bytes | None:
+    images: list[tuple[str, dict[str, Any]]] = json.loads(images_json)
     ET.register_namespace("", _OME_XMLNS)
     ome = ET.Element(f"{{{_OME_XMLNS}}}OME", {"Creator": "zarrscribe"})
     for name, array in images:

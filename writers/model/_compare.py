@@ -33,6 +33,11 @@ def _plain(value: Any) -> Any:
 
 def differences(prefix: str, old: Any, new: Any) -> list[str]:
     """Each leaf where ``old`` and ``new`` differ, as ``path: old -> new`` (one per line)."""
+    try:
+        if old == new:  # equal as they are: equal as written too (the usual case)
+            return []
+    except (ValueError, TypeError):  # e.g. arrays, whose == is element-wise
+        pass
     old, new = _plain(old), _plain(new)
     if old == new:
         return []

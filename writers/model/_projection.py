@@ -360,11 +360,14 @@ def _clip(doc: dict[str, Any], limit: int) -> dict[str, Any] | None:
 
 
 def without_written_at(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """``metadata`` without the ``written_at`` field, for comparing two projections."""
-    out = copy.deepcopy(dict(metadata))
+    """``metadata`` without the ``written_at`` field, for comparing two projections.
+
+    A new dict at the two levels that differ; everything else is shared with
+    ``metadata`` (compare it, do not change it)."""
+    out = dict(metadata)
     inner = out.get(ATTRIBUTES_KEY)
-    if isinstance(inner, dict):
-        inner.pop("written_at", None)
+    if isinstance(inner, dict) and "written_at" in inner:
+        out[ATTRIBUTES_KEY] = {k: v for k, v in inner.items() if k != "written_at"}
     return out
 
 
