@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench_shards.py",
     "bench_logs.py",
     "bench_pipeline.py",
+    "bench_live.py",
     "bench_replay.py",
     "bench_catalog.py",
     "bench_search.py",

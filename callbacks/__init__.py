@@ -11,6 +11,7 @@ from ._bus import BusSettings
 from ._descriptor import handle_descriptor_metadata
 from ._errors import BusError, CallbackError, DocumentLogError, RunRefusedError
 from ._finisher import Finisher, RunRegistry
+from ._live import LiveEntry, hold_log, is_live, live_entry
 from ._loaded import LoadedRun, LogDocuments, inside_base, load_run, loaded_run
 from ._log import (
     LOG_NAME,
@@ -44,6 +45,7 @@ __all__ = [
     "DocumentLog",
     "DocumentLogError",
     "Finisher",
+    "LiveEntry",
     "LoadedRun",
     "LogDocuments",
     "LogRecord",
@@ -62,8 +64,11 @@ __all__ = [
     "compare_entry",
     "encode_record",
     "handle_descriptor_metadata",
+    "hold_log",
     "inside_base",
+    "is_live",
     "iter_document_log",
+    "live_entry",
     "load_run",
     "loaded_run",
     "read_document_log",

@@ -2,7 +2,9 @@
 
 An ophyd-async detector may reuse one StreamResource across a step stream and a fly
 stream: its array holds both streams' frames, and each stream's node must serve only
-its own (by the index ranges of that stream's StreamDatums). Tiled 0.2.20's Zarr
+its own (by the index ranges of that stream's StreamDatums). And the frames of a running
+run's array are served as its live entry describes them, never more (the store grows
+between two updates). Tiled 0.2.20's Zarr
 adapter reads an array from frame 0 and takes no slice, so the array node of such a
 stream carries a ``frames`` parameter (``[[start, stop], ...]``) in its data source,
 read here. Arrays that a stream holds from frame 0 carry none and read as with stock
@@ -66,9 +68,17 @@ class ZarrFramesAdapter(ZarrAdapter):  # type: ignore[misc]
         **kwargs: Any,
     ) -> Any:
         adapter = ZarrAdapter.from_catalog(data_source, node, **kwargs)
-        if frames is None or not isinstance(adapter, ZarrArrayAdapter):
+        if not isinstance(adapter, ZarrArrayAdapter):
             return adapter
-        view = FramesView(_opened_array(adapter), frames)
+        array = _opened_array(adapter)
+        if frames is None:
+            described = (data_source.structure.shape or [0])[0]
+            if not array.shape or array.shape[0] <= described:
+                return adapter
+            # the store holds more frames than the entry describes (a running run's disk
+            # ran ahead of its live entry): serve what the entry says, as its shape does
+            frames = [[0, described]]
+        view = FramesView(array, frames)
         return ZarrArrayAdapter(
             view, structure=data_source.structure, metadata=node.metadata_, specs=node.specs
         )

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..writers.model import Document
+from ..writers.model import ATTRIBUTES_KEY, RUNNING, Document
 from ._errors import CatalogError, CatalogUnavailableError, RunNotFoundError
 from ._filters import Filter, Moment, flat_sorted, run_filters, tiled_queries
 from ._local import LocalReader, NotReadable
@@ -254,14 +254,23 @@ class Catalog:
         """
         return self.register_runs([(documents, metadata)])[0]
 
-    def register_runs(self, runs: Iterable[tuple[Documents, dict[str, Any]]]) -> list[str]:
+    def register_runs(
+        self,
+        runs: Iterable[tuple[Documents, dict[str, Any]]],
+        *,
+        unless: Callable[[], bool] | None = None,
+    ) -> list[str]:
         """Register several runs (documents, metadata); returns their uids, in order.
 
         Documents that can be iterated again (a list, or a run's log read again each
         time) are read one at a time, never held whole; the event rows of each run are
         kept as compact tables until written. The embedded catalog writes them all in
         one transaction (all or none); a run whose documents need ``TiledWriter``
-        itself (internal array data) is written through it, on its own."""
+        itself (internal array data) is written through it, on its own.
+
+        ``unless`` is asked under this catalog's lock, just before anything is written:
+        when it says ``True`` nothing is (and no uid returned). Live entries use it so
+        that a run's entry written after its stop's registration is never a live one."""
         from ._plan import UnsupportedRun, plan_run
 
         plans, fallback, uids = [], [], []
@@ -280,6 +289,8 @@ class Catalog:
         what = f"run {uids[0]!r}" if len(uids) == 1 else f"{len(uids)} runs ({uids[0]!r}, ...)"
         try:
             with self._lock:
+                if unless is not None and unless():
+                    return []
                 self._open(write=True)  # Tiled's app only if something below needs it
                 if self._direct is not None:
                     if plans:
@@ -479,7 +490,26 @@ class Catalog:
 
     def read_array(self, uid: str, key: str, *, stream: str | None = None) -> np.ndarray:
         """Read array ``key`` (a device's data key) of run ``uid`` through Tiled: the
-        frames that belong to ``stream``, or to the one stream that has ``key``."""
+        frames that belong to ``stream``, or to the one stream that has ``key``. Of a
+        running run, the frames readable so far (a read that crossed an update of its
+        live entry, which replaces the entry, is tried again)."""
+        for attempt in itertools.count():
+            try:
+                return self._read_array(uid, key, stream)
+            except CatalogError as e:
+                if isinstance(e, RunNotFoundError) or attempt >= 2 or not self._running(uid):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _running(self, uid: str) -> bool:
+        """Whether run ``uid``'s entry is a live one (its run still acquiring)."""
+        try:
+            ours = self.metadata(uid).get(ATTRIBUTES_KEY) or {}
+        except CatalogError:
+            return False
+        return bool(ours.get("exit_status") == RUNNING)
+
+    def _read_array(self, uid: str, key: str, stream: str | None) -> np.ndarray:
         run = self.run(uid)
         with self._lock:
             streams = [stream] if stream else [name for name in run if key in run[name]]

@@ -30,7 +30,7 @@ from ._filters import Filter
 from ._indexes import RUNS, ensure_indexes, json_path
 from ._relocate import sqlite_reader
 from ._search import search_rows
-from ._tiled import plain_reading
+from ._tiled import TABLE_STORAGE_LOCK, plain_reading
 
 __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable", "ReadingsColumn"]
 
@@ -91,7 +91,9 @@ class LocalReader:
         # A connection per call: each sees every commit before it, and nothing
         # is left open between calls (or across threads); read-only media too.
         path = database or self.database
-        with sqlite_reader(path) as db:
+        # table storage: never while this process writes it (see TABLE_STORAGE_LOCK)
+        held = TABLE_STORAGE_LOCK if database is not None else contextlib.nullcontext()
+        with held, sqlite_reader(path) as db:
             try:
                 yield db
             except sqlite3.Error as e:

@@ -299,8 +299,8 @@ class _Planner:
     def finish(self, metadata: dict[str, Any]) -> NodePlan:
         from tiled.client.metadata_update import apply_update_patch
 
-        if self.root is None or self.stop_doc is None:
-            raise UnsupportedRun("a run without start or stop document")
+        if self.root is None:
+            raise UnsupportedRun("a run without start document")
         for stream in self.rows:  # in the order of their first events
             self._batch(stream)
             self._table(self.streams[stream], self.tables[stream])
@@ -318,9 +318,10 @@ class _Planner:
                 node.metadata = apply_update_patch(
                     node.metadata, copy.deepcopy(consolidator.metadata)
                 )
-        stop = dict(self.stop_doc)
+        # A run still acquiring (a live entry) has no stop yet, as TiledWriter's before it
+        stop = dict(self.stop_doc) if self.stop_doc is not None else {}
         notes = list(dict.fromkeys(stop.pop("_run_normalizer_notes", [])))
-        update = {"stop": stop, **({"notes": notes} if notes else {})}
+        update = {**({"stop": stop} if stop else {}), **({"notes": notes} if notes else {})}
         root = self.root
         # apply_update_patch makes new dicts of the patches' dicts and shares their other
         # values (lists, numbers), which nothing changes afterwards: no deep copy first

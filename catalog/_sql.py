@@ -22,6 +22,7 @@ from typing import Any
 
 from ._dialect import Dialect, SQLite
 from ._plan import NodePlan
+from ._tiled import TABLE_STORAGE_LOCK
 
 __all__ = ["SQLWriter"]
 
@@ -69,7 +70,8 @@ class SQLWriter:
     def write(self, plans: Sequence[NodePlan]) -> None:
         """Create (or replace) every planned run, all in one catalog transaction."""
         stored: dict[int, Any] = {}
-        created = self._store_tables(plans, stored)
+        with TABLE_STORAGE_LOCK:
+            created = self._store_tables(plans, stored)
         replaced: list[tuple[str, str, int]] = []
 
         structures: set[str] = set()  # written (or found) by this transaction
@@ -89,10 +91,10 @@ class SQLWriter:
         except BaseException:
             self._structures.clear()  # whatever went wrong, trust nothing known before
             for dataset in created:
-                _drop_rows(self._dialect, *dataset)
+                _drop_rows(self._dialect, self._storage, *dataset)
             raise
         for dataset in replaced:
-            _drop_rows(self._dialect, *dataset)
+            _drop_rows(self._dialect, self._storage, *dataset)
 
     def _store_tables(
         self, plans: Sequence[NodePlan], stored: dict[int, Any]
@@ -137,7 +139,7 @@ class SQLWriter:
             created += [_dataset(stored[id(node)]) for node in rest]
         except BaseException:
             for dataset in created:
-                _drop_rows(self._dialect, *dataset)
+                _drop_rows(self._dialect, self._storage, *dataset)
             raise
         return created
 
@@ -402,9 +404,37 @@ def _delete_run(db: Any, key: str) -> list[tuple[str, str, int]]:
     return tables
 
 
-def _drop_rows(dialect: Dialect, data_uri: str, table_name: str, dataset_id: int) -> None:
-    """Remove one dataset's rows from table storage (best effort: orphans are harmless)."""
+def _drop_rows(
+    dialect: Dialect, storage: Any, data_uri: str, table_name: str, dataset_id: int
+) -> None:
+    """Remove one dataset's rows from table storage (best effort: orphans are harmless).
+
+    Rows in our own SQLite table ``storage`` are removed through it: Tiled's
+    ``delete_physical_asset`` finds storage by URI in a registry that only its app
+    fills, so without the app (the direct path) it failed, and every replaced entry
+    (a live entry, each update) left its rows behind."""
+    from tiled.storage import storage_registry_key
+
     try:
-        dialect.drop_rows(data_uri, table_name, dataset_id)
+        with TABLE_STORAGE_LOCK:
+            ours = storage_registry_key(data_uri) == storage_registry_key(storage.uri)
+            if ours and data_uri.startswith("sqlite:"):
+                _delete_dataset(storage, table_name, dataset_id)
+            else:
+                dialect.drop_rows(data_uri, table_name, dataset_id)
     except Exception as e:  # the entry is right; only storage space is at stake
         logger.warning("could not remove rows of dataset %s in %s: %s", dataset_id, table_name, e)
+
+
+def _delete_dataset(storage: Any, table_name: str, dataset_id: int) -> None:
+    """What ``delete_physical_asset`` does for SQL table storage (Tiled 0.2.20): the
+    dataset's rows, then the table if it is left empty."""
+    from contextlib import closing
+
+    with closing(storage.connect()) as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(f'DELETE FROM "{table_name}" WHERE _dataset_id = {int(dataset_id):d};')
+            cursor.execute(f'SELECT COUNT(*) FROM "{table_name}";')
+            if cursor.fetchone()[0] == 0:
+                cursor.execute(f'DROP TABLE IF EXISTS "{table_name}";')
+        conn.commit()

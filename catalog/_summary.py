@@ -93,5 +93,6 @@ def summary(uid: str, metadata: Any) -> RunSummary:
         exit_status=str(ours.get("exit_status") or stop.get("exit_status") or INCOMPLETE),
         devices=tuple(ours.get("devices", ())),
         stores=tuple(str(s) for s in ours.get("stores", ())),
-        num_events=dict(stop.get("num_events") or {}),
+        # a live entry (no stop yet) keeps its events so far beside its status
+        num_events=dict(stop.get("num_events") or ours.get("num_events") or {}),
     )

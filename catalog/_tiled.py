@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -12,6 +13,7 @@ from typing import Any
 from ._errors import CatalogError
 
 __all__ = [
+    "TABLE_STORAGE_LOCK",
     "forget_replaced_files",
     "init_lock",
     "is_unreachable",
@@ -191,6 +193,15 @@ def opened(database: Path) -> None:
     identity = _identity(database)
     if identity is not None:
         _OPENED[database] = identity
+
+
+TABLE_STORAGE_LOCK = threading.RLock()
+"""Held around every use of an embedded catalog's table storage (SQLite) in this process:
+our writes go through the ADBC SQLite driver, which carries its own copy of SQLite, and
+our direct reads through Python's ``sqlite3``. Two copies of SQLite in one process do not
+see each other's POSIX locks (and closing a file drops the other's), so a read during a
+write took the writer's journal for a crashed one: "disk I/O error" on both sides
+(https://www.sqlite.org/howtocorrupt.html, 2.2.1). Other processes are not concerned."""
 
 
 def sql_storage(tables: Path) -> Any:

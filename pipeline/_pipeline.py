@@ -36,6 +36,7 @@ from ..writers import (
     sanitize_name,
 )
 from ..writers.model import STATE_DIR, require
+from ._live import LIVE_INTERVAL, LiveEntries, check_interval
 from .replay import ReplayReport, find_log, find_logs, replay_runs
 
 __all__ = ["STATE_DIR", "Catalog", "Pipeline", "embedded_catalog"]
@@ -93,6 +94,16 @@ class Pipeline:
         logged survives a killed process at once, and a power loss once its fsync is
         done: at most this much later (plus the disk's time). ``0`` syncs each at once
         (each run then pays more; ``benchmarks/bench_pipeline.py`` measures both).
+    live_interval:
+        Seconds between two updates of a running run's catalog entry (its live entry,
+        exit status ``running``: start metadata, streams, scalar readings so far, arrays
+        cut to the frames readable on disk), written off the RunEngine thread from the
+        run's log; the first one ``live_interval`` after its start. A run's next update
+        comes no sooner than 10 times its last one took. ``None``: a run is in the
+        catalog only from its stop, as before. Best effort: a live update never fails
+        or slows a run. At its stop the entry becomes the stop's registration. Runs left
+        ``running`` by a process that died are replayed (``incomplete``) by the next
+        pipeline with a catalog on the same ``base_dir``.
     """
 
     def __init__(
@@ -106,9 +117,11 @@ class Pipeline:
         bus: BusSettings | None = None,
         date_folders: bool = False,
         sync_window: float = SYNC_WINDOW,
+        live_interval: float | None = LIVE_INTERVAL,
     ) -> None:
         if bus is not None:
             require("nats", "Pipeline(bus=...)")  # before anything is made on disk
+        check_interval(live_interval)  # before anything is made
         syncs = BackgroundSyncs(sync_window)  # a bad window fails before anything is made
         self.devices: dict[str, Any] = (
             dict(devices)
@@ -144,6 +157,17 @@ class Pipeline:
         self.publisher = Publisher(self.base_dir / STATE_DIR / "outbox", bus) if bus else None
         """Sends every document to NATS JetStream, when a ``bus`` was given."""
         self._registry = None if bus is not None and catalog is None else self.registrations
+        self.live = (
+            LiveEntries(
+                self.registrations.connect,
+                self.base_dir,
+                live_interval,
+                recover=self._recover_left_running,
+            )
+            if catalog is not None
+            else None
+        )
+        """Keeps the entries of running runs up to date (``None`` without a catalog)."""
 
     def _is_deleted(self, run_uid: str) -> bool:
         """Whether run ``run_uid`` is deleted (``zarrscribe delete``): not registered."""
@@ -151,6 +175,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ RunEngine side
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        live = self.live
+        if live is not None and name == "stop":  # before its stop is logged or registered
+            live.stopping(doc["run_start"])
         try:
             self._router(name, doc)
         except RunRefusedError:
@@ -158,9 +185,14 @@ class Pipeline:
                 self._forget(doc["uid"])
                 self._log_paths.pop(doc["uid"], None)
             raise
+        else:
+            if live is not None and name == "start" and doc["uid"] in self._logs:
+                live.started(doc["uid"], self._log_paths[doc["uid"]])
         finally:
             if name == "stop":
                 self._forget(doc["run_start"])
+                if live is not None:
+                    live.finished(doc["run_start"])
 
     def _forget(self, run_uid: str) -> None:
         self.paths.forget_run(run_uid)
@@ -250,6 +282,8 @@ class Pipeline:
         registered by then stay pending on disk; the next pipeline on the same
         ``base_dir`` registers them.
         """
+        if self.live is not None:
+            self.live.close(timeout)
         self.registrations.close(timeout)
         if self.publisher is not None:
             self.publisher.close(timeout)
@@ -333,6 +367,10 @@ class Pipeline:
             if progress is not None:
                 progress(i, total, report)
         return reports
+
+    def _recover_left_running(self, logs: list[Path]) -> list[ReplayReport]:
+        """Replay runs a process that died left ``running`` (on the live thread)."""
+        return self.replay(logs)
 
     # ------------------------------------------------------------------ paths
     def _store_uri_for(self, doc: RunStart, group: str) -> str:

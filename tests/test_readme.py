@@ -46,6 +46,7 @@ def test_the_readme_has_its_examples() -> None:
     assert [heading for heading, _ in EXAMPLES] == [
         "Serve the catalog: `zarrscribe serve`",
         "Use it",
+        "Watching a run live",
         "Open a folder you already have",
         "ophyd-async detectors in the same store",
         "Derived frames: a running median of a camera",
@@ -58,6 +59,10 @@ CHECKS = {
     "Use it": (
         "assert frames.shape == (10, 512, 512), frames.shape\n"
         "assert sorted(catalog.readings(run.uid)['primary']) == ['seq_num', 'time', 'x']\n"
+    ),
+    "Watching a run live": (
+        "assert pipeline.live.written >= 1, pipeline.live.written\n"
+        "assert [r.exit_status for r in catalog.search(plan_name='count')][0] == 'success'\n"
     ),
     "Open a folder you already have": (
         "assert len(runs) == 1 and frames.shape == (3, 512, 512), (len(runs), frames.shape)\n"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_DIR = Path("zarrscribe-data")
 
-EXIT_STATUSES = ("success", "abort", "fail", "incomplete")
+EXIT_STATUSES = ("success", "abort", "fail", "incomplete", "running")
 """Exit statuses a run can have in the catalog (``--status`` choices)."""
 
 

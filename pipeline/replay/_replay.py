@@ -14,6 +14,7 @@ from ...callbacks import (
     LoadedRun,
     Synced,
     compare_entry,
+    is_live,
     load_run,
     loaded_run,
     read_on_disk,
@@ -31,6 +32,7 @@ from ...catalog import (
 from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
+    RUNNING,
     ZARR_MIMETYPE,
     Document,
     RunProjection,
@@ -238,6 +240,8 @@ def replay_runs(
     """Replay each target: a run folder, a log file, a uid or a uid prefix.
 
     Documents come from the run's log, or from the catalog where the log is gone.
+    A run that a process is acquiring right now (its log is held: live entries) is
+    reported ``running`` and left alone.
     Entries to register are written ``batch`` at a time. One failing run is
     reported (``error``) and the others still replay. A run in ``deletions`` is
     reported ``deleted`` and skipped (an entry it still has is removed, unless
@@ -275,6 +279,10 @@ def replay_runs(
                 deletion = deletions.find(str(target))
             if deletion is not None:
                 yield _skip_deleted(deletion, str(log or target), lookup, known, check)
+                continue
+            if log is not None and is_live(log):  # acquired now, here or elsewhere: its
+                # live entry is kept, and its stop's registration follows
+                yield ReplayReport(uid=uid or "", source=str(log), exit_status=RUNNING)
                 continue
             if log is not None:
                 run, source = load_run(log, base_dir), str(log)

@@ -11,6 +11,7 @@ __all__ = [
     "INCOMPLETE",
     "LOG_NAME",
     "METADATA_KEY",
+    "RUNNING",
     "STATE_DIR",
     "STORE_SUFFIX",
     "ZARR_MIMETYPE",
@@ -31,6 +32,11 @@ METADATA_KEY = "metadata"
 INCOMPLETE = "incomplete"
 """Exit status of a run that holds less than its documents announced (its process
 died, or frames never reached the disk)."""
+
+RUNNING = "running"
+"""Exit status of the live entry of a run still acquiring (no stop document yet): what
+is readable so far. Its stop's registration replaces it; a run whose process died
+keeps it until the next pipeline on its folder, or a replay, makes it ``incomplete``."""
 
 FORMAT_VERSION = 2
 """Version of the attribute and catalog metadata layout (2: paths relative to the base

@@ -23,6 +23,7 @@ from ._format import (
     ATTRIBUTES_KEY,
     FORMAT_VERSION,
     INCOMPLETE,
+    RUNNING,
     ZARR_MIMETYPE,
     Document,
     stream_frames,
@@ -48,6 +49,9 @@ RECOVERED_STOP_REASON = (
     "incomplete: the run's process ended without a stop document; recovered by zarrscribe"
 )
 """Reason of the stop document written into the catalog for a run that never stopped."""
+
+RUNNING_REASON = "the run is acquiring: its entry shows what is readable so far"
+"""Reason of a live entry (exit status ``running``)."""
 
 
 def local_path(uri: str) -> PurePath | None:
@@ -95,6 +99,10 @@ class RunProjection:
     base_dir:
         The data folder; store and log paths are written relative to it, so a moved
         or copied folder describes itself the same way.
+    running:
+        The run is still acquiring (its live entry): without a stop document it is
+        ``running``, not ``incomplete``, and its entry gets no stop document (none
+        made up) but its event counts so far. Ignored once the record has its stop.
     """
 
     def __init__(
@@ -103,10 +111,17 @@ class RunProjection:
         on_disk: OnDisk | None = None,
         *,
         base_dir: str | os.PathLike[str] | None = None,
+        running: bool = False,
     ) -> None:
         self.record = record
         self._on_disk = on_disk
         self._base = PurePath(base_dir) if base_dir is not None else None
+        self._running = running
+
+    @property
+    def running(self) -> bool:
+        """Whether this is the live entry of a run still acquiring (no stop yet)."""
+        return self._running and self.record.stop is None
 
     # ------------------------------------------------------------------ frames
     def frames(self, array: StreamArray) -> ArrayFrames:
@@ -140,6 +155,8 @@ class RunProjection:
     @property
     def exit_status(self) -> str:
         stop = self.record.stop
+        if self.running:
+            return RUNNING
         if stop is None or self.missing():
             return INCOMPLETE
         return str(stop["exit_status"])
@@ -147,6 +164,8 @@ class RunProjection:
     @property
     def reason(self) -> str:
         stop = self.record.stop
+        if self.running:
+            return RUNNING_REASON
         parts = [] if stop is None else [str(stop.get("reason", ""))]
         if stop is None:
             parts.append("no stop document: the run never ended")
@@ -262,6 +281,7 @@ class RunProjection:
     def catalog_metadata(self, log: str | os.PathLike[str] | None) -> dict[str, Any]:
         """The metadata zarrscribe adds to the run's catalog entry, beside start and stop."""
         devices = self.record.devices()
+        live = {"num_events": dict(self.record.events)} if self.running else {}
         return {
             ATTRIBUTES_KEY: {
                 "version": FORMAT_VERSION,
@@ -269,7 +289,7 @@ class RunProjection:
                 "reason": self.reason,
                 # readable start time, for lists that show metadata as it is (Tiled's UI)
                 "started": _utc(self.record.start["time"]),
-                "recovered": self.record.stop is None,
+                "recovered": self.record.stop is None and not self.running,
                 "devices": devices,
                 # one key per device, so "took part" is a KeyPresent query on any backend
                 "device_set": dict.fromkeys(devices, True),
@@ -278,6 +298,7 @@ class RunProjection:
                 "missing": self.missing(),
                 "configuration": self.record.configuration(),
                 "log": self.relative(os.fspath(log)) if log else "",
+                **live,  # a live entry's events so far (a stopped run's are in its stop)
                 "written_at": _now(),
             }
         }
@@ -286,7 +307,8 @@ class RunProjection:
         """The documents to register: stream datums only up to the frames that are
         readable (an array with none is left out, so the catalog never points at data
         it cannot read), and for a run that never stopped a deterministic stop
-        document (so registering it again gives the same entry)."""
+        document (so registering it again gives the same entry); a live entry
+        (``running``) ends without one."""
         readable = {uid: self.frames(a).readable for uid, a in self.record.arrays.items()}
         last_time = float(self.record.start["time"])
         for name, doc in docs:
@@ -299,7 +321,7 @@ class RunProjection:
                     continue
                 doc = clipped
             yield name, doc
-        if self.record.stop is None:
+        if self.record.stop is None and not self.running:
             yield "stop", self.recovered_stop(last_time)
 
     def catalog_stop(self) -> dict[str, Any]:

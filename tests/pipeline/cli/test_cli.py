@@ -146,7 +146,7 @@ def test_show_table_readings_and_json(demo: Demo, capsys: pytest.CaptureFixture[
         (
             ["runs", "--status", "bogus"],
             "argument --status: invalid choice: 'bogus' "
-            "(choose from 'success', 'abort', 'fail', 'incomplete')",
+            "(choose from 'success', 'abort', 'fail', 'incomplete', 'running')",
         ),
         (["runs", "--status", "sucess"], "did you mean 'success'?"),
         (["runs", "--limit", "0"], "argument --limit: 0 is less than 1"),
