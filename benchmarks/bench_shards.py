@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import acquire_zarr as az
 import numpy as np
-from bench_writers import frames_for, raw_acquire_zarr
+from bench_writers import frames_for, raw_acquire_zarr, stream_settings
 
 from zarrscribe.writers import ZarrLayout, default_layout, frames_on_disk
 
@@ -49,32 +49,7 @@ def _layouts(shape: tuple[int, int]) -> dict[str, ZarrLayout]:
 
 
 def _stream(path: Path, layout: ZarrLayout, shape: tuple[int, int]) -> az.ZarrStream:
-    dims = [
-        az.Dimension(
-            name="t",
-            kind=az.DimensionType.TIME,
-            array_size_px=0,
-            chunk_size_px=1,
-            shard_size_chunks=layout.frames_per_shard,
-        )
-    ]
-    for axis, size, chunk, per in zip(
-        "yx", shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
-    ):
-        dims.append(
-            az.Dimension(
-                name=axis,
-                kind=az.DimensionType.SPACE,
-                array_size_px=size,
-                chunk_size_px=chunk,
-                shard_size_chunks=per,
-            )
-        )
-    settings = az.StreamSettings(
-        store_path=str(path),
-        arrays=[az.ArraySettings(output_key="cam", data_type=np.uint16, dimensions=dims)],
-    )
-    return az.ZarrStream(settings)
+    return az.ZarrStream(stream_settings(path, layout, shape))
 
 
 def delays(

@@ -36,7 +36,8 @@ def frames_for(shape: tuple[int, int], n_distinct: int = 8) -> list[np.ndarray]:
     return [(base + rng.poisson(100, size=shape)).astype(np.uint16) for _ in range(n_distinct)]
 
 
-def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrLayout) -> float:
+def stream_settings(path: Path, layout: ZarrLayout, shape: tuple[int, ...]) -> az.StreamSettings:
+    """Raw acquire-zarr settings: one uint16 array ``cam`` of frames of ``shape``."""
     dims = [
         az.Dimension(
             name="t",
@@ -47,7 +48,7 @@ def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrL
         )
     ]
     for axis, size, chunk, per in zip(
-        "yx", frames[0].shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
+        "yx", shape, layout.chunk_shape, layout.chunks_per_shard, strict=True
     ):
         dims.append(
             az.Dimension(
@@ -58,10 +59,14 @@ def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrL
                 shard_size_chunks=per,
             )
         )
-    settings = az.StreamSettings(
+    return az.StreamSettings(
         store_path=str(path),
         arrays=[az.ArraySettings(output_key="cam", data_type=np.uint16, dimensions=dims)],
     )
+
+
+def raw_acquire_zarr(path: Path, frames: list[np.ndarray], n: int, layout: ZarrLayout) -> float:
+    settings = stream_settings(path, layout, frames[0].shape)
 
     def run() -> None:
         stream = az.ZarrStream(settings)

@@ -102,3 +102,19 @@ def serving(
         proc.wait(30)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@contextmanager
+def tiled_on_postgres(name: str, base: Path, api_key: str, *, log: Path) -> Iterator[str]:
+    """Stock ``tiled serve catalog`` on the PostgreSQL database ``name`` (tables in
+    ``<name>_tables``, files under ``base``, which it may read), with ``api_key``; yields
+    its ``http://.../api`` URI once it answers."""
+    import sys
+
+    port = free_port()
+    tiled = str(Path(sys.executable).with_name("tiled"))
+    command = [tiled, "serve", "catalog", f"{PG}/{name}", "--init", "-w", str(base / ".tiled")]
+    command += ["-w", f"{PG}/{name}_tables", "-r", str(base), "--api-key", api_key]
+    uri = f"http://127.0.0.1:{port}/api"
+    with serving([*command, "--port", str(port)], f"{uri}/v1/", log=log):
+        yield uri

@@ -22,7 +22,7 @@ from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 from tiled.client import from_uri
 
 from benchmarks._runs import small_run
-from tests._servers import PG, free_port, postgres_databases, serving
+from tests._servers import PG, postgres_databases, tiled_on_postgres
 from tests.catalog.test_direct import _differences, _tree
 from tests.conftest import Rig
 from zarrscribe.callbacks import catalog_entry
@@ -52,15 +52,6 @@ class Server:
             yield client
         finally:
             client.context.close()
-
-
-def tiled_server(name: str, base: Path, log: Path) -> Any:
-    port = free_port()
-    tiled = str(Path(sys.executable).with_name("tiled"))
-    command = [tiled, "serve", "catalog", f"{PG}/{name}", "--init", "-w", str(base / ".tiled")]
-    command += ["-w", f"{PG}/{name}_tables", "-r", str(base), "--api-key", API_KEY]
-    command += ["--port", str(port)]
-    return serving(command, f"http://127.0.0.1:{port}/api/v1/", log=log), port
 
 
 @dataclass
@@ -97,26 +88,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     with (
         postgres_databases("zspgref", "_tables") as ref,
         postgres_databases("zspgdir", "_tables") as direct,
+        tiled_on_postgres(ref, base, API_KEY, log=base.parent / "ref.log") as ref_uri,
+        tiled_on_postgres(direct, base, API_KEY, log=base.parent / "direct.log") as uri,
     ):
-        serve_ref, ref_port = tiled_server(ref, base, base.parent / "ref.log")
-        serve_direct, direct_port = tiled_server(direct, base, base.parent / "direct.log")
-        with serve_ref, serve_direct:
-            reference = Server(ref, f"http://127.0.0.1:{ref_port}/api")
-            install_zarr_consolidator()
-            with reference.client() as client:
-                for docs, metadata in jobs.values():
-                    writer = TiledWriter(client)
-                    for name, doc in docs:
-                        writer(name, doc)
-                    uid = docs[0][1]["uid"]
-                    client[uid].update_metadata(metadata=metadata, drop_revision=True)
-            served = Server(direct, f"http://127.0.0.1:{direct_port}/api")
-            catalog = Catalog.from_database(served.database, tables=served.tables)
-            try:
-                catalog.register_runs(jobs.values())
-            finally:
-                catalog.close()
-            yield Runs(base, jobs, pushed, reference, served)
+        reference = Server(ref, ref_uri)
+        install_zarr_consolidator()
+        with reference.client() as client:
+            for docs, metadata in jobs.values():
+                writer = TiledWriter(client)
+                for name, doc in docs:
+                    writer(name, doc)
+                uid = docs[0][1]["uid"]
+                client[uid].update_metadata(metadata=metadata, drop_revision=True)
+        served = Server(direct, uri)
+        catalog = Catalog.from_database(served.database, tables=served.tables)
+        try:
+            catalog.register_runs(jobs.values())
+        finally:
+            catalog.close()
+        yield Runs(base, jobs, pushed, reference, served)
 
 
 def test_entries_equal_node_by_node_through_the_running_server(runs: Runs) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from tests._servers import PG, free_port, postgres_databases, serving
+from tests._servers import free_port, postgres_databases, tiled_on_postgres
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, CatalogError, CatalogUnavailableError
 from zarrscribe.pipeline import Pipeline, fly_scan
@@ -25,30 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     with postgres_databases("zs", "_tables") as name:
         base = tmp_path_factory.mktemp("server") / "data"
         base.mkdir()
-        port = free_port()
-        tiled = str(Path(sys.executable).with_name("tiled"))
-        uri = f"http://127.0.0.1:{port}/api"
-        with serving(
-            [
-                tiled,
-                "serve",
-                "catalog",
-                f"{PG}/{name}",
-                "--init",
-                "-w",
-                str(base / ".tiled-data"),
-                "-w",
-                f"{PG}/{name}_tables",
-                "-r",
-                str(base),
-                "--api-key",
-                API_KEY,
-                "--port",
-                str(port),
-            ],
-            f"{uri}/v1/",
-            log=base.parent / "tiled-server.log",
-        ):
+        with tiled_on_postgres(name, base, API_KEY, log=base.parent / "tiled-server.log") as uri:
             yield uri, base
 
 

@@ -4,7 +4,6 @@ pipeline writing over HTTP, a stock Tiled client and our Catalog reading while i
 from __future__ import annotations
 
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky import plans as bp
 
-from tests._servers import PG, free_port, postgres_databases, serving
+from tests._servers import postgres_databases, tiled_on_postgres
 from tests.conftest import RecordingCamera
 from zarrscribe.catalog import Catalog, RunNotFoundError
 from zarrscribe.pipeline import Pipeline, SimLight
@@ -30,30 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     with postgres_databases("zslive", "_tables") as name:
         base = tmp_path_factory.mktemp("server") / "data"
         base.mkdir()
-        port = free_port()
-        tiled = str(Path(sys.executable).with_name("tiled"))
-        uri = f"http://127.0.0.1:{port}/api"
-        with serving(
-            [
-                tiled,
-                "serve",
-                "catalog",
-                f"{PG}/{name}",
-                "--init",
-                "-w",
-                str(base / ".tiled-data"),
-                "-w",
-                f"{PG}/{name}_tables",
-                "-r",
-                str(base),
-                "--api-key",
-                API_KEY,
-                "--port",
-                str(port),
-            ],
-            f"{uri}/v1/",
-            log=base.parent / "tiled-server.log",
-        ):
+        with tiled_on_postgres(name, base, API_KEY, log=base.parent / "tiled-server.log") as uri:
             yield uri, base
 
 
