@@ -37,7 +37,8 @@ __all__ = ["KNOWN_REVISIONS", "LocalReader", "NotReadable", "ReadingsColumn"]
 KNOWN_REVISIONS = frozenset({"917dbbcfc4b1"})
 """Tiled catalog schema revisions (alembic) this reader was checked against."""
 
-_TABLE_MIMETYPE = "application/x-tiled-sql-table"
+TABLE_MIMETYPE = "application/x-tiled-sql-table"
+"""Tiled's mimetype of a table in its SQL table storage."""
 _ARROW_PREFIX = "data:application/vnd.apache.arrow.file;base64,"
 
 
@@ -209,7 +210,7 @@ class LocalReader:
         import pyarrow as pa
 
         storage = _sqlite_file(self._asset_uri(data_uri))
-        if mimetype != _TABLE_MIMETYPE or storage is None or parameters.get("order_by_args"):
+        if mimetype != TABLE_MIMETYPE or storage is None or parameters.get("order_by_args"):
             raise NotReadable(f"a table in {data_uri}")
         schema_text = str(structure.get("arrow_schema", ""))
         if not schema_text.startswith(_ARROW_PREFIX):

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._local import TABLE_MIMETYPE
+
 __all__ = ["NodePlan", "UnsupportedRun", "plan_run", "validate_document"]
 
 
@@ -358,7 +360,7 @@ class _Planner:
                 data_source=DataSource(
                     structure=TableStructure.from_schema(schema, 1),
                     structure_family=StructureFamily.table,
-                    mimetype="application/x-tiled-sql-table",
+                    mimetype=TABLE_MIMETYPE,
                     parameters={},
                 ),
                 table=tables,
