@@ -26,7 +26,7 @@ from pathlib import Path
 
 from zarrscribe.callbacks import LOG_NAME
 
-from _common import progress, scratch, table
+from _common import compiled_like_an_install, progress, scratch, table
 from _runs import small_run, write_log, write_store
 
 
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--old", help="another checkout's zarrscribe executable, for comparison")
     args = parser.parse_args(argv)
+    compiled_like_an_install()
     sizes = sorted(set(args.runs))
     ours = str(Path(sys.executable).parent / "zarrscribe")
     commands = {"this checkout": ours} | ({"old": args.old} if args.old else {})
