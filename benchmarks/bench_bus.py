@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 from _cameras import PoolCamera
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.callbacks import BusSettings
 from zarrscribe.callbacks._bus import encode_document

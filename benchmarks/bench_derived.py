@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 from _cameras import PoolCamera
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.pipeline import Pipeline, fly_scan
 from zarrscribe.pipeline.derived import RunningMedian, with_derived

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.catalog import Catalog, CatalogError
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor, fly_scan

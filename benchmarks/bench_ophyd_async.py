@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 from _cameras import PoolCamera
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 from bluesky.run_engine import call_in_bluesky_event_loop
 
 from zarrscribe.pipeline import Pipeline, fly_scan

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight, SimMotor

@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.callbacks import BusSettings, Publisher, read_document_log

@@ -100,8 +100,7 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     if args.ophyd_async:
         require("ophyd_async", "--ophyd-async")  # before anything is made on disk
-    from bluesky import RunEngine
-    from bluesky import plans as bp
+    from bluesky import RunEngine, plans as bp
     from bluesky.utils import RunEngineInterrupted
 
     from ...writers import Compression, ZarrWriter

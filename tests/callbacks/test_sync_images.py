@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests._ome import ome_image
 from zarrscribe.callbacks import CallbackError, load_run, read_on_disk, sync_store

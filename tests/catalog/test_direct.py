@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
 
 from tests.conftest import Rig

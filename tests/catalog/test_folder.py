@@ -11,8 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, CatalogError

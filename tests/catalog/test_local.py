@@ -14,8 +14,7 @@ from typing import Any
 
 import event_model
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, CatalogError, RunNotFoundError, _local, embedded_catalog

@@ -13,8 +13,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from tests.pipeline.cli._server import Server, zarrscribe_serve

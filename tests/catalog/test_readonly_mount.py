@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests._servers import free_port
 from tests.conftest import Rig, read_only_mount

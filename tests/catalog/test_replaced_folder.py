@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.pipeline import Pipeline

@@ -6,8 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight
 from zarrscribe.writers import ZarrWriter

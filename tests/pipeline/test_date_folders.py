@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.pipeline import Pipeline, SimCamera, SimLight
 from zarrscribe.writers import BackgroundSyncs, ZarrWriter

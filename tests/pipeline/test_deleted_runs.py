@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.catalog import Catalog, DeletionLog

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import FsyncDouble, Rig
 from zarrscribe.callbacks import CallbackError, read_document_log

@@ -12,8 +12,7 @@ import event_model
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import DocumentCollector, Rig
 from zarrscribe.catalog import Catalog

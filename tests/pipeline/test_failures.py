@@ -10,9 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plan_stubs as bps
-from bluesky import plans as bp
+from bluesky import RunEngine, plan_stubs as bps, plans as bp
 from bluesky.utils import FailedStatus, Msg, RunEngineInterrupted
 
 from tests.conftest import Rig

@@ -18,9 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bluesky import RunEngine
-from bluesky import plan_stubs as bps
-from bluesky import plans as bp
+from bluesky import RunEngine, plan_stubs as bps, plans as bp
 
 from tests._servers import free_port
 from tests.conftest import RecordingCamera

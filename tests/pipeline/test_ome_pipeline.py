@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests._ome import ome_image, open_tree
 from tests.conftest import RecordingCamera

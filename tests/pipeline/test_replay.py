@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from tests.pipeline import _killed_run

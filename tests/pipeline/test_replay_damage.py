@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.pipeline import Pipeline, fly_scan

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.bus_runs import Documents, as_json, publishing_pipeline
 from tests.conftest import DocumentCollector, Rig

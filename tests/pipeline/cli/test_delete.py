@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import Rig
 from zarrscribe.pipeline import Pipeline, fly_scan

@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests._servers import PG, postgres_databases
 from tests.conftest import Rig

@@ -15,8 +15,7 @@ import event_model
 import numpy as np
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests._ome import ome_image
 from tests.conftest import DocumentCollector

@@ -14,9 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import zarr
-from bluesky import RunEngine
-from bluesky import plan_stubs as bps
-from bluesky import plans as bp
+from bluesky import RunEngine, plan_stubs as bps, plans as bp
 from bluesky.run_engine import call_in_bluesky_event_loop
 from bluesky.utils import Msg
 from ophyd_async.core import TriggerInfo

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from zarrscribe.catalog import Catalog
 from zarrscribe.pipeline import Pipeline, SimCamera, fly_scan

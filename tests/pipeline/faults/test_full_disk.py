@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bluesky import RunEngine
-from bluesky import plans as bp
+from bluesky import RunEngine, plans as bp
 
 from tests.conftest import fill_disk, grow_disk, small_disk
 from tests.pipeline.faults.test_faults import check_the_rule
