@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -19,12 +18,12 @@ from ._local import LocalReader
 from ._relocate import Location, private_copy, read_location
 from ._tiled import (
     forget_replaced_files,
+    in_process_client,
     init_lock,
     one_line,
     opened,
-    quiet_app_logs,
-    show_progress,
     sql_storage,
+    tiled_adapter,
 )
 
 if TYPE_CHECKING:
@@ -196,34 +195,16 @@ def _app(
 def _start_app(directory: Path, readable: Sequence[str | Path], *, init: bool) -> Any:
     """Build Tiled's adapter and in-process app on the catalog in ``directory`` (with
     ``init``, Tiled initialises its database first) and start it; its client."""
-    from tiled.catalog import from_uri
-    from tiled.client import from_context
-    from tiled.client.context import Context
-    from tiled.server.app import build_app
-
-    from ._adapter import adapters_by_mimetype
-    from ._exporters import serialization_registry
-
     database, tables = directory / "catalog.db", directory / "tables.sqlite"
     with _errors(directory, database):
         with init_lock(directory):
-            adapter = from_uri(
+            adapter = tiled_adapter(
                 f"sqlite:///{database}",
-                writable_storage=[str(directory / "data"), f"sqlite:///{tables}"],
-                readable_storage=[str(Path(p).absolute()) for p in readable],
-                init_if_not_exists=init,
-                specs=[{"name": "CatalogOfBlueskyRuns", "version": "3.0"}],
-                adapters_by_mimetype=adapters_by_mimetype(),
+                [str(directory / "data"), f"sqlite:///{tables}"],
+                readable,
+                init=init,
             )
-        quiet_app_logs()
-        app = build_app(adapter, serialization_registry=serialization_registry())
-        with warnings.catch_warnings():
-            # Tiled's in-process transport imports starlette's TestClient, which
-            # warns about httpx; nothing for a user to act on.
-            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
-            # starts the app: checks the database
-            context = Context.from_app(app, show_progress=show_progress())
-    return from_context(context)
+        return in_process_client(adapter)  # starting the app checks the database
 
 
 @contextmanager

@@ -27,7 +27,6 @@ import copy
 import json
 import re
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from functools import partial
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..writers.model import FRAMES_PARAMETER, ZARR_MIMETYPE
 from ._errors import CatalogError, CatalogUnavailableError
 from ._server import CONNECT_TIMEOUT
-from ._tiled import one_line
+from ._tiled import in_process_client, one_line, tiled_adapter
 
 if TYPE_CHECKING:
     from ._catalog import Catalog
@@ -286,29 +285,4 @@ def open_postgres(
 
 def _start_app(uri: str, tables: str, readable: Sequence[str | Path]) -> Any:
     """Tiled's adapter and in-process app on the catalog database ``uri``; its client."""
-    from tiled.catalog import from_uri
-    from tiled.client import from_context
-    from tiled.client.context import Context
-    from tiled.server.app import build_app
-
-    from ._adapter import adapters_by_mimetype
-    from ._exporters import serialization_registry
-    from ._serve import ROOT_SPECS
-    from ._tiled import quiet_app_logs, show_progress
-
-    adapter = from_uri(
-        uri,
-        writable_storage=[tables],
-        readable_storage=[str(Path(p).absolute()) for p in readable],
-        init_if_not_exists=False,
-        specs=ROOT_SPECS,
-        adapters_by_mimetype=adapters_by_mimetype(),
-    )
-    quiet_app_logs()
-    app = build_app(adapter, serialization_registry=serialization_registry())
-    with warnings.catch_warnings():
-        # Tiled's in-process transport imports starlette's TestClient, which warns
-        # about httpx; nothing for a user to act on (as for the embedded catalog).
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
-        context = Context.from_app(app, show_progress=show_progress())
-    return from_context(context)
+    return in_process_client(tiled_adapter(uri, [tables], readable, init=False))

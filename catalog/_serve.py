@@ -33,10 +33,6 @@ from ._tiled import one_line
 
 __all__ = ["ServerSettings", "build_server_app", "check_settings", "listen", "serve"]
 
-ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
-"""Specs of the served root: bluesky clients then treat it as a catalog of runs."""
-
-
 STOP_TIMEOUT = 3.0
 """Seconds open requests get to finish once the server is told to stop."""
 
@@ -175,25 +171,16 @@ def build_server_app(settings: ServerSettings, api_key: str) -> ASGIApp:
     served by :class:`~._ui.WebUI`."""
     database, writable, init = _storage(settings)  # before Tiled's seconds of imports
 
-    from tiled.catalog import from_uri
     from tiled.config import Authentication
     from tiled.server.app import build_app
     from tiled.utils import SHARE_TILED_PATH
 
-    from ._adapter import adapters_by_mimetype
     from ._exporters import serialization_registry
-    from ._tiled import quiet_app_logs
+    from ._tiled import quiet_app_logs, tiled_adapter
     from ._ui import WebUI
 
     try:
-        adapter = from_uri(
-            database,
-            writable_storage=writable,
-            readable_storage=[str(settings.base_dir.absolute())],
-            init_if_not_exists=init,
-            specs=ROOT_SPECS,
-            adapters_by_mimetype=adapters_by_mimetype(),
-        )
+        adapter = tiled_adapter(database, writable, [settings.base_dir], init=init)
     except Exception as e:  # a database that cannot be initialised
         raise CatalogError(
             f"cannot open catalog database {_shown(database)!r}: {one_line(e)}"

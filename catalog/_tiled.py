@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,48 @@ __all__ = [
     "tiled_readings",
     "unreadable",
 ]
+
+
+ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
+"""Specs of the catalog's root: bluesky clients then treat it as a catalog of runs."""
+
+
+def tiled_adapter(
+    database: str, writable: Sequence[str], readable: Sequence[str | Path], *, init: bool
+) -> Any:
+    """Tiled's catalog adapter on ``database`` (with ``init``, Tiled initialises it
+    first), with zarrscribe's root specs and array adapter: the embedded catalog, a
+    PostgreSQL one and ``zarrscribe serve`` open it alike."""
+    from tiled.catalog import from_uri
+
+    from ._adapter import adapters_by_mimetype
+
+    return from_uri(
+        database,
+        writable_storage=list(writable),
+        readable_storage=[str(Path(p).absolute()) for p in readable],
+        init_if_not_exists=init,
+        specs=ROOT_SPECS,
+        adapters_by_mimetype=adapters_by_mimetype(),
+    )
+
+
+def in_process_client(adapter: Any) -> Any:
+    """A Tiled client of ``adapter`` served by an app in this process (no network)."""
+    from tiled.client import from_context
+    from tiled.client.context import Context
+    from tiled.server.app import build_app
+
+    from ._exporters import serialization_registry
+
+    quiet_app_logs()
+    app = build_app(adapter, serialization_registry=serialization_registry())
+    with warnings.catch_warnings():
+        # Tiled's in-process transport imports starlette's TestClient, which warns
+        # about httpx; nothing for a user to act on.
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette")
+        context = Context.from_app(app, show_progress=show_progress())  # starts the app
+    return from_context(context)
 
 
 def status_code(error: BaseException) -> int | None:
