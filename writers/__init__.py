@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         PrepareInfo,
     )
     from ._readable import frames_on_disk
+    from ._scan import StoreScan
     from ._sink import FrameSink
     from ._store import (
         DAMAGED_SUFFIX,
@@ -75,6 +76,7 @@ __all__ = [
     "SessionPathProvider",
     "SourceInfo",
     "StoreExistsError",
+    "StoreScan",
     "WriterError",
     "ZarrLayout",
     "ZarrWriter",
@@ -124,6 +126,7 @@ _WHERE = {
     "HasWriterLogic": "._protocols",
     "PrepareInfo": "._protocols",
     "frames_on_disk": "._readable",
+    "StoreScan": "._scan",
     "FrameSink": "._sink",
     "fsync_folder": "._store",
     "DAMAGED_SUFFIX": "._store",

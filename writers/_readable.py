@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from ._scan import StoreScan
 from ._store import store_path
 
 if TYPE_CHECKING:
@@ -142,15 +143,15 @@ def _readable_frames(array: _Array) -> int:
     return frames
 
 
-def _metadata(folder: Path) -> dict[str, Any] | None:
+def _metadata(folder: Path, scan: StoreScan) -> dict[str, Any] | None:
     try:
-        document = json.loads((folder / "zarr.json").read_text(encoding="utf-8"))
+        document = scan.json(folder / "zarr.json")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # missing, or half-written: nothing can be read through it
     return document if isinstance(document, dict) else None
 
 
-def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
+def _arrays(root: Path, prefix: str, depth: int, scan: StoreScan) -> dict[str, _Array | None]:
     """Arrays under ``root`` by path; ``None`` for an array folder with no readable metadata.
 
     acquire-zarr writes an array's ``zarr.json`` when its first shard completes and
@@ -159,20 +160,20 @@ def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
     """
     found: dict[str, _Array | None] = {}
     try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
+        children = scan.folders(root)
     except OSError:
         return found
     for child in children:
         key = f"{prefix}{child.name}"
-        document = _metadata(child)
+        document = _metadata(child, scan)
         node_type = None if document is None else document.get("node_type")
         if document is not None and node_type == "array":
             found[key] = _parse(child, document)
             continue
-        if document is None and (child / "c").is_dir():
+        if document is None and scan.is_dir(child / "c"):
             found[key] = None  # chunks but no metadata: nothing of it is readable
             continue
-        inner = _arrays(child, f"{key}/", depth - 1) if depth > 1 else {}
+        inner = _arrays(child, f"{key}/", depth - 1, scan) if depth > 1 else {}
         if node_type == "group" or inner:
             found.update(inner)
         elif document is None and not child.name.startswith("."):
@@ -180,7 +181,7 @@ def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
     return found
 
 
-def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
+def frames_on_disk(uri: str | os.PathLike[str], scan: StoreScan | None = None) -> dict[str, int]:
     """Frames readable per array of a store: ``{array path in the store: frames}``. Reads only.
 
     Arrays directly under the store root (``"cam1"``) and one level deeper, inside
@@ -190,6 +191,8 @@ def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
     array with nothing readable counts 0, also when its metadata was never
     written. After a crash the root ``zarr.json`` may be missing;
     ``update_store_attributes(..., create=True)`` makes the store a group again.
+    ``scan``: the folders and metadata files it reads are kept there, for the next
+    reader of the same store (a fresh look at the disk otherwise).
     """
-    arrays = _arrays(store_path(uri), "", 2)
+    arrays = _arrays(store_path(uri), "", 2, scan if scan is not None else StoreScan())
     return {key: 0 if a is None else _readable_frames(a) for key, a in arrays.items()}
