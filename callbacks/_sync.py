@@ -4,7 +4,7 @@ store attributes and catalog entry."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
@@ -78,16 +78,22 @@ class Synced:
 
 
 def read_on_disk(
-    uris: Iterable[str], base_dir: Path, scans: dict[str, StoreScan] | None = None
+    uris: Iterable[str],
+    base_dir: Path,
+    scans: dict[str, StoreScan] | None = None,
+    *,
+    checked: Mapping[str, Path] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Frames readable per (store URI, array key) of each store, counted on disk.
 
     ``scans``: filled with what was read of each store (by URI; its resolved folder in
     :attr:`StoreScan.root`), for :func:`sync_store` to go on from rather than look again.
+    ``checked``: stores' folders already resolved inside ``base_dir`` (:func:`inside_base`),
+    by URI (:attr:`LoadedRun.stores`).
     """
     out: dict[tuple[str, str], int] = {}
     for uri in uris:
-        path = inside_base(uri, base_dir)
+        path = (checked or {}).get(uri) or inside_base(uri, base_dir)
         scan = StoreScan(path)
         for key, n in frames_on_disk(path, scan).items():
             out[(uri, key)] = n
@@ -332,7 +338,7 @@ def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Iterable[Document], dic
             f"the log of run {run.record.uid!r} is damaged ({run.damage[0]}); "
             f"check it with 'zarrscribe replay {log} --check'"
         )
-    on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir)
+    on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir, checked=run.stores)
     projection = RunProjection(run.record, on_disk, base_dir=base_dir)
     return catalog_documents(projection, run.documents), projection.catalog_metadata(log)
 

@@ -108,7 +108,7 @@ def _replay_one(
     damaged = bool(run.damage)
     zarr_stores = record.store_uris(ZARR_MIMETYPE)
     scans: dict[str, StoreScan] = {}  # each store looked at once, for counting and syncing
-    on_disk = read_on_disk(zarr_stores, base_dir, scans)
+    on_disk = read_on_disk(zarr_stores, base_dir, scans, checked=run.stores)
     projection = RunProjection(record, on_disk, base_dir=base_dir)
     report = ReplayReport(
         uid=record.uid,
