@@ -106,12 +106,20 @@ def shard_is_whole(path: Path, n_chunks: int, *, checksum: bool = True) -> bool:
     table = index[: 16 * n_chunks]
     if checksum and struct.unpack("<I", index[-4:])[0] != crc32c(table):
         return False  # no index yet (a shard cut short), or a damaged one
-    entries = struct.unpack(f"<{2 * n_chunks}Q", table)
-    data_end = size - index_size
-    return all(
-        offset == _MISSING or offset + nbytes <= data_end
-        for offset, nbytes in zip(entries[::2], entries[1::2], strict=True)
-    )
+    return _inside(table, size - index_size)
+
+
+def _inside(table: bytes, data_end: int) -> bool:
+    """Whether every chunk of the shard index ``table`` (offset and size, 8 bytes each)
+    that was written (offset not all 0xFF) ends by ``data_end``: one array operation
+    over the whole index (a shard holds hundreds of chunks)."""
+    import numpy as np
+
+    entries = np.frombuffer(table, dtype="<u8").reshape(-1, 2)
+    written = entries[entries[:, 0] != _MISSING]
+    offsets, sizes = written[:, 0], written[:, 1]
+    # offset + size <= data_end, without the sum overflowing 64 bits
+    return bool(np.all((sizes <= data_end) & (offsets <= data_end - np.minimum(sizes, data_end))))
 
 
 def _frames_in_shard(array: _Array, path: Path, frames_here: int) -> int:
