@@ -355,6 +355,12 @@ class ProjectedDocuments:
     def __iter__(self) -> Iterator[Document]:
         return self.projection.catalog_documents(self.documents)
 
+    @property
+    def start_uid(self) -> str:
+        """The uid of the first document, the run's start (its record's: the log is not
+        opened again to say it)."""
+        return self.projection.record.uid
+
     def __getitem__(self, index: int) -> Document:
         if index >= 0:
             for found in itertools.islice(self, index, None):

@@ -11,6 +11,7 @@ documents announced is ``incomplete``, whatever its stop document says.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -180,15 +181,7 @@ class RunProjection:
     # ------------------------------------------------------------------ paths
     def relative(self, uri: str) -> str:
         """``uri`` as a path relative to the base directory where it lies under it."""
-        path = local_path(uri)
-        if path is None:
-            return uri
-        if self._base is not None:
-            try:
-                return path.relative_to(self._base).as_posix()
-            except ValueError:
-                pass
-        return path.as_posix()
+        return _relative(uri, self._base)
 
     # ------------------------------------------------------------------ projections
     def summary(self) -> dict[str, Any]:
@@ -342,6 +335,21 @@ class RunProjection:
             "reason": RECOVERED_STOP_REASON,
             "num_events": dict(self.record.events),
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _relative(uri: str, base: PurePath | None) -> str:
+    """:meth:`RunProjection.relative` (a function of its strings alone: remembered, as a
+    run's stores and log are named several times a run)."""
+    path = local_path(uri)
+    if path is None:
+        return uri
+    if base is not None:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
 
 
 def _clip(doc: dict[str, Any], limit: int) -> dict[str, Any] | None:
