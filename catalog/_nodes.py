@@ -15,15 +15,34 @@ from ._plan import NodePlan
 __all__ = ["Statements", "delete_runs", "distinct_keys", "insert_runs"]
 
 
+_STRUCTURES: dict[bytes, tuple[str, Any]] = {}
+"""Structures met before, by their JSON: most runs' nodes share a few (shared values:
+not to be changed)."""
+
+
 def _structure(data_source: Any) -> tuple[str, Any]:
-    """The structure as Tiled stores it (JSON of the dataclass) and its content hash."""
+    """The structure as Tiled stores it (JSON of the dataclass) and its content hash.
+
+    Remembered by the JSON orjson makes of the dataclass itself (every attribute: all its
+    fields and more), which is quick: equal JSON, equal fields, equal result."""
     import dataclasses
 
     from tiled.catalog.utils import compute_structure_id
     from tiled.utils import safe_json_dump
 
-    structure = json.loads(safe_json_dump(dataclasses.asdict(data_source.structure)))
-    return compute_structure_id(structure), structure
+    try:
+        key: bytes | None = safe_json_dump(data_source.structure)
+    except TypeError:
+        key = None
+    found = _STRUCTURES.get(key) if key is not None else None
+    if found is None:
+        structure = json.loads(safe_json_dump(dataclasses.asdict(data_source.structure)))
+        found = compute_structure_id(structure), structure
+        if key is not None:
+            if len(_STRUCTURES) >= 1024:
+                _STRUCTURES.clear()
+            _STRUCTURES[key] = found
+    return found
 
 
 class Statements:
