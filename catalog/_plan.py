@@ -323,9 +323,9 @@ class _Planner:
             ]
             node.data_source = final
             if consolidator.metadata:
-                node.metadata = apply_update_patch(
-                    node.metadata, copy.deepcopy(consolidator.metadata)
-                )
+                # no deep copy first: the consolidator is dropped with the planner, and
+                # nothing changes what the node shares of its metadata afterwards
+                node.metadata = apply_update_patch(node.metadata, consolidator.metadata)
         # A run still acquiring (a live entry) has no stop yet, as TiledWriter's before it
         stop = dict(self.stop_doc) if self.stop_doc is not None else {}
         notes = list(dict.fromkeys(stop.pop("_run_normalizer_notes", [])))

@@ -47,6 +47,8 @@ _GROUP_METADATA: dict[str, Any] = {
 
 def store_path(uri: str | os.PathLike[str]) -> Path:
     """Return the local path of a store given as a ``file://`` URI or a path."""
+    if isinstance(uri, Path) and uri.is_absolute():
+        return uri  # what the lines below make of it (a store's checks pass it on often)
     text = os.fspath(uri)
     parsed = urlparse(text)
     if parsed.scheme == "file":

@@ -253,8 +253,8 @@ class RunProjection:
             ATTRIBUTES_KEY: {
                 "version": FORMAT_VERSION,
                 "run": self.summary(),
-                "start": copy.deepcopy(dict(record.start)),
-                "stop": copy.deepcopy(dict(record.stop)) if record.stop else None,
+                "start": _copied(dict(record.start)),
+                "stop": _copied(dict(record.stop)) if record.stop else None,
                 "configuration": record.configuration(),
                 "arrays": self.arrays(uri),
                 "missing": self.missing(),
@@ -335,6 +335,19 @@ class RunProjection:
             "reason": RECOVERED_STOP_REASON,
             "num_events": dict(self.record.events),
         }
+
+
+def _copied(value: Any) -> Any:
+    """``copy.deepcopy(value)``, ~4x quicker for what documents hold (dicts, lists and
+    immutable scalars); anything else goes to ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 @functools.lru_cache(maxsize=1024)
