@@ -24,8 +24,12 @@ def small_run(
     frames: int = 3,
     frame_shape: tuple[int, int] = (8, 8),
     plan_name: str | None = None,
+    array_key: str = "cam",
 ) -> Documents:
-    """Documents of a step scan: one camera (stream data) and one motor, ``frames`` events."""
+    """Documents of a step scan: one camera (stream data) and one motor, ``frames`` events.
+
+    ``array_key``: the camera's array in its store (``"cam/0"`` in one
+    :func:`write_store` makes, the OME-Zarr layout; ``"cam"`` names none of it)."""
     t0 = time.time()
     bundle = event_model.compose_run(
         metadata={
@@ -62,7 +66,7 @@ def small_run(
         mimetype="application/x-zarr",
         uri=store_uri,
         data_key="cam",
-        parameters={"array_key": "cam", "chunk_shape": [1, *frame_shape]},
+        parameters={"array_key": array_key, "chunk_shape": [1, *frame_shape]},
     )
     docs.append(("stream_resource", dict(resource.stream_resource_doc)))
     for n in range(frames):
@@ -79,8 +83,9 @@ def small_run(
 
 
 def write_store(path: Path, frames: int = 3, frame_shape: tuple[int, int] = (8, 8)) -> None:
-    """A real Zarr store at ``path`` with ``frames`` frames of array ``cam`` (what
-    :func:`small_run` describes)."""
+    """A real Zarr store at ``path`` with ``frames`` frames of source ``cam``: an OME-Zarr
+    image, its array at ``cam/0`` (what :func:`small_run` with ``array_key="cam/0"``
+    describes)."""
     import numpy as np
 
     from zarrscribe.writers import ZarrWriter

@@ -34,7 +34,7 @@ def make_runs(base: Path, n: int) -> list[Path]:
         run_dir.mkdir(parents=True)
         store = run_dir / "default.zarr"
         write_store(store)
-        write_log(run_dir / LOG_NAME, small_run(i, store.as_uri()))
+        write_log(run_dir / LOG_NAME, small_run(i, store.as_uri(), array_key="cam/0"))
         logs.append(run_dir / LOG_NAME)
         progress("making runs", i + 1, n)
     return logs

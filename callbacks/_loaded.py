@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -67,6 +67,10 @@ class LoadedRun:
     damage: list[str]
     last_line: int | None = None
     """The log line of the run's last document (``None`` for documents from the catalog)."""
+    stores: dict[str, Path] = field(default_factory=dict)
+    """The folder of each Zarr store (by URI, as in :attr:`documents`), resolved and
+    checked inside the base directory when the documents were read
+    (:func:`inside_base`): whoever reads the stores next need not resolve them again."""
 
     def where_last(self, what: str) -> str:
         """``what`` about the run's last document, named ``file:line`` (``file`` alone
@@ -85,15 +89,24 @@ class LogDocuments:
     """Each iteration parses the documents anew: no one else holds them (registration
     changes them in place rather than copying each first)."""
 
-    def __init__(self, log: Path, end: int, base_dir: Path) -> None:
+    def __init__(
+        self, log: Path, end: int, base_dir: Path, rebased: Mapping[str, str] | None = None
+    ) -> None:
         self.log, self.end, self.base_dir = log, end, base_dir
+        self.rebased = rebased or {}
+        """Where each store URI of the log was moved to when it was first read (the
+        same again, without resolving its path again)."""
 
     def __iter__(self) -> Iterator[Document]:
         run_dir = self.log.absolute().parent
         for record in iter_document_log(self.log, end=self.end):
             doc = record.doc
             if record.name == "stream_resource":
-                doc = {**doc, "uri": _rebased(str(doc["uri"]), run_dir, self.base_dir)}
+                uri = str(doc["uri"])
+                moved = self.rebased.get(uri)
+                if moved is None:
+                    moved = _rebased(uri, run_dir, self.base_dir)[0]
+                doc = {**doc, "uri": moved}
             yield record.name, doc
 
     def __getitem__(self, index: int) -> Document:
@@ -110,18 +123,23 @@ def _where(log: Path, line: int | None, what: str) -> str:
     return damage_at(log, line, what) if line is not None else f"{log}: {what}"
 
 
-def _rebased(uri: str, run_dir: Path, base_dir: Path) -> str:
+def _rebased(uri: str, run_dir: Path, base_dir: Path) -> tuple[str, Path | None]:
     """``uri`` of a store that was in the run's folder when it was written, moved to
-    where the run's folder is now (a moved or copied data folder). Others unchanged."""
-    path = local_path(uri)
-    if path is None:
-        return uri
-    path = PurePath(os.path.normpath(path))
-    if Path(path).resolve().is_relative_to(_resolved_base(base_dir)):
-        return uri
+    where the run's folder is now (a moved or copied data folder). Others unchanged.
+
+    Also the store's folder as :func:`inside_base` gives it, where that is known
+    already: ``uri`` unchanged, inside ``base_dir``, its path without ``..`` (which
+    ``inside_base`` resolves after symbolic links, and this before)."""
+    local = local_path(uri)
+    if local is None:
+        return uri, None
+    path = PurePath(os.path.normpath(local))
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(_resolved_base(base_dir)):
+        return uri, resolved if path == local else None
     if path.parent.name == run_dir.name and path.name:
-        return (run_dir / path.name).as_uri()
-    return uri
+        return (run_dir / path.name).as_uri(), None
+    return uri, None
 
 
 def _reason(error: Exception) -> str:
@@ -140,15 +158,22 @@ class _Reader:
         self.last_line: int | None = None
         self.bad: tuple[int | None, Exception] | None = None
         """The first document that cannot be this run's: its line, and why."""
+        self.rebased: dict[str, str] = {}
+        """Each store URI read, and where :func:`_rebased` moved it."""
+        self.stores: dict[str, Path] = {}
+        """Each Zarr store's folder, by URI (rebased), resolved inside the base."""
 
     def take(self, name: str, doc: dict[str, Any], line: int | None) -> Document:
         """Document ``doc`` as the run holds it (its store rebased). A store outside the
         base directory raises :class:`CallbackError` naming the line at once."""
         if name == "stream_resource":
-            doc = {**doc, "uri": _rebased(str(doc["uri"]), self.run_dir, self.base_dir)}
+            original = str(doc["uri"])
+            uri, resolved = _rebased(original, self.run_dir, self.base_dir)
+            self.rebased[original] = uri
+            doc = {**doc, "uri": uri}
             if doc.get("mimetype") == ZARR_MIMETYPE:
                 try:
-                    inside_base(doc["uri"], self.base_dir)
+                    self.stores[uri] = resolved or inside_base(uri, self.base_dir)
                 except CallbackError as e:
                     raise CallbackError(_where(self.log, line, str(e))) from e
         self.count += 1
@@ -200,7 +225,7 @@ def loaded_run(
     docs = [reader.take(name, doc, next(lines, None)) for name, doc in documents]
     damage = list(damage)
     record = reader.finish(damage)
-    return LoadedRun(log, docs, record, damage, reader.last_line)
+    return LoadedRun(log, docs, record, damage, reader.last_line, reader.stores)
 
 
 def load_run(log: Path, base_dir: Path) -> LoadedRun:
@@ -215,4 +240,5 @@ def load_run(log: Path, base_dir: Path) -> LoadedRun:
         reader.take(record.name, record.doc, record.line)
         end = record.end
     run = reader.finish(damage)
-    return LoadedRun(log, LogDocuments(log, end, base_dir), run, damage, reader.last_line)
+    documents = LogDocuments(log, end, base_dir, reader.rebased)
+    return LoadedRun(log, documents, run, damage, reader.last_line, reader.stores)

@@ -4,7 +4,7 @@ store attributes and catalog entry."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
@@ -13,6 +13,7 @@ from ..catalog import Catalog, RunNotFoundError
 from ..writers import (
     DAMAGED_SUFFIX,
     DamagedMetadataError,
+    StoreScan,
     frames_on_disk,
     read_group_metadata,
     read_metadata,
@@ -76,27 +77,42 @@ class Synced:
     ``check`` to be rebuilt)."""
 
 
-def read_on_disk(uris: Iterable[str], base_dir: Path) -> dict[tuple[str, str], int]:
-    """Frames readable per (store URI, array key) of each store, counted on disk."""
+def read_on_disk(
+    uris: Iterable[str],
+    base_dir: Path,
+    scans: dict[str, StoreScan] | None = None,
+    *,
+    checked: Mapping[str, Path] | None = None,
+) -> dict[tuple[str, str], int]:
+    """Frames readable per (store URI, array key) of each store, counted on disk.
+
+    ``scans``: filled with what was read of each store (by URI; its resolved folder in
+    :attr:`StoreScan.root`), for :func:`sync_store` to go on from rather than look again.
+    ``checked``: stores' folders already resolved inside ``base_dir`` (:func:`inside_base`),
+    by URI (:attr:`LoadedRun.stores`).
+    """
     out: dict[tuple[str, str], int] = {}
     for uri in uris:
-        path = inside_base(uri, base_dir)
-        for key, n in frames_on_disk(path).items():
+        path = (checked or {}).get(uri) or inside_base(uri, base_dir)
+        scan = StoreScan(path)
+        for key, n in frames_on_disk(path, scan).items():
             out[(uri, key)] = n
+        if scans is not None:
+            scans[uri] = scan
     return out
 
 
-def _damage_of(node: Path) -> str | None:
+def _damage_of(node: Path, scan: StoreScan) -> str | None:
     """``file:line: what`` when the metadata file ``node`` is damaged, else ``None``."""
     try:
-        read_metadata(node)
+        read_metadata(node, scan)
     except DamagedMetadataError as e:
         return str(e)
     return None
 
 
 def _rebuild_images(
-    projection: RunProjection, uri: str, path: Path, *, check: bool
+    projection: RunProjection, uri: str, path: Path, *, check: bool, scan: StoreScan
 ) -> tuple[list[str], list[str]]:
     """The OME-Zarr images (arrays at ``<device>/0``) of store ``uri`` whose group
     metadata is missing or damaged (a stream killed before it closed): rebuilt from
@@ -110,10 +126,14 @@ def _rebuild_images(
             continue
         pixel_size, units = record.pixel_size(array.data_key)
         image = array.key.rpartition("/")[0]
-        where = _damage_of(path / image / "zarr.json") if image else None
-        damage = rebuild_image(path, array.key, pixel_size=pixel_size, units=units, check=check)
+        where = _damage_of(path / image / "zarr.json", scan) if image else None
+        damage = rebuild_image(
+            path, array.key, pixel_size=pixel_size, units=units, check=check, scan=scan
+        )
         if damage is None:
             continue
+        if not check:
+            scan.forget()  # written: read again
         if damage == "damaged" and where is not None:
             damaged.append(where)
             out.append(f"{where} -> OME-Zarr image metadata rebuilt")
@@ -132,6 +152,7 @@ def sync_store(
     check: bool = False,
     force: bool = False,
     damaged: bool = False,
+    scan: StoreScan | None = None,
 ) -> Synced:
     """Write the projection's attributes into store ``uri`` where they differ.
 
@@ -145,12 +166,17 @@ def sync_store(
     Every damaged file is named ``file:line`` in :attr:`Synced.damage`, with
     ``check`` alike. A root that is not a group raises :class:`WriterError`.
     From a ``damaged`` log, attributes that would lose something (worse status, fewer
-    frames, arrays gone) are refused unless ``force``.
+    frames, arrays gone) are refused unless ``force``. ``scan``: what
+    :func:`read_on_disk` read of this store just before (its folder checked against
+    ``base_dir`` then), gone on from; a fresh look otherwise.
     """
-    path = inside_base(uri, base_dir)
-    images, damage = _rebuild_images(projection, uri, path, check=check)
+    if scan is None or scan.root is None:
+        scan = StoreScan(inside_base(uri, base_dir))
+    path = scan.root
+    assert path is not None
+    images, damage = _rebuild_images(projection, uri, path, check=check, scan=scan)
     # said now, written once the root is a group (a damaged root is rebuilt first)
-    stale = write_collection(path, check=True)
+    stale = write_collection(path, check=True, scan=scan)
     if stale is not None:
         images.append(
             f"{PurePath(uri).name}: OME-Zarr collection metadata (bioformats2raw layout: "
@@ -159,7 +185,7 @@ def sync_store(
     new = projection.store_attributes(uri)
     try:
         # None: no root group (a crashed run) or no store: written below
-        group = read_group_metadata(path)
+        group = read_group_metadata(path, scan)
     except DamagedMetadataError as e:
         group = None
         damage.append(str(e))
@@ -312,7 +338,7 @@ def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Iterable[Document], dic
             f"the log of run {run.record.uid!r} is damaged ({run.damage[0]}); "
             f"check it with 'zarrscribe replay {log} --check'"
         )
-    on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir)
+    on_disk = read_on_disk(run.record.store_uris(ZARR_MIMETYPE), base_dir, checked=run.stores)
     projection = RunProjection(run.record, on_disk, base_dir=base_dir)
     return catalog_documents(projection, run.documents), projection.catalog_metadata(log)
 
@@ -328,6 +354,12 @@ class ProjectedDocuments:
 
     def __iter__(self) -> Iterator[Document]:
         return self.projection.catalog_documents(self.documents)
+
+    @property
+    def start_uid(self) -> str:
+        """The uid of the first document, the run's start (its record's: the log is not
+        opened again to say it)."""
+        return self.projection.record.uid
 
     def __getitem__(self, index: int) -> Document:
         if index >= 0:

@@ -383,7 +383,11 @@ class Catalog(RunReads):
 
 
 def _start_uid(docs: Iterable[tuple[str, dict[str, Any]]]) -> str:
-    """The uid of the run's start document (a second one is refused by the plan)."""
+    """The uid of the run's start document (a second one is refused by the plan);
+    documents read again from a log that know it already say it (``start_uid``)."""
+    known = getattr(docs, "start_uid", None)
+    if isinstance(known, str):
+        return known
     if isinstance(docs, list):  # all in memory: count them here
         starts = [doc for name, doc in docs if name == "start"]
     else:  # read from a log: the start is its first line

@@ -15,21 +15,43 @@ from ._plan import NodePlan
 __all__ = ["Statements", "delete_runs", "distinct_keys", "insert_runs"]
 
 
+_STRUCTURES: dict[bytes, tuple[str, Any]] = {}
+"""Structures met before, by their JSON: most runs' nodes share a few (shared values:
+not to be changed)."""
+
+
 def _structure(data_source: Any) -> tuple[str, Any]:
-    """The structure as Tiled stores it (JSON of the dataclass) and its content hash."""
+    """The structure as Tiled stores it (JSON of the dataclass) and its content hash.
+
+    Remembered by the JSON orjson makes of the dataclass itself (every attribute: all its
+    fields and more), which is quick: equal JSON, equal fields, equal result."""
     import dataclasses
 
     from tiled.catalog.utils import compute_structure_id
     from tiled.utils import safe_json_dump
 
-    structure = json.loads(safe_json_dump(dataclasses.asdict(data_source.structure)))
-    return compute_structure_id(structure), structure
+    try:
+        key: bytes | None = safe_json_dump(data_source.structure)
+    except TypeError:
+        key = None
+    found = _STRUCTURES.get(key) if key is not None else None
+    if found is None:
+        structure = json.loads(safe_json_dump(dataclasses.asdict(data_source.structure)))
+        found = compute_structure_id(structure), structure
+        if key is not None:
+            if len(_STRUCTURES) >= 1024:
+                _STRUCTURES.clear()
+            _STRUCTURES[key] = found
+    return found
 
 
 class Statements:
     """Statements built once (SQLAlchemy then reuses their compiled form). Inserts run
-    for many rows at once (``executemany``; SQLAlchemy's "insertmanyvalues" gives the
-    new ids back in the order of the rows)."""
+    for many rows at once (``executemany``: SQLAlchemy's "insertmanyvalues", many rows
+    a statement). Each gives the new ids back with what makes each row unique (a
+    node's parent and key, a data source's node, an asset's URI), in any order: asking
+    for them in the order of the rows would make SQLAlchemy insert one row a statement
+    on SQLite, which cannot promise that order."""
 
     def __init__(self, dialect_insert: Any) -> None:
         from sqlalchemy import bindparam, insert, select
@@ -37,15 +59,15 @@ class Statements:
 
         nodes, sources = orm.Node.__table__, orm.DataSource.__table__
         assets = orm.Asset.__table__
-        self.node = insert(nodes).returning(nodes.c.id, sort_by_parameter_order=True)
+        self.node = insert(nodes).returning(nodes.c.id, nodes.c.parent, nodes.c.key)
         self.structure = dialect_insert(orm.Structure.__table__).on_conflict_do_nothing(
             index_elements=["id"]
         )
-        self.data_source = insert(sources).returning(sources.c.id, sort_by_parameter_order=True)
+        self.data_source = insert(sources).returning(sources.c.id, sources.c.node_id)
         self.find_assets = select(assets.c.data_uri, assets.c.id).where(
             assets.c.data_uri.in_(bindparam("uris", expanding=True))
         )
-        self.asset = insert(assets).returning(assets.c.id, sort_by_parameter_order=True)
+        self.asset = insert(assets).returning(assets.c.id, assets.c.data_uri)
         self.association = insert(orm.DataSourceAssetAssociation.__table__)
         self.find_runs = select(nodes.c.key).where(
             nodes.c.parent == 0, nodes.c.key.in_(bindparam("keys", expanding=True))
@@ -101,7 +123,9 @@ def insert_runs(
             }
             for parent, node in level
         ]
-        ids: list[int] = list(db.execute(sql.node, rows).scalars())
+        # (key, parent) is unique in the table: each row's new id, whatever their order
+        made = {(parent, key): i for i, parent, key in db.execute(sql.node, rows)}
+        ids = [made[(parent, node.key)] for parent, node in level]
         sources = [
             (node_id, ds)
             for (_, node), node_id in zip(level, ids, strict=True)
@@ -128,23 +152,21 @@ def _insert_sources(
     if new_structures:
         db.execute(sql.structure, [{"id": i, "structure": s} for i, s in new_structures.items()])
         known[1].update(new_structures)
-    ds_ids: list[int] = list(
-        db.execute(
-            sql.data_source,
-            [
-                {
-                    "node_id": node_id,
-                    "structure_family": ds.structure_family,
-                    "mimetype": ds.mimetype,
-                    "management": ds.management,
-                    "parameters": ds.parameters,
-                    "properties": ds.properties,
-                    "structure_id": structure_id,
-                }
-                for (node_id, ds), (structure_id, _) in zip(sources, structures, strict=True)
-            ],
-        ).scalars()
-    )
+    rows = [
+        {
+            "node_id": node_id,
+            "structure_family": ds.structure_family,
+            "mimetype": ds.mimetype,
+            "management": ds.management,
+            "parameters": ds.parameters,
+            "properties": ds.properties,
+            "structure_id": structure_id,
+        }
+        for (node_id, ds), (structure_id, _) in zip(sources, structures, strict=True)
+    ]
+    # one data source a node (a plan's): each row's new id by its node
+    made = {node_id: i for i, node_id in db.execute(sql.data_source, rows)}
+    ds_ids = [made[node_id] for node_id, _ in sources]
     uris = list(dict.fromkeys(a.data_uri for _, ds in sources for a in ds.assets))
     asset_ids: dict[str, int] = {}
     for chunk in _chunks(uris):
@@ -155,7 +177,7 @@ def _insert_sources(
             {"data_uri": a.data_uri, "is_directory": a.is_directory, "size": a.size}
             for a in new.values()
         ]
-        asset_ids.update(zip(new, db.execute(sql.asset, rows).scalars(), strict=True))
+        asset_ids.update((uri, i) for i, uri in db.execute(sql.asset, rows))  # URIs unique
     associations = [
         {
             "data_source_id": ds_id,

@@ -73,7 +73,7 @@ def plan_run(docs: Iterable[tuple[str, dict[str, Any]]], metadata: dict[str, Any
     install_zarr_consolidator()  # its registry is what picks our consolidator below
     planner = _Planner()
     normalizer = _normalizer()
-    normalizer.subscribe(planner)  # document by document: a long run is never held whole
+    normalizer.sink = planner  # document by document: a long run is never held whole
     fresh = getattr(docs, "fresh", False)
     for name, doc in docs:
         normalizer(name, _Owned(doc) if fresh else _Event(doc) if name == "event" else doc)
@@ -106,15 +106,21 @@ def validate_document(name: str, doc: dict[str, Any]) -> None:
 def _normalizer() -> Any:
     """bluesky-tiled-plugins' ``RunNormalizer``, each document it emits schema-checked
     once (:func:`validate_document`, in place of its jsonschema check: 1-3 ms a
-    document, most of a bulk registration's time)."""
+    document, most of a bulk registration's time), then given to its ``sink`` (the
+    planner) directly: its dispatcher, which calls its one subscriber all the same
+    (letting exceptions through), cost a subscription per run and a registry look-up
+    per document."""
     global _NORMALIZER
     if _NORMALIZER is None:
         from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer
 
         class Normalizer(RunNormalizer):  # type: ignore[misc]
+            sink: Any = None
+
             def emit(self, name: Any, doc: Any) -> None:
-                validate_document(str(getattr(name, "value", name)), doc)
-                self.dispatcher.process(name, doc)
+                key = str(getattr(name, "value", name))
+                validate_document(key, doc)
+                self.sink(key, doc)
 
         _NORMALIZER = Normalizer
     return _NORMALIZER()
@@ -317,9 +323,9 @@ class _Planner:
             ]
             node.data_source = final
             if consolidator.metadata:
-                node.metadata = apply_update_patch(
-                    node.metadata, copy.deepcopy(consolidator.metadata)
-                )
+                # no deep copy first: the consolidator is dropped with the planner, and
+                # nothing changes what the node shares of its metadata afterwards
+                node.metadata = apply_update_patch(node.metadata, consolidator.metadata)
         # A run still acquiring (a live entry) has no stop yet, as TiledWriter's before it
         stop = dict(self.stop_doc) if self.stop_doc is not None else {}
         notes = list(dict.fromkeys(stop.pop("_run_normalizer_notes", [])))

@@ -38,6 +38,7 @@ from ._protocols import (
     PrepareInfo as PrepareInfo,
 )
 from ._readable import frames_on_disk as frames_on_disk
+from ._scan import StoreScan as StoreScan
 from ._sink import FrameSink as FrameSink
 from ._store import (
     DAMAGED_SUFFIX as DAMAGED_SUFFIX,

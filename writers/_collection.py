@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._errors import WriterError
+from ._scan import StoreScan
 from ._store import (
     _folder_lock,
     _remove_stale_temp_files,
@@ -68,24 +69,24 @@ _PIXEL_TYPES = {
 Staleness = Literal["missing", "outdated"]
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path, scan: StoreScan) -> dict[str, Any] | None:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = scan.json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return document if isinstance(document, dict) else None
 
 
-def _images(root: Path) -> list[tuple[str, dict[str, Any]]]:
+def _images(root: Path, scan: StoreScan) -> list[tuple[str, dict[str, Any]]]:
     """The OME-Zarr images directly under ``root``, by name, with the metadata of
     their full-resolution array (``{}`` where it cannot be read)."""
     images = []
     try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
+        children = scan.folders(root)
     except OSError:
         return []
     for child in children:
-        group = _read_json(child / "zarr.json")
+        group = _read_json(child / "zarr.json", scan)
         ome = ((group or {}).get("attributes") or {}).get("ome")
         if child.name == COLLECTION_GROUP or not isinstance(ome, dict):
             continue
@@ -93,7 +94,7 @@ def _images(root: Path) -> list[tuple[str, dict[str, Any]]]:
             path = str(ome["multiscales"][0]["datasets"][0]["path"])
         except (KeyError, IndexError, TypeError):
             continue
-        images.append((child.name, _read_json(child / path / "zarr.json") or {}))
+        images.append((child.name, _read_json(child / path / "zarr.json", scan) or {}))
     return images
 
 
@@ -137,12 +138,13 @@ def _ome_xml_of(images_json: str) -> bytes | None:
 
 
 def collection_documents(
-    store: str | os.PathLike[str],
+    store: str | os.PathLike[str], scan: StoreScan | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], bytes | None] | None:
     """What makes ``store`` a collection of its images: the root's ``ome`` attribute,
     the ``OME`` group's ``zarr.json`` and its OME-XML; ``None`` when it has no image
-    (the flat layout of ``ZarrWriter(ome=False)``, or no frame written)."""
-    images = _images(store_path(store))
+    (the flat layout of ``ZarrWriter(ome=False)``, or no frame written). ``scan``: what
+    was read of the store already (:class:`StoreScan`; a fresh look otherwise)."""
+    images = _images(store_path(store), scan if scan is not None else StoreScan())
     if not images:
         return None
     root = {"version": OME_VERSION, LAYOUT_KEY: 3}
@@ -155,27 +157,31 @@ def collection_documents(
     return root, group, _ome_xml(images)
 
 
-def _current(root: Path) -> tuple[Any, Any, bytes | None]:
+def _current(root: Path, scan: StoreScan) -> tuple[Any, Any, bytes | None]:
     try:
-        attributes = read_store_attributes(root)
+        attributes = read_store_attributes(root, scan)
     except WriterError:
         attributes = {}
     try:
-        xml: bytes | None = (root / COLLECTION_GROUP / XML_NAME).read_bytes()
+        xml: bytes | None = scan.read_bytes(root / COLLECTION_GROUP / XML_NAME)
     except OSError:
         xml = None
-    return attributes.get("ome"), _read_json(root / COLLECTION_GROUP / "zarr.json"), xml
+    return attributes.get("ome"), _read_json(root / COLLECTION_GROUP / "zarr.json", scan), xml
 
 
-def write_collection(store: str | os.PathLike[str], *, check: bool = False) -> Staleness | None:
+def write_collection(
+    store: str | os.PathLike[str], *, check: bool = False, scan: StoreScan | None = None
+) -> Staleness | None:
     """Write the collection metadata of ``store`` (see the module) where it is missing
     or differs from its images on disk; with ``check`` only say so. Returns what was
-    wrong (``"missing"``, ``"outdated"``) or ``None`` when nothing is to be written."""
+    wrong (``"missing"``, ``"outdated"``) or ``None`` when nothing is to be written.
+    ``scan``: what was read of the store already (its caller forgets it after a write)."""
     root = store_path(store)
-    wanted = collection_documents(root)
+    scan = scan if scan is not None else StoreScan()
+    wanted = collection_documents(root, scan)
     if wanted is None:
         return None
-    current = _current(root)
+    current = _current(root, scan)
     if current == wanted:
         return None
     staleness: Staleness = "missing" if current[0] is None else "outdated"

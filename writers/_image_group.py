@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ._errors import DamagedMetadataError, WriterError
 from ._image import IMAGE_LEVEL, frame_axes, make_image
+from ._scan import StoreScan
 from ._store import (
     _folder_lock,
     _remove_stale_temp_files,
@@ -80,10 +81,12 @@ def image_group_metadata(
     }
 
 
-def _read(node: Path) -> tuple[dict[str, Any] | None, Damage | None]:
+def _read(
+    node: Path, scan: StoreScan | None = None
+) -> tuple[dict[str, Any] | None, Damage | None]:
     """A ``zarr.json`` document, or why there is none."""
     try:
-        document = read_metadata(node)
+        document = read_metadata(node, scan)
     except DamagedMetadataError:
         return None, "damaged"
     return (None, "missing") if document is None else (document, None)
@@ -96,6 +99,7 @@ def rebuild_image(
     pixel_size: float | Sequence[float] | None = None,
     units: str | None = None,
     check: bool = False,
+    scan: StoreScan | None = None,
 ) -> Damage | None:
     """Write the group metadata of the OME-Zarr image whose array is ``array_key``
     (``<image>/0``) in ``store`` if it is missing or damaged (not JSON), atomically.
@@ -105,17 +109,22 @@ def rebuild_image(
     image's (the flat layout's ``<source>``), or an array without readable metadata
     (nothing to describe). With ``check``, says so and writes nothing. ``pixel_size``
     and ``units`` are the source's (its device's configuration keys ``pixel_size``
-    and ``pixel_size_units``), as given to ``ZarrWriter.register``.
+    and ``pixel_size_units``), as given to ``ZarrWriter.register``. ``scan``: what was
+    read of the store already (:class:`StoreScan`; forget it after a write).
     """
     name, _, level = array_key.rpartition("/")
     if level != IMAGE_LEVEL or not name or "/" in name or name.startswith("."):
         return None
     root = store_path(store)
     group = root / name
-    if not group.is_dir() or not group.resolve().is_relative_to(root.resolve()):
+    scan = scan if scan is not None else StoreScan()
+    if not scan.is_dir(group):
         return None
-    _, damage = _read(group / "zarr.json")
-    array, _ = _read(group / IMAGE_LEVEL / "zarr.json")
+    # a folder of the root by one plain name: outside it only through a symbolic link
+    if group.is_symlink() and not group.resolve().is_relative_to(root.resolve()):
+        return None
+    _, damage = _read(group / "zarr.json", scan)
+    array, _ = _read(group / IMAGE_LEVEL / "zarr.json", scan)
     if damage is None or array is None or array.get("node_type") != "array":
         return None
     document = image_group_metadata(name, array, pixel_size, units)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from ._scan import StoreScan
 from ._store import store_path
 
 if TYPE_CHECKING:
@@ -105,12 +106,20 @@ def shard_is_whole(path: Path, n_chunks: int, *, checksum: bool = True) -> bool:
     table = index[: 16 * n_chunks]
     if checksum and struct.unpack("<I", index[-4:])[0] != crc32c(table):
         return False  # no index yet (a shard cut short), or a damaged one
-    entries = struct.unpack(f"<{2 * n_chunks}Q", table)
-    data_end = size - index_size
-    return all(
-        offset == _MISSING or offset + nbytes <= data_end
-        for offset, nbytes in zip(entries[::2], entries[1::2], strict=True)
-    )
+    return _inside(table, size - index_size)
+
+
+def _inside(table: bytes, data_end: int) -> bool:
+    """Whether every chunk of the shard index ``table`` (offset and size, 8 bytes each)
+    that was written (offset not all 0xFF) ends by ``data_end``: one array operation
+    over the whole index (a shard holds hundreds of chunks)."""
+    import numpy as np
+
+    entries = np.frombuffer(table, dtype="<u8").reshape(-1, 2)
+    written = entries[entries[:, 0] != _MISSING]
+    offsets, sizes = written[:, 0], written[:, 1]
+    # offset + size <= data_end, without the sum overflowing 64 bits
+    return bool(np.all((sizes <= data_end) & (offsets <= data_end - np.minimum(sizes, data_end))))
 
 
 def _frames_in_shard(array: _Array, path: Path, frames_here: int) -> int:
@@ -142,15 +151,15 @@ def _readable_frames(array: _Array) -> int:
     return frames
 
 
-def _metadata(folder: Path) -> dict[str, Any] | None:
+def _metadata(folder: Path, scan: StoreScan) -> dict[str, Any] | None:
     try:
-        document = json.loads((folder / "zarr.json").read_text(encoding="utf-8"))
+        document = scan.json(folder / "zarr.json")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # missing, or half-written: nothing can be read through it
     return document if isinstance(document, dict) else None
 
 
-def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
+def _arrays(root: Path, prefix: str, depth: int, scan: StoreScan) -> dict[str, _Array | None]:
     """Arrays under ``root`` by path; ``None`` for an array folder with no readable metadata.
 
     acquire-zarr writes an array's ``zarr.json`` when its first shard completes and
@@ -159,20 +168,20 @@ def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
     """
     found: dict[str, _Array | None] = {}
     try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
+        children = scan.folders(root)
     except OSError:
         return found
     for child in children:
         key = f"{prefix}{child.name}"
-        document = _metadata(child)
+        document = _metadata(child, scan)
         node_type = None if document is None else document.get("node_type")
         if document is not None and node_type == "array":
             found[key] = _parse(child, document)
             continue
-        if document is None and (child / "c").is_dir():
+        if document is None and scan.is_dir(child / "c"):
             found[key] = None  # chunks but no metadata: nothing of it is readable
             continue
-        inner = _arrays(child, f"{key}/", depth - 1) if depth > 1 else {}
+        inner = _arrays(child, f"{key}/", depth - 1, scan) if depth > 1 else {}
         if node_type == "group" or inner:
             found.update(inner)
         elif document is None and not child.name.startswith("."):
@@ -180,7 +189,7 @@ def _arrays(root: Path, prefix: str, depth: int) -> dict[str, _Array | None]:
     return found
 
 
-def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
+def frames_on_disk(uri: str | os.PathLike[str], scan: StoreScan | None = None) -> dict[str, int]:
     """Frames readable per array of a store: ``{array path in the store: frames}``. Reads only.
 
     Arrays directly under the store root (``"cam1"``) and one level deeper, inside
@@ -190,6 +199,8 @@ def frames_on_disk(uri: str | os.PathLike[str]) -> dict[str, int]:
     array with nothing readable counts 0, also when its metadata was never
     written. After a crash the root ``zarr.json`` may be missing;
     ``update_store_attributes(..., create=True)`` makes the store a group again.
+    ``scan``: the folders and metadata files it reads are kept there, for the next
+    reader of the same store (a fresh look at the disk otherwise).
     """
-    arrays = _arrays(store_path(uri), "", 2)
+    arrays = _arrays(store_path(uri), "", 2, scan if scan is not None else StoreScan())
     return {key: 0 if a is None else _readable_frames(a) for key, a in arrays.items()}

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse
 
 from ._errors import DamagedMetadataError, WriterError
 from ._jsonable import to_jsonable
+from ._scan import StoreScan
 from .model import damage_at
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ _GROUP_METADATA: dict[str, Any] = {
 
 def store_path(uri: str | os.PathLike[str]) -> Path:
     """Return the local path of a store given as a ``file://`` URI or a path."""
+    if isinstance(uri, Path) and uri.is_absolute():
+        return uri  # what the lines below make of it (a store's checks pass it on often)
     text = os.fspath(uri)
     parsed = urlparse(text)
     if parsed.scheme == "file":
@@ -116,14 +119,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
     fsync_folder(path.parent)
 
 
-def read_metadata(node: Path) -> dict[str, Any] | None:
+def read_metadata(node: Path, scan: StoreScan | None = None) -> dict[str, Any] | None:
     """The JSON object in the ``zarr.json`` file ``node``; ``None`` when there is none.
 
     Raises :class:`DamagedMetadataError`, naming ``file:line``, when it cannot be read:
     empty, not UTF-8, not JSON (cut short by a crash or a full disk), not an object.
+    ``scan``: what was read of the store already (read here once otherwise).
     """
+    scan = scan if scan is not None else StoreScan()
     try:
-        data = node.read_bytes()
+        data = scan.read_bytes(node)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as e:
@@ -133,7 +138,7 @@ def read_metadata(node: Path) -> dict[str, Any] | None:
             damage_at(node, 1, "empty (a write that never finished)"), empty=True
         )
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = scan.json(node)
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise DamagedMetadataError(
@@ -150,12 +155,13 @@ def read_metadata(node: Path) -> dict[str, Any] | None:
     return document
 
 
-def read_group_metadata(root: Path) -> dict[str, Any] | None:
+def read_group_metadata(root: Path, scan: StoreScan | None = None) -> dict[str, Any] | None:
     """The root group metadata of the store at ``root``; ``None`` when there is none.
     Damaged metadata raises :class:`DamagedMetadataError`; a root that is not a group
-    raises :class:`WriterError` (both naming ``file:line``)."""
+    raises :class:`WriterError` (both naming ``file:line``). ``scan``: as
+    :func:`read_metadata`'s (the document is then shared: do not change it)."""
     node = root / "zarr.json"
-    document = read_metadata(node)
+    document = read_metadata(node, scan)
     if document is not None and document.get("node_type") != "group":
         raise WriterError(
             damage_at(
@@ -169,14 +175,17 @@ def read_group_metadata(root: Path) -> dict[str, Any] | None:
     return document
 
 
-def read_store_attributes(uri: str | os.PathLike[str]) -> dict[str, Any]:
+def read_store_attributes(
+    uri: str | os.PathLike[str], scan: StoreScan | None = None
+) -> dict[str, Any]:
     """Return the root attributes of the Zarr v3 store at ``uri``.
 
     Raises :class:`DamagedMetadataError` when its ``zarr.json`` is damaged, and
-    :class:`WriterError` when there is none or it is not a group's.
+    :class:`WriterError` when there is none or it is not a group's. ``scan``: as
+    :func:`read_metadata`'s.
     """
     root = store_path(uri)
-    document = read_group_metadata(root)
+    document = read_group_metadata(root, scan)
     if document is None:
         raise WriterError(
             f"no Zarr v3 store at {os.fspath(uri)!r}: {root / 'zarr.json'} is missing"

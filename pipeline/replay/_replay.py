@@ -29,6 +29,7 @@ from ...catalog import (
     RunNotFoundError,
     find_logs,
 )
+from ...writers import StoreScan
 from ...writers.model import (
     ATTRIBUTES_KEY,
     LOG_NAME,
@@ -106,7 +107,8 @@ def _replay_one(
         layout = catalog.layout(record.uid) if current is not None else None
     damaged = bool(run.damage)
     zarr_stores = record.store_uris(ZARR_MIMETYPE)
-    on_disk = read_on_disk(zarr_stores, base_dir)
+    scans: dict[str, StoreScan] = {}  # each store looked at once, for counting and syncing
+    on_disk = read_on_disk(zarr_stores, base_dir, scans, checked=run.stores)
     projection = RunProjection(record, on_disk, base_dir=base_dir)
     report = ReplayReport(
         uid=record.uid,
@@ -126,7 +128,13 @@ def _replay_one(
     for uri in zarr_stores:
         try:
             synced = sync_store(
-                projection, uri, base_dir=base_dir, check=check, force=force, damaged=damaged
+                projection,
+                uri,
+                base_dir=base_dir,
+                check=check,
+                force=force,
+                damaged=damaged,
+                scan=scans.get(uri),
             )
         except (ZarrscribeError, OSError) as e:  # a store this run cannot describe
             report.stores[uri] = "refused"
