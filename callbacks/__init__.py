@@ -7,6 +7,7 @@ run's attributes and catalog entry only through one compare-then-write step
 (:func:`sync_store`, :func:`sync_entry`) shared with replay.
 """
 
+from ._batch import register_batch
 from ._bus import BusSettings
 from ._descriptor import handle_descriptor_metadata
 from ._errors import BusError, CallbackError, DocumentLogError, RunRefusedError
@@ -73,6 +74,7 @@ __all__ = [
     "loaded_run",
     "read_document_log",
     "read_on_disk",
+    "register_batch",
     "register_documents",
     "sync_entry",
     "sync_store",
