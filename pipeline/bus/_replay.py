@@ -11,8 +11,8 @@ from functools import partial
 from ...callbacks import BusSettings
 from ...writers.model import require
 from ._connect import connect_bus
+from ._stream import Register, RegisterMany, one_by_one, read_subjects
 from ._wire import Documents, IncompleteRunError, RunAssembly
-from ._worker import Register, RegisterMany, read_subjects
 
 __all__ = ["StreamReplay", "replay_stream"]
 
@@ -54,21 +54,8 @@ def replay_stream(
     """
     require("nats", "replaying a NATS stream")
     if register_many is None:
-        register_many = partial(_one_by_one, register)
+        register_many = partial(one_by_one, register)
     return asyncio.run(_replay(register_many, bus, progress, connect_timeout, max(batch, 1)))
-
-
-def _one_by_one(
-    register: Register, runs: list[tuple[Documents, str | None]]
-) -> list[Exception | None]:
-    out: list[Exception | None] = []
-    for documents, log in runs:
-        try:
-            register(documents, log=log)
-            out.append(None)
-        except Exception as e:
-            out.append(e)
-    return out
 
 
 async def _replay(

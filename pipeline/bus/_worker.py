@@ -23,11 +23,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ...callbacks import BusSettings
 from ...writers.model import require
 from ._connect import connect_bus
+from ._stream import Register, RegisterMany, Stop, one_by_one, read_subjects
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
 
 if TYPE_CHECKING:
@@ -39,24 +40,6 @@ logger = logging.getLogger(__name__)
 
 _MAX_TRIES = 20
 """Deliveries of a stop whose run has a gap on the bus before the worker gives up on it."""
-
-
-class RegisterMany(Protocol):
-    """Registers several runs at once (``(documents, log)`` each), in one catalog
-    transaction where it can; one outcome per run, in order: ``None`` when it is in the
-    catalog, else the exception that kept it out (the others are not held back by it)."""
-
-    def __call__(
-        self, runs: list[tuple[Documents, str | None]], /
-    ) -> Sequence[Exception | None]: ...
-
-
-class Register(Protocol):
-    """Registers one run from its documents (an idempotent replace keyed by run uid);
-    ``log`` is the path of the run's document log on the publishing host, when the
-    publisher said (our wire format does, in the start document's headers)."""
-
-    def __call__(self, documents: Documents, /, *, log: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -205,7 +188,7 @@ class Worker:
         # stops in hand (by id): JetStream is told they are being worked on
         held: dict[int, Any] = {}
         beat = asyncio.create_task(self._keep_alive(held))
-        ahead: asyncio.Task[list[_Stop]] | None = None
+        ahead: asyncio.Task[list[Stop]] | None = None
         try:
             while not self._done(max_runs):
                 batch = await (ahead or self._next_stops(js, sub, held, self._room(max_runs)))
@@ -236,7 +219,7 @@ class Worker:
                 with contextlib.suppress(Exception):  # acknowledged meanwhile
                     await m.in_progress()
 
-    async def _next_stops(self, js: Any, sub: Any, held: dict[int, Any], n: int) -> list[_Stop]:
+    async def _next_stops(self, js: Any, sub: Any, held: dict[int, Any], n: int) -> list[Stop]:
         """Up to ``n`` stops (those there now; else the first to come within
         ``fetch_timeout``), each with its run's documents read from the stream; a run
         with a gap is left for later (or given up on) here."""
@@ -249,7 +232,7 @@ class Worker:
         held.update((id(m), m) for m in msgs)
         limit = asyncio.Semaphore(16)  # reads in flight on the connection
 
-        async def read(msg: Any) -> _Stop | None:
+        async def read(msg: Any) -> Stop | None:
             tokens = msg.subject.split(".")
             instrument, run_uid = tokens[-3], tokens[-2]
             try:
@@ -260,20 +243,30 @@ class Worker:
                     )
                 for wire in wires:
                     assembly.add(wire)
-                return _Stop(msg, run_uid, assembly.documents(), assembly.log)
-            except IncompleteRunError as e:
+                return Stop(msg, run_uid, assembly.documents(), assembly.log)
+            except Exception as e:  # a gap in the run (or NATS did not answer in time)
                 held.pop(id(msg), None)
-                if msg.metadata.num_delivered >= _MAX_TRIES:
-                    logger.error("%s; given up after %d tries", e, _MAX_TRIES)
-                    await msg.term()
-                else:
-                    logger.warning("%s; trying again in %.0f s", e, self.settings.retry_delay)
-                    await msg.nak(delay=self.settings.retry_delay)
+                with contextlib.suppress(Exception):  # else it comes back after ack_wait
+                    if isinstance(e, IncompleteRunError) and (
+                        msg.metadata.num_delivered >= _MAX_TRIES
+                    ):
+                        logger.error("%s; given up after %d tries", e, _MAX_TRIES)
+                        await msg.term()
+                    else:
+                        why = (
+                            e
+                            if isinstance(e, IncompleteRunError)
+                            else f"reading run {run_uid!r}: {e!r}"
+                        )
+                        logger.warning(
+                            "%s; trying again in %.0f s", why, self.settings.retry_delay
+                        )
+                        await msg.nak(delay=self.settings.retry_delay)
                 return None
 
         return [stop for stop in await asyncio.gather(*map(read, msgs)) if stop is not None]
 
-    async def _register_stops(self, batch: list[_Stop], held: dict[int, Any]) -> None:
+    async def _register_stops(self, batch: list[Stop], held: dict[int, Any]) -> None:
         """Register the runs of ``batch``; acknowledge the stop of each registered (after
         its registration returned), hand the others back for ``retry_delay``."""
         outcomes = await self._register_batch([(s.documents, s.log) for s in batch])
@@ -312,20 +305,7 @@ class Worker:
                 return [wrong] * len(runs)
             return outcomes
 
-        def one_by_one() -> list[Exception | None]:
-            out: list[Exception | None] = []
-            for documents, log in runs:
-                if self._stop.is_set():  # stopping: leave the rest to be redelivered
-                    out.append(RuntimeError("the worker stopped before this run"))
-                    continue
-                try:
-                    self.register(documents, log=log)
-                    out.append(None)
-                except Exception as e:
-                    out.append(e)
-            return out
-
-        return await asyncio.to_thread(one_by_one)
+        return await asyncio.to_thread(one_by_one, self.register, runs, self._stop.is_set)
 
     async def _register(
         self, run_uid: str, documents: Documents, held: list[Any], log: str | None
@@ -402,43 +382,3 @@ class Worker:
                     for m in held:
                         await m.nak(delay=self.settings.retry_delay)
                     del runs[wire.run_uid]
-
-
-@dataclass(frozen=True)
-class _Stop:
-    """A stop in hand and its run's documents read from the stream."""
-
-    msg: Any
-    run_uid: str
-    documents: Documents
-    log: str | None
-
-
-async def read_subjects(js: Any, stream: str, subjects: str) -> list[Any]:
-    """Every message of ``stream`` on ``subjects`` now, decoded, through a short-lived
-    consumer (its creation says how many there are: no further question)."""
-    from nats.js import api
-
-    config = api.ConsumerConfig(
-        filter_subject=subjects,
-        ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
-        inactive_threshold=30.0,
-        mem_storage=True,
-    )
-    info = await js.add_consumer(stream, config)
-    name, total = info.name, int(info.num_pending)
-    try:
-        out: list[Any] = []
-        if total:
-            sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
-            try:
-                while len(out) < total:
-                    out += await sub.fetch(min(total - len(out), 1024), timeout=5.0)
-            finally:
-                await sub.unsubscribe()
-        decoded = [decode(m) for m in out]
-        return [w for w in decoded if w is not None]
-    finally:
-        with contextlib.suppress(Exception):
-            await js.delete_consumer(stream, name)
