@@ -191,6 +191,28 @@ class _Proc:
         self._reader.join(5)
 
 
+def _busy() -> tuple[float, float]:
+    """CPU ticks of the machine: (busy, total), from /proc/stat (0, 0 elsewhere)."""
+    try:
+        ticks = [float(t) for t in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 if unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (float(fields[11]) + float(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+LOAD: dict[str, str] = {}
+"""Per case: the cores busy (whole machine) and the workers' CPU per run while timed."""
+
+
 def _workers(
     n_workers: int, bus: BusSettings, catalog: list[str], database: str, case: str, n: int
 ) -> float:
@@ -217,10 +239,17 @@ def _workers(
         while (done := _count(database, case)) < n:
             if started is None and done >= first:
                 started, first = time.perf_counter(), done
+                busy0, cpu0 = _busy(), sum(_cpu_seconds(p.proc.pid) for p in procs)
             if time.monotonic() > deadline + 600:
                 raise RuntimeError(f"{case}: {done} of {n} runs registered")
             time.sleep(0.05)
         took = time.perf_counter() - (started or 0.0)
+        if started is not None:
+            (b0, t0), (b1, t1) = busy0, _busy()
+            cpu = sum(_cpu_seconds(p.proc.pid) for p in procs) - cpu0
+            cores = (b1 - b0) / max(t1 - t0, 1.0) * (os.cpu_count() or 1)
+            per_run = cpu / (n - first) * 1e3
+            LOAD[case] = f"{cores:.2f} cores busy, workers {per_run:.1f} ms CPU/run"
     finally:
         for p in procs:
             p.stop()
@@ -250,7 +279,7 @@ def _profile(bus: BusSettings, database: str, n: int) -> None:
     import cProfile
     import pstats
 
-    from zarrscribe.callbacks import register_documents
+    from zarrscribe.callbacks import register_batch, register_documents
     from zarrscribe.catalog import Catalog
     from zarrscribe.pipeline.bus import Worker, WorkerSettings
 
@@ -263,7 +292,14 @@ def _profile(bus: BusSettings, database: str, n: int) -> None:
         in_thread.runcall(register_documents, catalog, documents, log=log)
         spent[0] += time.perf_counter() - t0
 
-    worker = Worker(register, bus, WorkerSettings(durable="prof"))
+    def register_many(runs: Any, /) -> Any:  # what `zarrscribe worker` gives the worker
+        t0 = time.perf_counter()
+        try:
+            return in_thread.runcall(register_batch, catalog, runs)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    worker = Worker(register, bus, WorkerSettings(durable="prof"), register_many=register_many)
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     profile.enable()
@@ -329,6 +365,8 @@ def main() -> None:
         row = [label, str(n), f"{rates[case]:.1f}", f"{rates[case] / rates['http']:.1f}x"]
         rows.append([*row, targets[case]])
     print(table(rows))
+    for case, load in LOAD.items():
+        print(f"{labels[case]}: {load} (while timed)")
     print(
         f"2 workers / 1: {rates['sql2'] / rates['sql1']:.2f}x on {os.cpu_count()} cores "
         "(workers, PostgreSQL, NATS and the Tiled server share them); "

@@ -1,6 +1,7 @@
 """Names of ``zarrscribe.callbacks`` (read by lazy_loader at import: each is imported on
 first use; and by type checkers)."""
 
+from ._batch import register_batch as register_batch
 from ._bus import BusSettings as BusSettings
 from ._descriptor import handle_descriptor_metadata as handle_descriptor_metadata
 from ._errors import (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from ..catalog import Catalog, RunNotFoundError
+from ..catalog import Catalog
 from ..writers import (
     DAMAGED_SUFFIX,
     DamagedMetadataError,
@@ -42,6 +42,7 @@ __all__ = [
     "Synced",
     "catalog_entry",
     "compare_entry",
+    "project_documents",
     "read_on_disk",
     "register_documents",
     "sync_entry",
@@ -278,10 +279,8 @@ def sync_entry(
     """Register the run's catalog entry where it differs from the projection
     (:func:`compare_entry`, with the entry looked up in ``catalog``)."""
     uid = projection.record.uid
-    try:
-        current: dict[str, Any] | None = catalog.metadata(uid)
-    except RunNotFoundError:
-        current = None
+    # the run's own uid, exactly (a prefix look-up would cost a scan for every new run)
+    current: dict[str, Any] | None = catalog.entries_of([uid]).get(uid)
     layout = catalog.layout(uid) if current is not None else None
     synced = compare_entry(
         projection, documents, log, current, layout=layout, force=force, damaged=damaged
@@ -307,6 +306,17 @@ def register_documents(
     ``log`` is where the publishing host logged the run; the entry records it (a
     log seen here, also one beside the run's stores, is recorded as replay would).
     """
+    projection, seen = project_documents(documents, base_dir=base_dir, log=log)
+    synced = sync_entry(catalog, projection, documents, seen)
+    if synced.refused:
+        raise CallbackError(f"run {projection.record.uid!r} not registered: {synced.refused}")
+
+
+def project_documents(
+    documents: Documents, *, base_dir: Path | None, log: str | PurePath | None
+) -> tuple[RunProjection, Path | None]:
+    """The projection of a run known from its documents alone, and the log to record
+    (see :func:`register_documents`)."""
     record = RunRecord.from_documents(documents)
     stores = record.store_uris(ZARR_MIMETYPE)
     on_disk, seen = None, None
@@ -323,10 +333,7 @@ def register_documents(
             seen = Path(log)
     if seen is None or not seen.is_file():
         seen = Path(log) if log is not None else None  # as the publishing host named it
-    projection = RunProjection(record, on_disk, base_dir=base_dir)
-    synced = sync_entry(catalog, projection, documents, seen)
-    if synced.refused:
-        raise CallbackError(f"run {record.uid!r} not registered: {synced.refused}")
+    return RunProjection(record, on_disk, base_dir=base_dir), seen
 
 
 def catalog_entry(log: Path, *, base_dir: Path) -> tuple[Iterable[Document], dict[str, Any]]:

@@ -150,7 +150,10 @@ def _insert_sources(
     structures = [_structure(ds) for _, ds in sources]
     new_structures = {i: s for i, s in structures if i not in known[0] and i not in known[1]}
     if new_structures:
-        db.execute(sql.structure, [{"id": i, "structure": s} for i, s in new_structures.items()])
+        # in one order (by id): two writers inserting the same new structures at once
+        # wait for each other instead of deadlocking
+        rows = [{"id": i, "structure": s} for i, s in sorted(new_structures.items())]
+        db.execute(sql.structure, rows)
         known[1].update(new_structures)
     rows = [
         {

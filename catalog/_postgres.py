@@ -162,9 +162,15 @@ class Postgres:
     def lock_runs(self, db: Any, keys: list[str]) -> None:
         from sqlalchemy import text
 
-        lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-        for key in keys:  # sorted: two writers of the same runs take them in one order
-            db.execute(lock, {"key": f"zarrscribe run {key}"})
+        # one statement for the batch; the keys come sorted and are locked in that
+        # order (the aggregate consumes the sorted subquery): two writers of the same
+        # runs take them in one order
+        lock = text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+            "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
+        )
+        if keys:
+            db.execute(lock, {"keys": [f"zarrscribe run {key}" for key in keys]})
 
     def init_table(self, key: str, init: Callable[[], Any]) -> tuple[Any, bool]:
         if key in self._tables:  # its table exists: no DDL, no lock
@@ -230,6 +236,16 @@ class Postgres:
         query = text("SELECT metadata FROM nodes WHERE parent = 0 AND key = :uid")
         found = self.read(lambda db: db.execute(query, {"uid": uid}).scalar())
         return None if found is None else dict(found)
+
+    def metadata_many(self, uids: list[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of the runs keyed exactly ``uids`` that exist, by uid (one query)."""
+        from sqlalchemy import text
+
+        query = text(
+            "SELECT key, metadata FROM nodes WHERE parent = 0 AND key = ANY(CAST(:uids AS text[]))"
+        )
+        rows = self.read(lambda db: db.execute(query, {"uids": list(uids)}).all())
+        return {str(key): dict(md) for key, md in rows}
 
     def layout(self, uid: str) -> dict[str, dict[str, Any]]:
         """The Zarr arrays of run ``uid`` as its nodes file them (see Catalog.layout)."""

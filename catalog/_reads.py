@@ -100,6 +100,28 @@ class RunReads:
         with self._lock:
             return self._node(full)
 
+    def entries_of(self, uids: list[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of the runs keyed exactly so (no prefix look-up), by uid; a uid
+        with no entry is left out. One query on PostgreSQL, whatever the number of uids
+        (a worker's batch of runs to register)."""
+        if self._missing() or not uids:
+            return {}
+        if self._reads is not None:
+            return self._reads.metadata_many(uids)
+        found: dict[str, dict[str, Any]] = {}
+        for uid in dict.fromkeys(uids):
+            if self._local is not None:
+                md = self._local.metadata(uid)
+            else:
+                with self._lock:
+                    try:
+                        md = self._node(uid).metadata
+                    except KeyError:
+                        md = None
+            if md is not None:
+                found[uid] = dict(md)
+        return found
+
     def metadata(self, uid: str) -> dict[str, Any]:
         """The metadata of run ``uid`` (a full uid or an unambiguous prefix): its
         ``start`` and ``stop`` documents and zarrscribe's own."""

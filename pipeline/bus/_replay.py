@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ...callbacks import BusSettings
 from ...writers.model import require
 from ._connect import connect_bus
-from ._wire import RunAssembly
-from ._worker import Register, read_subjects
+from ._stream import Register, RegisterMany, one_by_one, read_subjects
+from ._wire import Documents, IncompleteRunError, RunAssembly
 
 __all__ = ["StreamReplay", "replay_stream"]
 
@@ -38,24 +39,31 @@ def replay_stream(
     *,
     progress: Callable[[str], None] | None = None,
     connect_timeout: float = 30.0,
+    register_many: RegisterMany | None = None,
+    batch: int = 64,
 ) -> StreamReplay:
     """Read the whole stream from its start and ``register`` every run that stopped.
 
     Works for both wire formats (runs are put together by their ``run_id``
     header). Durable consumers are not touched: live workers go on as they were.
     A run that fails to register is reported in ``failed``; the others still go.
+    With ``register_many``, runs go ``batch`` at a time (one catalog transaction
+    each where it can) instead of one call of ``register`` each.
     ``progress`` is told each run registered (and, while NATS does not answer, that
     it waits: :class:`BusError` after ``connect_timeout`` seconds).
     """
     require("nats", "replaying a NATS stream")
-    return asyncio.run(_replay(register, bus, progress, connect_timeout))
+    if register_many is None:
+        register_many = partial(one_by_one, register)
+    return asyncio.run(_replay(register_many, bus, progress, connect_timeout, max(batch, 1)))
 
 
 async def _replay(
-    register: Register,
+    register_many: RegisterMany,
     bus: BusSettings,
     progress: Callable[[str], None] | None,
     connect_timeout: float,
+    batch: int,
 ) -> StreamReplay:
     report = StreamReplay()
     nc = await connect_bus(
@@ -68,6 +76,25 @@ async def _replay(
     report.messages = len(wires)
     runs: dict[str, RunAssembly] = {}
     done: set[str] = set()
+    ready: list[tuple[str, Documents, str | None]] = []
+
+    async def register_ready() -> None:
+        try:
+            outcomes: Sequence[Exception | None] = await asyncio.to_thread(
+                register_many, [(docs, log) for _, docs, log in ready]
+            )
+        except Exception as e:
+            outcomes = [e] * len(ready)
+        for (uid, _, _), failed in zip(ready, outcomes, strict=True):
+            if failed is not None:
+                logger.error("replay of run %r from the stream failed: %s", uid, failed)
+                report.failed[uid] = str(failed)
+                continue
+            report.registered.append(uid)
+            if progress is not None:
+                progress(uid)
+        ready.clear()
+
     for wire in wires:
         if wire.run_uid in done:
             continue  # a document re-sent after its run was complete
@@ -78,13 +105,14 @@ async def _replay(
         done.add(wire.run_uid)
         try:
             documents = assembly.documents()
-            await asyncio.to_thread(register, documents, log=assembly.log)
-        except Exception as e:  # IncompleteRunError or whatever register raised
+        except IncompleteRunError as e:
             logger.error("replay of run %r from the stream failed: %s", wire.run_uid, e)
             report.failed[wire.run_uid] = str(e)
             continue
-        report.registered.append(wire.run_uid)
-        if progress is not None:
-            progress(wire.run_uid)
+        ready.append((wire.run_uid, documents, assembly.log))
+        if len(ready) >= batch:
+            await register_ready()
+    if ready:
+        await register_ready()
     report.unfinished = list(runs)
     return report

@@ -21,32 +21,25 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ...callbacks import BusSettings
 from ...writers.model import require
 from ._connect import connect_bus
+from ._stream import Register, RegisterMany, Stop, one_by_one, read_subjects
 from ._wire import Documents, IncompleteRunError, RunAssembly, WireFormat, decode
 
 if TYPE_CHECKING:
     from nats.js.api import ConsumerConfig
 
-__all__ = ["Register", "Worker", "WorkerSettings"]
+__all__ = ["Register", "RegisterMany", "Worker", "WorkerSettings"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_TRIES = 20
 """Deliveries of a stop whose run has a gap on the bus before the worker gives up on it."""
-
-
-class Register(Protocol):
-    """Registers one run from its documents (an idempotent replace keyed by run uid);
-    ``log`` is the path of the run's document log on the publishing host, when the
-    publisher said (our wire format does, in the start document's headers)."""
-
-    def __call__(self, documents: Documents, /, *, log: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +59,9 @@ class WorkerSettings:
     connect_timeout: float = 30.0
     """Seconds to wait for NATS at start before giving up (:class:`BusError`); once
     connected, a lost connection is retried without limit."""
+    batch: int = 64
+    """Most stops taken at once (our format): their runs are read from the stream
+    together and registered in one call of ``register_many``."""
 
 
 class Worker:
@@ -84,6 +80,11 @@ class Worker:
         Consumer settings.
     progress:
         Told a line now and then while the worker waits for NATS at start.
+    register_many:
+        Registers a batch of runs at once (our format: the runs whose stops came
+        together, up to ``settings.batch``); without it, ``register`` is called for
+        each. A stop is acknowledged once its run is registered; a run that failed
+        is tried again after ``retry_delay``, the others of its batch acknowledged.
     """
 
     def __init__(
@@ -93,9 +94,11 @@ class Worker:
         settings: WorkerSettings | None = None,
         *,
         progress: Callable[[str], None] | None = None,
+        register_many: RegisterMany | None = None,
     ) -> None:
         require("nats", "a catalog worker")
         self.register = register
+        self.register_many = register_many
         self.bus = bus
         self.settings = settings or WorkerSettings()
         self.progress = progress
@@ -174,45 +177,135 @@ class Worker:
 
     # ------------------------------------------------------------ our format
     async def _consume_stops(self, js: Any, max_runs: int | None) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
+        """Take the stops that are there (up to ``batch``), read their runs, register
+        them together; the next batch is fetched and read while one registers."""
         sub = await js.pull_subscribe(
             self.bus.stop_subjects,
             durable=self.settings.durable,
             stream=self.bus.stream,
             config=self._consumer_config(max_ack_pending=10_000),
         )
-        while not self._done(max_runs):
-            try:
-                msgs = await sub.fetch(1, timeout=self.settings.fetch_timeout)
-            except (TimeoutError, NatsTimeout):
-                continue
-            for msg in msgs:
-                await self._handle_stop(js, msg)
-
-    async def _handle_stop(self, js: Any, msg: Any) -> None:
-        tokens = msg.subject.split(".")
-        instrument, run_uid = tokens[-3], tokens[-2]
+        # stops in hand (by id): JetStream is told they are being worked on
+        held: dict[int, Any] = {}
+        beat = asyncio.create_task(self._keep_alive(held))
+        ahead: asyncio.Task[list[Stop]] | None = None
         try:
-            assembly = RunAssembly(run_uid)
-            for wire in await read_subjects(
-                js, self.bus.stream, self.bus.run_subjects(run_uid, instrument)
-            ):
-                assembly.add(wire)
-            documents = assembly.documents()
-        except IncompleteRunError as e:
-            if msg.metadata.num_delivered >= _MAX_TRIES:
-                logger.error("%s; given up after %d tries", e, _MAX_TRIES)
-                await msg.term()
+            while not self._done(max_runs):
+                batch = await (ahead or self._next_stops(js, sub, held, self._room(max_runs)))
+                ahead = None
+                if not batch:
+                    continue
+                room = self._room(max_runs, len(batch))
+                if room > 0 and not self._stop.is_set():
+                    ahead = asyncio.create_task(self._next_stops(js, sub, held, room))
+                await self._register_stops(batch, held)
+        finally:
+            for task in (ahead, beat):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    def _room(self, max_runs: int | None, in_hand: int = 0) -> int:
+        """How many stops to take now."""
+        if max_runs is None:
+            return self.settings.batch
+        return min(self.settings.batch, max_runs - len(self.registered) - in_hand)
+
+    async def _keep_alive(self, held: dict[int, Any]) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ack_wait / 3)
+            for m in list(held.values()):
+                with contextlib.suppress(Exception):  # acknowledged meanwhile
+                    await m.in_progress()
+
+    async def _next_stops(self, js: Any, sub: Any, held: dict[int, Any], n: int) -> list[Stop]:
+        """Up to ``n`` stops (those there now; else the first to come within
+        ``fetch_timeout``), each with its run's documents read from the stream; a run
+        with a gap is left for later (or given up on) here."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        try:
+            msgs = await sub.fetch(max(n, 1), timeout=self.settings.fetch_timeout)
+        except (TimeoutError, NatsTimeout):
+            return []
+        held.update((id(m), m) for m in msgs)
+        limit = asyncio.Semaphore(16)  # reads in flight on the connection
+
+        async def read(msg: Any) -> Stop | None:
+            tokens = msg.subject.split(".")
+            instrument, run_uid = tokens[-3], tokens[-2]
+            try:
+                assembly = RunAssembly(run_uid)
+                async with limit:
+                    wires = await read_subjects(
+                        js, self.bus.stream, self.bus.run_subjects(run_uid, instrument)
+                    )
+                for wire in wires:
+                    assembly.add(wire)
+                return Stop(msg, run_uid, assembly.documents(), assembly.log)
+            except Exception as e:  # a gap in the run (or NATS did not answer in time)
+                held.pop(id(msg), None)
+                with contextlib.suppress(Exception):  # else it comes back after ack_wait
+                    if isinstance(e, IncompleteRunError) and (
+                        msg.metadata.num_delivered >= _MAX_TRIES
+                    ):
+                        logger.error("%s; given up after %d tries", e, _MAX_TRIES)
+                        await msg.term()
+                    else:
+                        why = (
+                            e
+                            if isinstance(e, IncompleteRunError)
+                            else f"reading run {run_uid!r}: {e!r}"
+                        )
+                        logger.warning(
+                            "%s; trying again in %.0f s", why, self.settings.retry_delay
+                        )
+                        await msg.nak(delay=self.settings.retry_delay)
+                return None
+
+        return [stop for stop in await asyncio.gather(*map(read, msgs)) if stop is not None]
+
+    async def _register_stops(self, batch: list[Stop], held: dict[int, Any]) -> None:
+        """Register the runs of ``batch``; acknowledge the stop of each registered (after
+        its registration returned), hand the others back for ``retry_delay``."""
+        outcomes = await self._register_batch([(s.documents, s.log) for s in batch])
+        acks = []
+        for stop, failed in zip(batch, outcomes, strict=True):
+            if failed is None:
+                acks.append(stop.msg.ack_sync())
             else:
-                logger.warning("%s; trying again in %.0f s", e, self.settings.retry_delay)
-                await msg.nak(delay=self.settings.retry_delay)
-            return
-        if await self._register(run_uid, documents, [msg], assembly.log):
-            await msg.ack_sync()
-            self.registered.append(run_uid)
-        else:
-            await msg.nak(delay=self.settings.retry_delay)
+                logger.error(
+                    "registering run %r failed (%s); it will be retried",
+                    stop.run_uid,
+                    failed,
+                    exc_info=failed,
+                )
+                acks.append(stop.msg.nak(delay=self.settings.retry_delay))
+        answers = await asyncio.gather(*acks, return_exceptions=True)
+        for stop, failed, answer in zip(batch, outcomes, answers, strict=True):
+            held.pop(id(stop.msg), None)
+            if failed is None and not isinstance(answer, BaseException):
+                self.registered.append(stop.run_uid)
+                logger.info("registered run %s (%d documents)", stop.run_uid, len(stop.documents))
+            elif isinstance(answer, BaseException):  # registered; its stop comes again
+                logger.warning("acknowledging run %r failed: %s", stop.run_uid, answer)
+
+    async def _register_batch(
+        self, runs: list[tuple[Documents, str | None]]
+    ) -> Sequence[Exception | None]:
+        """``register_many`` (else ``register`` run by run) off the loop."""
+        if self.register_many is not None:
+            try:
+                outcomes = await asyncio.to_thread(self.register_many, runs)
+            except Exception as e:  # none of them is known to be registered
+                return [e] * len(runs)
+            if len(outcomes) != len(runs):
+                wrong = RuntimeError(f"{len(outcomes)} outcomes for {len(runs)} runs")
+                return [wrong] * len(runs)
+            return outcomes
+
+        return await asyncio.to_thread(one_by_one, self.register, runs, self._stop.is_set)
 
     async def _register(
         self, run_uid: str, documents: Documents, held: list[Any], log: str | None
@@ -289,31 +382,3 @@ class Worker:
                     for m in held:
                         await m.nak(delay=self.settings.retry_delay)
                     del runs[wire.run_uid]
-
-
-async def read_subjects(js: Any, stream: str, subjects: str) -> list[Any]:
-    """Every message of ``stream`` on ``subjects`` now, decoded, through a short-lived consumer."""
-    from nats.js import api
-
-    config = api.ConsumerConfig(
-        ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
-        inactive_threshold=30.0,
-        mem_storage=True,
-    )
-    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
-    name: str | None = None
-    try:
-        info = await sub.consumer_info()
-        name, total = info.name, int(info.num_pending)
-        out: list[Any] = []
-        while len(out) < total:
-            for msg in await sub.fetch(min(total - len(out), 1024), timeout=5.0):
-                out.append(msg)
-        decoded = [decode(m) for m in out]
-        return [w for w in decoded if w is not None]
-    finally:
-        await sub.unsubscribe()
-        if name is not None:
-            with contextlib.suppress(Exception):
-                await js.delete_consumer(stream, name)

@@ -14,7 +14,7 @@ from ._signals import Interrupted, signals_to
 
 if TYPE_CHECKING:
     from ...catalog import Catalog
-    from ..bus import Register
+    from ..bus import Register, RegisterMany
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
 
@@ -95,6 +95,31 @@ def _unless_deleted(register: Register, base_dir: Path) -> Register:
     return register_unless_deleted
 
 
+def _unless_deleted_many(register_many: RegisterMany, base_dir: Path) -> RegisterMany:
+    """``register_many``, skipping the runs deleted in the data folder's deletion log."""
+    from ...catalog import DeletionLog
+
+    def register_unless_deleted(
+        runs: list[tuple[Documents, str | None]], /
+    ) -> list[Exception | None]:
+        deletions = DeletionLog(base_dir).read()
+        kept = []
+        for i, (documents, _) in enumerate(runs):
+            uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
+            deletion = deletions.get(uid)
+            if deletion is None:
+                kept.append(i)
+            else:
+                sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
+        outcomes: list[Exception | None] = [None] * len(runs)
+        if kept:
+            for i, outcome in zip(kept, register_many([runs[i] for i in kept]), strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    return register_unless_deleted
+
+
 def _open(args: argparse.Namespace) -> Catalog:
     """The catalog to register in: a PostgreSQL database written straight by SQL (the
     one a Tiled server serves), else what ``--catalog`` names as for every verb."""
@@ -120,7 +145,7 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     require("nats", "zarrscribe worker")  # before the catalog is opened or made
-    from ...callbacks import BusSettings, register_documents
+    from ...callbacks import BusSettings, register_batch, register_documents
     from ..bus import Worker, WorkerSettings, replay_stream
 
     stream, prefix = WIRE_DEFAULTS[args.wire]
@@ -130,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
     catalog = _open(args)
     base_dir = args.base_dir.absolute() if args.shared_storage else None
     register: Register = partial(register_documents, catalog, base_dir=base_dir)
+    register_many: RegisterMany = partial(register_batch, catalog, base_dir=base_dir)
     if base_dir is not None:  # deletions are recorded in the data folder it sees
         register = _unless_deleted(register, base_dir)
+        register_many = _unless_deleted_many(register_many, base_dir)
     err = sys.stderr
 
     def say(line: str) -> None:
@@ -139,7 +166,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.replay:
-            done = replay_stream(register, bus, progress=say, connect_timeout=args.connect_timeout)
+            done = replay_stream(
+                register,
+                bus,
+                progress=say,
+                connect_timeout=args.connect_timeout,
+                register_many=register_many,
+            )
             sys.stdout.write(
                 f"{plural(len(done.registered), 'run')} registered, "
                 f"{len(done.unfinished)} unfinished, {len(done.failed)} failed\n"
@@ -150,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         settings = WorkerSettings(
             durable=args.durable, wire=args.wire, connect_timeout=args.connect_timeout
         )
-        worker = Worker(register, bus, settings, progress=say)
+        worker = Worker(register, bus, settings, progress=say, register_many=register_many)
         stopped_by: list[int] = []
 
         def stop(signum: int) -> None:

@@ -87,3 +87,22 @@ def test_a_worker_with_shared_storage_does_not_register_a_deleted_run(tmp_path: 
     register([("start", {"uid": "gone"})])
     register([("start", {"uid": "kept"})])
     assert registered == ["kept"]
+
+
+def test_a_worker_with_shared_storage_leaves_deleted_runs_out_of_its_batches(
+    tmp_path: Path,
+) -> None:
+    from zarrscribe.pipeline.cli.worker import _unless_deleted_many
+
+    given: list[list[str]] = []
+    failed = ValueError("refused")
+
+    def record(runs: list[tuple[Documents, str | None]], /) -> list[Exception | None]:
+        given.append([docs[0][1]["uid"] for docs, _ in runs])
+        return [failed if docs[0][1]["uid"] == "bad" else None for docs, _ in runs]
+
+    register_many = _unless_deleted_many(record, tmp_path)
+    DeletionLog(tmp_path).record_deletion("gone", with_data=True)
+    runs = [([("start", {"uid": uid})], None) for uid in ("kept", "gone", "bad")]
+    assert register_many(runs) == [None, None, failed]  # a deleted run is done with
+    assert given == [["kept", "bad"]]

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -232,3 +233,63 @@ def test_two_workers_register_every_run_once(
     assert sorted(done) == sorted(uids)  # every run once, by one of the two
     assert all(w.done() for w in workers), "both workers took a share"
     assert _entries(uri, uids) == Counter(dict.fromkeys(uids, 1))
+
+
+def test_a_batch_with_a_failing_run_registers_the_others_once_and_retries_it(
+    server: tuple[str, Path], rig: Rig, bus: BusSettings
+) -> None:
+    """The stops that are there are registered together, by SQL in one transaction;
+    when PostgreSQL refuses one run of the batch, the others are still registered (each
+    once) and acknowledged, and the failing one is handed back and registered when it
+    comes again."""
+    import threading
+
+    from zarrscribe.callbacks import register_batch
+    from zarrscribe.pipeline.bus import Worker, WorkerSettings
+
+    uri, base = server
+    with publishing_pipeline(rig, base / "batch", bus) as (RE, _, publisher):
+        uids = [u for _ in range(4) for u in RE(bp.count([rig.cam1], num=1)).run_start_uids]
+        assert publisher.flush(30)
+    bad = uids[1]
+    catalog = Catalog.from_database(DATABASES[uri], tables=f"{DATABASES[uri]}_tables")
+    batches: list[list[str]] = []
+    outcomes: list[list[Exception | None]] = []
+
+    def register_many(runs: list[tuple[list[Any], str | None]]) -> list[Exception | None]:
+        batches.append([str(docs[0][1]["uid"]) for docs, _ in runs])
+        if len(batches) == 1:  # the first time, a NUL in its start: PostgreSQL's JSONB refuses it
+            runs = [
+                (_with_nul(docs) if docs[0][1]["uid"] == bad else docs, log) for docs, log in runs
+            ]
+        outcomes.append(register_batch(catalog, runs))
+        return outcomes[-1]
+
+    def refuse(documents: Any, /, *, log: str | None = None) -> None:
+        raise AssertionError("one by one: register_many is given")
+
+    worker = Worker(
+        refuse, bus, WorkerSettings(ack_wait=5.0, retry_delay=0.2), register_many=register_many
+    )
+    thread = threading.Thread(target=worker.run, kwargs={"max_runs": len(uids)})
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        worker.stop()
+        thread.join(30)
+    try:
+        assert sorted(batches[0]) == sorted(uids), batches  # all four stops at once
+        assert [o is None for o in outcomes[0]] == [u != bad for u in batches[0]]
+        assert "unsupported Unicode escape" in str(outcomes[0][batches[0].index(bad)])
+        assert batches[1:] == [[bad]]  # handed back once
+        assert outcomes[1:] == [[None]]  # and registered then
+        assert sorted(worker.registered) == sorted(uids)  # each acknowledged once
+        assert _entries(uri, uids) == Counter(dict.fromkeys(uids, 1))
+        assert "sample" not in catalog.metadata(bad)["start"]  # as the bus has it
+    finally:
+        catalog.close()
+
+
+def _with_nul(documents: list[Any]) -> list[Any]:
+    name, start = documents[0]
+    return [(name, {**start, "sample": "Si\x00"}), *documents[1:]]
