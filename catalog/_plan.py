@@ -105,11 +105,9 @@ def validate_document(name: str, doc: dict[str, Any]) -> None:
 
 def _normalizer() -> Any:
     """bluesky-tiled-plugins' ``RunNormalizer``, each document it emits schema-checked
-    once (:func:`validate_document`, in place of its jsonschema check: 1-3 ms a
-    document, most of a bulk registration's time), then given to its ``sink`` (the
-    planner) directly: its dispatcher, which calls its one subscriber all the same
-    (letting exceptions through), cost a subscription per run and a registry look-up
-    per document."""
+    once (:func:`validate_document`, not its jsonschema check: 1-3 ms a document) and
+    given to its ``sink`` (the planner), not through its dispatcher (a subscription per
+    run, a registry look-up per document, for its one subscriber)."""
     global _NORMALIZER
     if _NORMALIZER is None:
         from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer
@@ -323,8 +321,7 @@ class _Planner:
             ]
             node.data_source = final
             if consolidator.metadata:
-                # no deep copy first: the consolidator is dropped with the planner, and
-                # nothing changes what the node shares of its metadata afterwards
+                # no copy: the consolidator is dropped with the planner
                 node.metadata = apply_update_patch(node.metadata, consolidator.metadata)
         # A run still acquiring (a live entry) has no stop yet, as TiledWriter's before it
         stop = dict(self.stop_doc) if self.stop_doc is not None else {}
