@@ -231,7 +231,10 @@ def test_two_workers_register_every_run_once(
         for w in workers:
             w.stop()
     assert sorted(done) == sorted(uids)  # every run once, by one of the two
-    assert all(w.done() for w in workers), "both workers took a share"
+    if way == "http":  # run by run: a stop each
+        assert all(w.done() for w in workers), "both workers took a share"
+    # By SQL a worker takes every stop that is waiting (a batch, one transaction), so a
+    # burst of 6 runs may all go to one; bench_workers measures two sharing a stream.
     assert _entries(uri, uids) == Counter(dict.fromkeys(uids, 1))
 
 
