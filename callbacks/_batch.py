@@ -11,8 +11,7 @@ from typing import Any
 
 from ..catalog import Catalog, CatalogUnavailableError
 from ..writers.model import Document, Documents
-from ._errors import CallbackError
-from ._sync import compare_entry, project_documents
+from ._sync import compare_in, not_registered, project_documents
 
 __all__ = ["register_batch"]
 
@@ -51,11 +50,9 @@ def register_batch(
     for i, documents, projection, seen in projected:
         uid = projection.record.uid
         try:
-            found = current.get(uid)
-            layout = catalog.layout(uid) if found is not None else None
-            synced = compare_entry(projection, documents, seen, found, layout=layout)
+            synced = compare_in(catalog, projection, documents, seen, current.get(uid))
             if synced.refused:
-                raise CallbackError(f"run {uid!r} not registered: {synced.refused}")
+                raise not_registered(uid, synced.refused)
             if synced.entry is not None:
                 docs, metadata = synced.entry
                 entries.append((i, (list(docs), metadata)))  # read again if written alone

@@ -42,6 +42,8 @@ __all__ = [
     "Synced",
     "catalog_entry",
     "compare_entry",
+    "compare_in",
+    "not_registered",
     "project_documents",
     "read_on_disk",
     "register_documents",
@@ -280,15 +282,35 @@ def sync_entry(
     (:func:`compare_entry`, with the entry looked up in ``catalog``)."""
     uid = projection.record.uid
     # the run's own uid, exactly (a prefix look-up would cost a scan for every new run)
-    current: dict[str, Any] | None = catalog.entries_of([uid]).get(uid)
-    layout = catalog.layout(uid) if current is not None else None
-    synced = compare_entry(
-        projection, documents, log, current, layout=layout, force=force, damaged=damaged
-    )
+    current = catalog.entries_of([uid]).get(uid)
+    synced = compare_in(catalog, projection, documents, log, current, force=force, damaged=damaged)
     if synced.entry is not None and not check:
         catalog.register_run(*synced.entry)
         synced.outcome = "registered"
     return synced
+
+
+def compare_in(
+    catalog: Catalog,
+    projection: RunProjection,
+    documents: Iterable[Document],
+    log: Path | None,
+    current: dict[str, Any] | None,
+    *,
+    force: bool = False,
+    damaged: bool = False,
+) -> Synced:
+    """:func:`compare_entry` with ``current``, the run's entry in ``catalog`` (``None``:
+    none), and the layout of its arrays there."""
+    layout = catalog.layout(projection.record.uid) if current is not None else None
+    return compare_entry(
+        projection, documents, log, current, layout=layout, force=force, damaged=damaged
+    )
+
+
+def not_registered(uid: str, why: str) -> CallbackError:
+    """The error of a run whose entry :func:`compare_entry` refused (``why``)."""
+    return CallbackError(f"run {uid!r} not registered: {why}")
 
 
 def register_documents(
@@ -309,7 +331,7 @@ def register_documents(
     projection, seen = project_documents(documents, base_dir=base_dir, log=log)
     synced = sync_entry(catalog, projection, documents, seen)
     if synced.refused:
-        raise CallbackError(f"run {projection.record.uid!r} not registered: {synced.refused}")
+        raise not_registered(projection.record.uid, synced.refused)
 
 
 def project_documents(

@@ -13,7 +13,7 @@ from ._common import UsageError, open_catalog, plural
 from ._signals import Interrupted, signals_to
 
 if TYPE_CHECKING:
-    from ...catalog import Catalog
+    from ...catalog import Catalog, Deletions
     from ..bus import Register, RegisterMany
 
 HELP = "register runs published to NATS JetStream (a catalog worker)"
@@ -80,17 +80,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _deleted(documents: Documents, deletions: Deletions) -> bool:
+    """Whether the run of ``documents`` is in ``deletions`` (said on stderr if so)."""
+    uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
+    deletion = deletions.get(uid)
+    if deletion is not None:
+        sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
+    return deletion is not None
+
+
 def _unless_deleted(register: Register, base_dir: Path) -> Register:
     """``register``, skipping the runs deleted in the data folder's deletion log."""
     from ...catalog import DeletionLog
 
     def register_unless_deleted(documents: Documents, /, *, log: str | None = None) -> None:
-        uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
-        deletion = DeletionLog(base_dir).read().get(uid)
-        if deletion is None:
+        if not _deleted(documents, DeletionLog(base_dir).read()):
             register(documents, log=log)
-        else:
-            sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
 
     return register_unless_deleted
 
@@ -103,14 +108,7 @@ def _unless_deleted_many(register_many: RegisterMany, base_dir: Path) -> Registe
         runs: list[tuple[Documents, str | None]], /
     ) -> list[Exception | None]:
         deletions = DeletionLog(base_dir).read()
-        kept = []
-        for i, (documents, _) in enumerate(runs):
-            uid = next((str(doc["uid"]) for name, doc in documents if name == "start"), "")
-            deletion = deletions.get(uid)
-            if deletion is None:
-                kept.append(i)
-            else:
-                sys.stderr.write(f"run {uid} is {deletion.describe()}: not registered\n")
+        kept = [i for i, (documents, _) in enumerate(runs) if not _deleted(documents, deletions)]
         outcomes: list[Exception | None] = [None] * len(runs)
         if kept:
             for i, outcome in zip(kept, register_many([runs[i] for i in kept]), strict=True):
